@@ -1,0 +1,124 @@
+package domain
+
+import "time"
+
+// The documents of CONTRACT.md. Field names and shapes are the public
+// contract: add fields freely, never rename or remove one.
+
+// TierDoc answers "which tier does the partner hold at an instant?".
+type TierDoc struct {
+	PartnerID    string     `json:"partner_id"`
+	At           time.Time  `json:"at"`
+	KnownSeq     uint64     `json:"known_seq"`
+	Era          *string    `json:"era"`
+	Tier         TierRank   `json:"tier"`
+	Sanctioned   bool       `json:"sanctioned"`
+	Tracks       Tracks     `json:"tracks"`
+	Excluded     Excluded   `json:"excluded"`
+	Period       *PeriodDoc `json:"period"`
+	FirstReceipt *time.Time `json:"first_receipt"`
+	Policy       string     `json:"policy"`
+}
+
+type TierRank struct {
+	Rank int    `json:"rank"`
+	Name string `json:"name"`
+}
+
+type Excluded struct {
+	Fraud     int64 `json:"fraud_usd_cents"`
+	Cancelled int64 `json:"cancelled_usd_cents"`
+}
+
+type PeriodDoc struct {
+	Kind  string    `json:"kind"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// BenefitsDoc answers "which benefits is the partner entitled to, and what
+// became of its activations?".
+type BenefitsDoc struct {
+	PartnerID   string          `json:"partner_id"`
+	At          time.Time       `json:"at"`
+	KnownSeq    uint64          `json:"known_seq"`
+	Sanctioned  bool            `json:"sanctioned"`
+	Entitled    []EntitledDoc   `json:"entitled"`
+	Activations []ActivationDoc `json:"activations"`
+	Policy      string          `json:"policy"`
+}
+
+type EntitledDoc struct {
+	BenefitID string     `json:"benefit_id"`
+	Category  string     `json:"category"`
+	GrantedBy string     `json:"granted_by"`
+	OfferID   *string    `json:"offer_id"`
+	Until     *time.Time `json:"until"`
+	Period    Period     `json:"period"`
+}
+
+type ActivationDoc struct {
+	Seq         uint64    `json:"seq"`
+	EventID     string    `json:"event_id"`
+	BenefitID   string    `json:"benefit_id"`
+	OfferID     *string   `json:"offer_id"`
+	ActivatedAt time.Time `json:"activated_at"`
+	GrantedBy   string    `json:"granted_by"`
+	Period      Period    `json:"period"`
+	Status      string    `json:"status"`
+	Reasons     []string  `json:"reasons"`
+	Contacted   bool      `json:"contacted"`
+}
+
+// Tier builds the tier document at at. knownSeq is echoed: the last sequence
+// the View counted.
+func (v *View) Tier(at time.Time, knownSeq uint64) TierDoc {
+	at = at.UTC()
+	era := v.pol.EraAt(at)
+	rank := v.tiers.held(at)
+	doc := TierDoc{
+		PartnerID:  v.p.ID,
+		At:         at,
+		KnownSeq:   knownSeq,
+		Tier:       TierRank{Rank: rank, Name: v.pol.TierName(rank)},
+		Sanctioned: v.Sanctioned(at),
+		Tracks:     v.tiers.tracks(at, era),
+		Policy:     v.pol.Version,
+	}
+	doc.Excluded.Fraud, doc.Excluded.Cancelled = v.tiers.excluded(at, era)
+	if era != nil {
+		doc.Era = &era.ID
+	}
+	if p, kind, ok := v.tiers.benefitPeriod(at); ok {
+		doc.Period = &PeriodDoc{Kind: kind, Start: p.Start, End: p.End}
+	}
+	if first, ok := v.tiers.firstReceiptBy(at); ok {
+		doc.FirstReceipt = &first
+	}
+	return doc
+}
+
+// Benefits builds the benefits document at at.
+func (v *View) Benefits(at time.Time, knownSeq uint64) BenefitsDoc {
+	at = at.UTC()
+	doc := BenefitsDoc{PartnerID: v.p.ID, At: at, KnownSeq: knownSeq, Sanctioned: v.Sanctioned(at),
+		Entitled: []EntitledDoc{}, Activations: []ActivationDoc{}, Policy: v.pol.Version}
+	for _, g := range v.Grants(at) {
+		doc.Entitled = append(doc.Entitled, EntitledDoc{BenefitID: g.BenefitID, Category: g.Category, GrantedBy: g.Line,
+			OfferID: optional(g.OfferID), Until: g.Until, Period: g.Period})
+	}
+	for _, s := range v.Activations(at) {
+		doc.Activations = append(doc.Activations, ActivationDoc{Seq: s.Seq, EventID: s.EventID, BenefitID: s.BenefitID,
+			OfferID: optional(s.OfferID), ActivatedAt: s.Time, GrantedBy: s.Line, Period: s.Period,
+			Status: s.Status, Reasons: s.Reasons, Contacted: s.Contacted})
+	}
+	return doc
+}
+
+// optional maps "" to JSON null.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,108 @@
+package domain
+
+import (
+	"slices"
+	"time"
+)
+
+// Grant is one line entitling a benefit at an instant, with the period an
+// activation through it would use.
+type Grant struct {
+	BenefitID string
+	Category  string
+	Line      string
+	OfferID   string     // the offer behind an offer line, else ""
+	Period    Period     // the activation period this line gives
+	Until     *time.Time // when the line is known to end; nil when open-ended
+}
+
+// Grants lists every line entitling every benefit at t: nothing while
+// sanctioned or before the first era. A benefit granted by several lines is
+// listed once per line (per offer for per-offer grants).
+func (v *View) Grants(t time.Time) []Grant {
+	if v.Sanctioned(t) || v.pol.EraAt(t) == nil {
+		return nil
+	}
+	var out []Grant
+	for i := range v.pol.Benefits {
+		b := &v.pol.Benefits[i]
+		for _, kind := range append(slices.Clone(linePreference), LineOfferGrant) {
+			for _, l := range b.Lines {
+				if l.Kind == kind {
+					out = append(out, v.lineGrants(v.tiers, b, l, t)...)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// entitlement returns the grant an activation of b at t would use: with an
+// offer, only that offer's per-offer grant; without, the first line in the
+// order listing package, tier, transact offer, live offer (DOMAIN.md §4).
+func (v *View) entitlement(m *tierModel, b *Benefit, offerID string, t time.Time) (Grant, bool) {
+	if b == nil || v.Sanctioned(t) || v.pol.EraAt(t) == nil {
+		return Grant{}, false
+	}
+	kinds := linePreference
+	if offerID != "" {
+		kinds = []string{LineOfferGrant}
+	}
+	for _, kind := range kinds {
+		for _, l := range b.Lines {
+			if l.Kind != kind {
+				continue
+			}
+			for _, g := range v.lineGrants(m, b, l, t) {
+				if offerID == "" || g.OfferID == offerID {
+					return g, true
+				}
+			}
+		}
+	}
+	return Grant{}, false
+}
+
+// lineGrants evaluates one line of benefit b at t under tier model m.
+func (v *View) lineGrants(m *tierModel, b *Benefit, l Line, t time.Time) []Grant {
+	g := Grant{BenefitID: b.ID, Category: b.Category, Line: l.Kind}
+	switch l.Kind {
+	case LineLiveOffer, LineTransactOffer:
+		for _, s := range v.spans {
+			if s.liveAt(t) && (l.Kind == LineLiveOffer || s.listingType == ListingTransact) {
+				g.OfferID, g.Period = s.offer.ID, fiscalYear(t, v.pol.FiscalYearStartMonth)
+				return []Grant{g}
+			}
+		}
+	case LineTier:
+		era := v.pol.EraAt(t)
+		if era == nil || !l.grantsInEra(era) || m.held(t) < l.MinTier {
+			return nil
+		}
+		period, kind, ok := m.benefitPeriod(t)
+		if !ok {
+			return nil
+		}
+		g.Period = period
+		if kind == PeriodAnniversary {
+			g.Until = &period.End
+		}
+		return []Grant{g}
+	case LineListingPackage:
+		if p, ok := listingPeriod(v.pol, v.spans, t); ok {
+			g.Period, g.Until = p, &p.End
+			return []Grant{g}
+		}
+	case LineOfferGrant:
+		var out []Grant
+		for _, og := range v.grants {
+			if og.liveAt(t) {
+				g := g
+				g.OfferID, g.Period, g.Until = og.offerID, og.window, &og.window.End
+				out = append(out, g)
+			}
+		}
+		return out
+	}
+	return nil
+}

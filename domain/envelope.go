@@ -1,0 +1,150 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"regexp"
+	"time"
+)
+
+// MaxClockSkew is how far after the ledger's clock an event time may lie.
+const MaxClockSkew = 5 * time.Minute
+
+// Earliest instant an event may carry: times are stored as Unix nanoseconds.
+var minEventTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Input is a parsed, validated input event: a CloudEvents 1.0 structured
+// envelope whose data has been checked against its type and normalized
+// (times in UTC, defaults applied).
+type Input struct {
+	ID     string
+	Source string
+	Type   string
+	Time   time.Time
+	Data   Data
+}
+
+// Fingerprint identifies an input's content: its type, time and data. Two
+// inputs with the same fingerprint are the same happening, whatever their
+// envelope id or source.
+type Fingerprint [16]byte
+
+// Fingerprint hashes the canonical form of the content. Normalization comes
+// first, so "+02:00" and "Z" spellings of one instant, or an omitted and an
+// explicit default category, are the same content.
+func (in Input) Fingerprint() Fingerprint {
+	data, err := json.Marshal(in.Data)
+	if err != nil {
+		panic("domain: data cannot be encoded: " + err.Error()) // every Data is a plain struct
+	}
+	h := sha256.New()
+	h.Write([]byte(in.Type))
+	h.Write([]byte{0})
+	h.Write([]byte(in.Time.Format(time.RFC3339Nano)))
+	h.Write([]byte{0})
+	h.Write(data)
+	var fp Fingerprint
+	copy(fp[:], h.Sum(nil))
+	return fp
+}
+
+var extensionName = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
+
+// envelopeAttributes are the attributes every input must carry as strings
+// (data is checked apart, as an object).
+var envelopeAttributes = []string{"specversion", "id", "source", "type", "time"}
+
+// ParseEnvelope parses one input line. Checks run from the outside in, so the
+// code names the first layer that is wrong: JSON, envelope, type, then fields.
+// now is the ledger's clock, for refusing times from the future.
+func ParseEnvelope(raw []byte, now time.Time) (Input, error) {
+	ms, err := parseObject(raw)
+	if err != nil {
+		return Input{}, reject(CodeInvalidJSON, "the line is not one JSON object: %v", err)
+	}
+	attrs := make(map[string]member, len(ms))
+	for _, m := range ms {
+		attrs[m.name] = m
+	}
+	for _, name := range envelopeAttributes {
+		m, ok := attrs[name]
+		if !ok {
+			return Input{}, reject(CodeInvalidEnvelope, "envelope attribute %q is missing", name)
+		}
+		if m.kind != '"' {
+			return Input{}, reject(CodeInvalidEnvelope, "envelope attribute %q must be a string, not %s", name, kindName(m.kind))
+		}
+	}
+	data, ok := attrs["data"]
+	if !ok {
+		return Input{}, reject(CodeInvalidEnvelope, "envelope attribute \"data\" is missing")
+	}
+	if data.kind != '{' {
+		return Input{}, reject(CodeInvalidEnvelope, "envelope attribute \"data\" must be an object, not %s", kindName(data.kind))
+	}
+	if v := attrs["specversion"].text; v != "1.0" {
+		return Input{}, reject(CodeInvalidEnvelope, "specversion must be \"1.0\" (got %q)", clip(v))
+	}
+	for _, m := range ms {
+		if err := checkExtension(m); err != nil {
+			return Input{}, err
+		}
+	}
+	in := Input{ID: attrs["id"].text, Source: attrs["source"].text, Type: attrs["type"].text}
+	parse, ok := dataParsers[in.Type]
+	if !ok {
+		return Input{}, reject(CodeUnknownType, "event type %q is not known", clip(in.Type))
+	}
+	if !ValidID(in.ID) {
+		return Input{}, fieldError("id", "must be 1 to 128 printable ASCII characters without spaces (got %q)", clip(in.ID))
+	}
+	if !validText(in.Source, 1024) {
+		return Input{}, fieldError("source", "must be a non-empty URI-reference")
+	}
+	if in.Time, err = parseTime(attrs["time"].text, now); err != nil {
+		return Input{}, err
+	}
+	f := newFields(data.obj)
+	in.Data = parse(f)
+	if err := f.finish(in.Type); err != nil {
+		return Input{}, err
+	}
+	return in, nil
+}
+
+// checkExtension accepts the optional CloudEvents attributes and extension
+// attributes (lowercase alphanumeric names with scalar values).
+func checkExtension(m member) error {
+	switch m.name {
+	case "specversion", "id", "source", "type", "time", "data":
+		return nil
+	case "datacontenttype":
+		if m.kind != '"' || (m.text != "application/json" && m.text != "application/json; charset=utf-8") {
+			return fieldError("datacontenttype", "must be application/json")
+		}
+		return nil
+	}
+	if !extensionName.MatchString(m.name) {
+		return reject(CodeInvalidEnvelope, "envelope attribute %q is not a CloudEvents attribute name", clip(m.name))
+	}
+	if m.kind == '{' || m.kind == '[' || m.kind == 'n' {
+		return reject(CodeInvalidEnvelope, "envelope attribute %q must be a string, number or boolean", clip(m.name))
+	}
+	return nil
+}
+
+// parseTime parses an RFC 3339 time with offset and normalizes it to UTC.
+func parseTime(s string, now time.Time) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fieldError("time", "must be an RFC 3339 time with offset (got %q)", clip(s))
+	}
+	t = t.UTC()
+	if t.Before(minEventTime) {
+		return time.Time{}, fieldError("time", "must not be before 1970-01-01 (got %s)", s)
+	}
+	if t.After(now.Add(MaxClockSkew)) {
+		return time.Time{}, fieldError("time", "is in the future: %s is more than 5 minutes after the ledger's clock (%s)", t.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return t, nil
+}

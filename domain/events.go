@@ -1,0 +1,266 @@
+package domain
+
+// Input event types (DOMAIN.md §2).
+const (
+	TypeOfferPublished           = "OfferPublished"
+	TypeOfferDelisted            = "OfferDelisted"
+	TypePartnerEnrolled          = "PartnerEnrolled"
+	TypeMarketingContactAssigned = "MarketingContactAssigned"
+	TypeSaleBilled               = "SaleBilled"
+	TypeSaleFlaggedFraud         = "SaleFlaggedFraud"
+	TypeSaleFraudCleared         = "SaleFraudCleared"
+	TypePurchaseCancelled        = "PurchaseCancelled"
+	TypeMetricReported           = "MetricReported"
+	TypeBenefitActivated         = "BenefitActivated"
+	TypeRewardsTeamContacted     = "RewardsTeamContacted"
+	TypeEngagementOptedOut       = "EngagementOptedOut"
+	TypeEngagementOptedIn        = "EngagementOptedIn"
+	TypePartnerSanctioned        = "PartnerSanctioned"
+	TypePartnerReinstated        = "PartnerReinstated"
+)
+
+// Enumerations of data fields.
+const (
+	ListingList       = "list"
+	ListingTrial      = "trial"
+	ListingConsulting = "consulting"
+	ListingTransact   = "transact"
+
+	CategoryM365  = "m365-app"
+	CategoryOther = "other"
+
+	ConfidenceSuspected = "suspected"
+	ConfidenceConfirmed = "confirmed"
+
+	MetricTeamsMAU     = "teams_mau"
+	MetricBizAppsValue = "bizapps_value"
+)
+
+var (
+	listingTypes  = []string{ListingList, ListingTrial, ListingConsulting, ListingTransact}
+	storefronts   = []string{"appsource", "azure-marketplace"}
+	categories    = []string{CategoryM365, "business-app", "azure-app", CategoryOther}
+	confidences   = []string{ConfidenceSuspected, ConfidenceConfirmed}
+	cancelReasons = []string{"accidental", "before-use", "other"}
+	metrics       = []string{MetricTeamsMAU, MetricBizAppsValue}
+	grounds       = []string{"illegal-activity", "fraudulent-purchase", "delisted", "ip-violation", "sponsorship-violation"}
+)
+
+// Data is the typed, validated and normalized data of an input event. Its JSON
+// encoding (field order fixed by the struct) is the canonical form that
+// content comparison hashes.
+type Data interface {
+	EventType() string
+}
+
+// partnerScoped is implemented by data that names its partner directly.
+type partnerScoped interface {
+	Data
+	Partner() string
+}
+
+type OfferPublished struct {
+	OfferID     string `json:"offer_id"`
+	PartnerID   string `json:"partner_id"`
+	PublisherID string `json:"publisher_id"`
+	ListingType string `json:"listing_type"`
+	Storefront  string `json:"storefront"`
+	Category    string `json:"category"`
+}
+
+type OfferDelisted struct {
+	OfferID string `json:"offer_id"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+type PartnerEnrolled struct {
+	PartnerID    string `json:"partner_id"`
+	Name         string `json:"name"`
+	AccountEmail string `json:"account_email"`
+}
+
+type MarketingContactAssigned struct {
+	PartnerID string `json:"partner_id"`
+	UserID    string `json:"user_id,omitempty"`
+	Email     string `json:"email,omitempty"`
+	Phone     string `json:"phone"`
+	Language  string `json:"language"`
+}
+
+type SaleBilled struct {
+	SaleID         string `json:"sale_id"`
+	OfferID        string `json:"offer_id"`
+	CustomerID     string `json:"customer_id"`
+	AmountUSDCents int64  `json:"amount_usd_cents"`
+	Seats          int64  `json:"seats,omitempty"`
+}
+
+type SaleFlaggedFraud struct {
+	SaleID     string `json:"sale_id"`
+	Confidence string `json:"confidence"`
+}
+
+type SaleFraudCleared struct {
+	SaleID string `json:"sale_id"`
+}
+
+type PurchaseCancelled struct {
+	SaleID string `json:"sale_id"`
+	Reason string `json:"reason"`
+}
+
+type MetricReported struct {
+	PartnerID string `json:"partner_id"`
+	Metric    string `json:"metric"`
+	Period    string `json:"period"`
+	Value     int64  `json:"value"`
+}
+
+type BenefitActivated struct {
+	PartnerID string `json:"partner_id"`
+	BenefitID string `json:"benefit_id"`
+	OfferID   string `json:"offer_id,omitempty"`
+}
+
+type RewardsTeamContacted struct {
+	PartnerID string `json:"partner_id"`
+	BenefitID string `json:"benefit_id"`
+}
+
+// EngagementOptedOut and EngagementOptedIn share their scope: neither field
+// means every engagement of the partner.
+type EngagementOptedOut struct {
+	PartnerID string `json:"partner_id"`
+	BenefitID string `json:"benefit_id,omitempty"`
+	OfferID   string `json:"offer_id,omitempty"`
+}
+
+type EngagementOptedIn EngagementOptedOut
+
+type PartnerSanctioned struct {
+	PartnerID string `json:"partner_id"`
+	Ground    string `json:"ground"`
+	Note      string `json:"note,omitempty"`
+}
+
+type PartnerReinstated struct {
+	PartnerID string `json:"partner_id"`
+}
+
+func (OfferPublished) EventType() string           { return TypeOfferPublished }
+func (OfferDelisted) EventType() string            { return TypeOfferDelisted }
+func (PartnerEnrolled) EventType() string          { return TypePartnerEnrolled }
+func (MarketingContactAssigned) EventType() string { return TypeMarketingContactAssigned }
+func (SaleBilled) EventType() string               { return TypeSaleBilled }
+func (SaleFlaggedFraud) EventType() string         { return TypeSaleFlaggedFraud }
+func (SaleFraudCleared) EventType() string         { return TypeSaleFraudCleared }
+func (PurchaseCancelled) EventType() string        { return TypePurchaseCancelled }
+func (MetricReported) EventType() string           { return TypeMetricReported }
+func (BenefitActivated) EventType() string         { return TypeBenefitActivated }
+func (RewardsTeamContacted) EventType() string     { return TypeRewardsTeamContacted }
+func (EngagementOptedOut) EventType() string       { return TypeEngagementOptedOut }
+func (EngagementOptedIn) EventType() string        { return TypeEngagementOptedIn }
+func (PartnerSanctioned) EventType() string        { return TypePartnerSanctioned }
+func (PartnerReinstated) EventType() string        { return TypePartnerReinstated }
+
+func (d OfferPublished) Partner() string           { return d.PartnerID }
+func (d PartnerEnrolled) Partner() string          { return d.PartnerID }
+func (d MarketingContactAssigned) Partner() string { return d.PartnerID }
+func (d MetricReported) Partner() string           { return d.PartnerID }
+func (d BenefitActivated) Partner() string         { return d.PartnerID }
+func (d RewardsTeamContacted) Partner() string     { return d.PartnerID }
+func (d EngagementOptedOut) Partner() string       { return d.PartnerID }
+func (d EngagementOptedIn) Partner() string        { return d.PartnerID }
+func (d PartnerSanctioned) Partner() string        { return d.PartnerID }
+func (d PartnerReinstated) Partner() string        { return d.PartnerID }
+
+// dataParsers builds each type's data from its fields. Every getter marks its
+// field as known; fields nobody asked for are reported as unknown.
+var dataParsers = map[string]func(*fields) Data{
+	TypeOfferPublished: func(f *fields) Data {
+		return OfferPublished{
+			OfferID:     f.id("offer_id", true),
+			PartnerID:   f.partnerID("partner_id"),
+			PublisherID: f.id("publisher_id", true),
+			ListingType: f.enum("listing_type", true, listingTypes),
+			Storefront:  f.enum("storefront", true, storefronts),
+			Category:    orDefault(f.enum("category", false, categories), CategoryOther),
+		}
+	},
+	TypeOfferDelisted: func(f *fields) Data {
+		return OfferDelisted{OfferID: f.id("offer_id", true), Reason: f.text("reason", false)}
+	},
+	TypePartnerEnrolled: func(f *fields) Data {
+		return PartnerEnrolled{PartnerID: f.partnerID("partner_id"), Name: f.text("name", true), AccountEmail: f.email("account_email", true)}
+	},
+	TypeMarketingContactAssigned: func(f *fields) Data {
+		d := MarketingContactAssigned{
+			PartnerID: f.partnerID("partner_id"),
+			UserID:    f.id("user_id", false),
+			Email:     f.email("email", false),
+			Phone:     f.check("phone", true, validPhone, "must be a phone number of 6 to 20 digits, spaces, ( ) or -, optionally after +"),
+			Language:  f.check("language", true, validLanguage, "must be a BCP 47 language tag"),
+		}
+		if d.UserID == "" && d.Email == "" {
+			f.fail(fieldError("data.user_id", "or data.email is required"))
+		}
+		return d
+	},
+	TypeSaleBilled: func(f *fields) Data {
+		return SaleBilled{
+			SaleID:         f.id("sale_id", true),
+			OfferID:        f.id("offer_id", true),
+			CustomerID:     f.id("customer_id", true),
+			AmountUSDCents: f.integer("amount_usd_cents", true, 1, MaxAmountCents),
+			Seats:          f.integer("seats", false, 0, MaxSeats),
+		}
+	},
+	TypeSaleFlaggedFraud: func(f *fields) Data {
+		return SaleFlaggedFraud{SaleID: f.id("sale_id", true), Confidence: f.enum("confidence", true, confidences)}
+	},
+	TypeSaleFraudCleared: func(f *fields) Data {
+		return SaleFraudCleared{SaleID: f.id("sale_id", true)}
+	},
+	TypePurchaseCancelled: func(f *fields) Data {
+		return PurchaseCancelled{SaleID: f.id("sale_id", true), Reason: f.enum("reason", true, cancelReasons)}
+	},
+	TypeMetricReported: func(f *fields) Data {
+		return MetricReported{
+			PartnerID: f.partnerID("partner_id"),
+			Metric:    f.enum("metric", true, metrics),
+			Period:    f.check("period", true, validPeriod, "must be a month, YYYY-MM"),
+			Value:     f.integer("value", true, 0, MaxMetricValue),
+		}
+	},
+	TypeBenefitActivated: func(f *fields) Data {
+		return BenefitActivated{PartnerID: f.partnerID("partner_id"), BenefitID: f.id("benefit_id", true), OfferID: f.id("offer_id", false)}
+	},
+	TypeRewardsTeamContacted: func(f *fields) Data {
+		return RewardsTeamContacted{PartnerID: f.partnerID("partner_id"), BenefitID: f.id("benefit_id", true)}
+	},
+	TypeEngagementOptedOut: func(f *fields) Data { return parseEngagement(f) },
+	TypeEngagementOptedIn:  func(f *fields) Data { return EngagementOptedIn(parseEngagement(f)) },
+	TypePartnerSanctioned: func(f *fields) Data {
+		return PartnerSanctioned{PartnerID: f.partnerID("partner_id"), Ground: f.enum("ground", true, grounds), Note: f.text("note", false)}
+	},
+	TypePartnerReinstated: func(f *fields) Data {
+		return PartnerReinstated{PartnerID: f.partnerID("partner_id")}
+	},
+}
+
+func parseEngagement(f *fields) EngagementOptedOut {
+	return EngagementOptedOut{PartnerID: f.partnerID("partner_id"), BenefitID: f.id("benefit_id", false), OfferID: f.id("offer_id", false)}
+}
+
+// KnownType reports whether typ is an input event type.
+func KnownType(typ string) bool {
+	_, ok := dataParsers[typ]
+	return ok
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,310 @@
+package domain
+
+import (
+	"slices"
+	"time"
+)
+
+// Causes of a held-tier change.
+const (
+	CauseEvent       = "event"       // a sale or metric report entered the tracks
+	CauseAnniversary = "anniversary" // a new benefit period began
+	CauseEra         = "era"         // a policy era came into force
+	CauseTrackEnd    = "track-end"   // a track stopped counting (the 2021 seats cut-off)
+)
+
+// Cause explains a held-tier change: the event behind it, or the calendar.
+type Cause struct {
+	Kind string `json:"kind"`
+	Seq  uint64 `json:"seq,omitempty"`
+	Type string `json:"type,omitempty"`
+	ID   string `json:"id,omitempty"`
+}
+
+// Tracks are a partner's track values at an instant, in each track's unit.
+type Tracks struct {
+	MBS     int64 `json:"mbs_usd_cents"`
+	Seats   int64 `json:"seats"`
+	MAU     int64 `json:"teams_mau"`
+	BizApps int64 `json:"bizapps_value_usd_cents"`
+}
+
+func (v Tracks) get(id string) int64 {
+	switch id {
+	case TrackMBS:
+		return v.MBS
+	case TrackSeats:
+		return v.Seats
+	case TrackMAU:
+		return v.MAU
+	case TrackBizApps:
+		return v.BizApps
+	}
+	return 0
+}
+
+// recount selects which excluded sales to count again: DOMAIN.md §5 asks
+// whether a revoked benefit would come back if fraud or cancellations were
+// counted, to name the reasons.
+type recount struct{ fraud, cancelled bool }
+
+// tierModel is the tier side of a View for one way of counting sales: the
+// track series, the first receipt and the held tier as a step function.
+type tierModel struct {
+	pol               *Policy
+	mbs, seats, biz   series
+	mau               maxSeries
+	fraudEx, cancelEx series // amounts excluded as fraud / as cancelled
+	first             time.Time
+	hasFirst          bool
+	segs              []heldSegment // changes of the held tier, in time order
+}
+
+type heldSegment struct {
+	from  time.Time
+	rank  int
+	cause Cause
+}
+
+// candidate kinds: instants where the held tier may change.
+const (
+	candEntry = 1 << iota
+	candEra
+	candTrackEnd
+	candAnniversary
+)
+
+func newTierModel(pol *Policy, p *Partner, n uint64, rc recount) *tierModel {
+	m := &tierModel{pol: pol}
+	var mbs, seats, biz, mau, fraudEx, cancelEx []point
+	entries := map[int64]Cause{}
+	note := func(at int64, c Cause) {
+		if old, ok := entries[at]; !ok || c.Seq > old.Seq {
+			entries[at] = c
+		}
+	}
+	for _, s := range p.Sales {
+		if !s.known(n) {
+			continue
+		}
+		at := s.Time.UnixNano()
+		fraud, cancelled := s.flags(n)
+		switch {
+		case fraud:
+			fraudEx = append(fraudEx, point{at, s.Amount, s.Seq})
+		case cancelled:
+			cancelEx = append(cancelEx, point{at, s.Amount, s.Seq})
+		}
+		if (fraud && !rc.fraud) || (cancelled && !rc.cancelled) {
+			continue
+		}
+		mbs = append(mbs, point{at, s.Amount, s.Seq})
+		if s.M365 && s.Seats > 0 {
+			seats = append(seats, point{at, s.Seats, s.Seq})
+		}
+		note(at, Cause{Kind: CauseEvent, Seq: s.Seq, Type: TypeSaleBilled, ID: s.Event})
+	}
+	for _, r := range effectiveMetrics(p.Metrics, n) {
+		pt := point{r.Time.UnixNano(), r.Value, r.Seq}
+		if r.Metric == MetricTeamsMAU {
+			mau = append(mau, pt)
+		} else {
+			biz = append(biz, pt)
+		}
+		note(pt.at, Cause{Kind: CauseEvent, Seq: r.Seq, Type: TypeMetricReported, ID: r.Event})
+	}
+	m.mbs, m.seats, m.biz, m.mau = newSeries(mbs), newSeries(seats), newSeries(biz), newMaxSeries(mau)
+	m.fraudEx, m.cancelEx = newSeries(fraudEx), newSeries(cancelEx)
+	m.compile(entries)
+	return m
+}
+
+// effectiveMetrics keeps, for each metric and period, the last report known at
+// n: a replaced report counts nowhere, at no instant.
+func effectiveMetrics(all []*MetricReport, n uint64) []*MetricReport {
+	last := map[[2]string]*MetricReport{}
+	for _, r := range all {
+		k := [2]string{r.Metric, r.Period}
+		if r.known(n) && (last[k] == nil || r.Seq > last[k].Seq) {
+			last[k] = r
+		}
+	}
+	out := make([]*MetricReport, 0, len(last))
+	for _, r := range all {
+		if last[[2]string{r.Metric, r.Period}] == r {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// tracks returns the track values at t on the basis of the era in force (the
+// cumulative basis before the first era).
+func (m *tierModel) tracks(t time.Time, era *Era) Tracks {
+	ttm := era != nil && era.Basis == BasisTTM
+	return Tracks{MBS: m.mbs.over(t, ttm), Seats: m.seats.over(t, ttm), MAU: m.mau.over(t, ttm), BizApps: m.biz.over(t, ttm)}
+}
+
+// excluded returns the amounts excluded as fraud and as cancelled at t, on the
+// same basis as the tracks.
+func (m *tierModel) excluded(t time.Time, era *Era) (fraud, cancelled int64) {
+	ttm := era != nil && era.Basis == BasisTTM
+	return m.fraudEx.over(t, ttm), m.cancelEx.over(t, ttm)
+}
+
+// rank is the tier rank the tracks reach at t under the era in force then:
+// cumulative in the 2020-07 era, TTM later, nothing before the first era.
+func (m *tierModel) rank(t time.Time) int {
+	era := m.pol.EraAt(t)
+	if era == nil {
+		return 0
+	}
+	v := m.tracks(t, era)
+	r := 0
+	for id, tr := range era.Tracks {
+		if tr.counts(t) {
+			r = max(r, tr.rankOf(v.get(id)))
+		}
+	}
+	return r
+}
+
+// compile finds the first receipt and sweeps the instants where the held tier
+// may change: entries, era starts, track ends and anniversaries. Between them
+// the held tier is constant: TTM values only rise at entries, and a fall takes
+// effect only at the next anniversary (DOMAIN.md §4).
+func (m *tierModel) compile(entries map[int64]Cause) {
+	kinds := map[int64]int{}
+	for at := range entries {
+		kinds[at] |= candEntry
+	}
+	hasTTM := false
+	for _, e := range m.pol.Eras {
+		kinds[e.From.UnixNano()] |= candEra
+		hasTTM = hasTTM || e.Basis == BasisTTM
+		for _, tr := range e.Tracks {
+			if tr.Until != nil {
+				kinds[tr.Until.UnixNano()+1] |= candTrackEnd
+			}
+		}
+	}
+	cands := sortedKeys(kinds)
+	firstEra := m.pol.Eras[0].From.UnixNano()
+	for _, c := range cands {
+		if c >= firstEra && m.rank(time.Unix(0, c).UTC()) >= 1 {
+			m.first, m.hasFirst = time.Unix(0, c).UTC(), true
+			break
+		}
+	}
+	if m.hasFirst && hasTTM {
+		// Anniversaries until every entry has left the TTM window and one more
+		// period has begun; after that the held tier no longer changes.
+		horizon := time.Unix(0, max(cands[len(cands)-1], m.first.UnixNano())).UTC().AddDate(2, 0, 0)
+		for k := 0; ; k++ {
+			s := m.first.AddDate(k, 0, 0)
+			if s.After(horizon) {
+				break
+			}
+			kinds[s.UnixNano()] |= candAnniversary
+		}
+		cands = sortedKeys(kinds)
+	}
+
+	held, running, inTTM := 0, 0, false
+	var period Period
+	for _, c := range cands {
+		t := time.Unix(0, c).UTC()
+		era := m.pol.EraAt(t)
+		r := 0
+		switch {
+		case era == nil:
+		case era.Basis == BasisCumulative:
+			r, inTTM = m.rank(t), false
+		case !m.hasFirst || t.Before(m.first):
+		default:
+			if p := anniversary(m.first, t); !inTTM || !p.Start.Equal(period.Start) {
+				inTTM, period, running = true, p, 0
+				if p.Start.Before(era.regimeStart) {
+					// The period straddles the switch to TTM: no partner loses
+					// benefits already unlocked under the cumulative rules.
+					running = m.rank(era.regimeStart.Add(-time.Second))
+				}
+			}
+			running = max(running, m.rank(t))
+			r = running
+		}
+		if r != held {
+			m.segs = append(m.segs, heldSegment{from: t, rank: r, cause: causeOf(kinds[c], entries[c], r > held)})
+			held = r
+		}
+	}
+}
+
+// causeOf names why the held tier changed at an instant of the given kinds.
+func causeOf(kind int, entry Cause, up bool) Cause {
+	switch {
+	case kind&candEntry != 0 && up:
+		return entry
+	case kind&candAnniversary != 0:
+		return Cause{Kind: CauseAnniversary}
+	case kind&candEra != 0:
+		return Cause{Kind: CauseEra}
+	case kind&candTrackEnd != 0:
+		return Cause{Kind: CauseTrackEnd}
+	}
+	return entry
+}
+
+// held is the tier the partner holds at t.
+func (m *tierModel) held(t time.Time) int {
+	i, _ := slices.BinarySearchFunc(m.segs, t, func(s heldSegment, t time.Time) int {
+		if !s.from.After(t) {
+			return -1
+		}
+		return 1
+	})
+	if i == 0 {
+		return 0
+	}
+	return m.segs[i-1].rank
+}
+
+// firstReceiptBy returns the first receipt if it happened at or before t.
+func (m *tierModel) firstReceiptBy(t time.Time) (time.Time, bool) {
+	if m.hasFirst && !m.first.After(t) {
+		return m.first, true
+	}
+	return time.Time{}, false
+}
+
+// benefitPeriod is the benefit period containing t: the fiscal year in a
+// cumulative era, the anniversary period in a TTM era (none before the first
+// receipt), nothing before the first era.
+func (m *tierModel) benefitPeriod(t time.Time) (Period, string, bool) {
+	era := m.pol.EraAt(t)
+	switch {
+	case era == nil:
+		return Period{}, "", false
+	case era.Basis == BasisCumulative:
+		return fiscalYear(t, m.pol.FiscalYearStartMonth), PeriodFiscalYear, true
+	}
+	if first, ok := m.firstReceiptBy(t); ok {
+		return anniversary(first, t), PeriodAnniversary, true
+	}
+	return Period{}, "", false
+}
+
+// Period kinds of the tier document.
+const (
+	PeriodFiscalYear  = "fiscal-year"
+	PeriodAnniversary = "anniversary"
+)
+
+func sortedKeys(m map[int64]int) []int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

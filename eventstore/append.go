@@ -1,0 +1,277 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// MaxBatch is the most messages one Append takes: the server's default limit
+// for an atomic batch (streamMaxAtomicBatchSize).
+const MaxBatch = 1000
+
+// Atomic batch headers (ADR-50). nats.go v1.55 has no client API for atomic
+// batches, so Append speaks the protocol itself.
+const (
+	hdrBatchID     = "Nats-Batch-Id"
+	hdrBatchSeq    = "Nats-Batch-Sequence"
+	hdrBatchCommit = "Nats-Batch-Commit"
+)
+
+// flowEvery makes every flowEvery-th batch message a request instead of a
+// plain publish, so a large batch cannot run far ahead of the server and a
+// batch the server has already abandoned is noticed before the commit.
+const flowEvery = 250
+
+// Message is one event to append.
+type Message struct {
+	Partner string
+	Type    string
+	Data    []byte
+	Header  map[string]string // further ledger headers (e.g. "Ledger-Recorded"), copied onto the JetStream message
+}
+
+// pubAck is the server's answer to a JetStream publish or batch commit.
+// Batch commits add batch and count; errors carry the API error.
+type pubAck struct {
+	Error    *jetstream.APIError `json:"error,omitempty"`
+	Stream   string              `json:"stream"`
+	Sequence uint64              `json:"seq"`
+	Batch    string              `json:"batch,omitempty"`
+	Count    int                 `json:"count,omitempty"`
+}
+
+// Append stores msgs, in order, all or nothing, and returns the sequence of
+// the first one; the others follow consecutively.
+//
+// For every partner P in expect, the append only succeeds if P's last
+// sequence (over ledger.events.P.>) is still expect[P] (0: P has no events).
+// The check is carried by P's first message and is evaluated by the server
+// against the stream as it was before the append. Every partner in expect
+// must have a message in msgs.
+//
+// Errors: *ConflictError (errors.Is ErrConflict) when an expectation failed;
+// ErrUnknownOutcome when the commit was sent but its result was lost;
+// ErrInvalid for bad arguments. In every error case except ErrUnknownOutcome
+// nothing was stored.
+func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]uint64) (first uint64, err error) {
+	out, err := buildMsgs(s.name, msgs, expect)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+
+	var ack *pubAck
+	if len(out) == 1 {
+		// One message is atomic by itself: a plain publish with the same
+		// headers avoids staging a batch on the server.
+		ack, err = s.commit(ctx, out[0])
+	} else {
+		ack, err = s.publishBatch(ctx, out)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if ack.Error != nil {
+		return 0, s.ackError(ctx, ack.Error, msgs, expect)
+	}
+	if len(out) > 1 && ack.Count != len(out) {
+		// The stored events are not the ones we sent: do not guess which.
+		return 0, fmt.Errorf("eventstore: batch %s committed %d messages, sent %d", ack.Batch, ack.Count, len(out))
+	}
+	if ack.Sequence < uint64(len(out)) {
+		return 0, fmt.Errorf("eventstore: implausible ack sequence %d for %d messages", ack.Sequence, len(out))
+	}
+	// The ack carries the last message's sequence; the batch was stored
+	// contiguously (the server commits it under the stream's isolation lock,
+	// or as one multi-entry raft proposal when clustered).
+	return ack.Sequence - uint64(len(out)) + 1, nil
+}
+
+// buildMsgs validates the input and turns it into NATS messages, putting each
+// expectation on its partner's first message.
+func buildMsgs(stream string, msgs []Message, expect map[string]uint64) ([]*nats.Msg, error) {
+	if len(msgs) == 0 || len(msgs) > MaxBatch {
+		return nil, fmt.Errorf("%w: %d messages, want 1..%d", ErrInvalid, len(msgs), MaxBatch)
+	}
+	for i, m := range msgs {
+		if err := validateMessage(i, m); err != nil {
+			return nil, err
+		}
+	}
+	pending := make(map[string]uint64, len(expect))
+	for p, seq := range expect {
+		if !ValidPartner(p) {
+			return nil, fmt.Errorf("%w: expectation for partner %q", ErrInvalid, p)
+		}
+		pending[p] = seq
+	}
+
+	out := make([]*nats.Msg, len(msgs))
+	for i, m := range msgs {
+		h := make(nats.Header, len(m.Header)+6)
+		for k, v := range m.Header {
+			h[k] = []string{v}
+		}
+		h[HdrSchema] = []string{schemaVersion}
+		h[HdrType] = []string{m.Type}
+		h[HdrPartner] = []string{m.Partner}
+		if i == 0 {
+			// Pre-checked by the server: refuses to store into another stream
+			// should the subject space ever be remapped.
+			h[jetstream.ExpectedStreamHeader] = []string{stream}
+		}
+		if seq, ok := pending[m.Partner]; ok {
+			h[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(seq, 10)}
+			h[jetstream.ExpectedLastSubjSeqSubjHeader] = []string{PartnerFilter(m.Partner)}
+			delete(pending, m.Partner)
+		}
+		out[i] = &nats.Msg{Subject: Subject(m.Partner, m.Type), Header: h, Data: m.Data}
+	}
+	if len(pending) > 0 {
+		ps := make([]string, 0, len(pending))
+		for p := range pending {
+			ps = append(ps, p)
+		}
+		return nil, fmt.Errorf("%w: expectations for partners without messages: %s", ErrInvalid, strings.Join(ps, ", "))
+	}
+	return out, nil
+}
+
+// publishBatch sends out as one atomic batch and returns the commit's ack.
+func (s *Store) publishBatch(ctx context.Context, out []*nats.Msg) (*pubAck, error) {
+	select {
+	case s.batchSem <- struct{}{}:
+		defer func() { <-s.batchSem }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("eventstore: waiting for a batch slot: %w", ctx.Err())
+	}
+
+	id := uuid.NewString() // ≤ 64 characters, unique per batch
+	last := len(out) - 1
+	for i, m := range out {
+		m.Header[hdrBatchID] = []string{id}
+		m.Header[hdrBatchSeq] = []string{strconv.Itoa(i + 1)}
+		if i == last {
+			m.Header[hdrBatchCommit] = []string{"1"}
+			break
+		}
+		// The first message must be a request: its (empty) reply says the
+		// server has started the batch.
+		if i == 0 || (i+1)%flowEvery == 0 {
+			if err := s.stage(ctx, m); err != nil {
+				return nil, fmt.Errorf("eventstore: batch %s message %d: %w", id, i+1, err)
+			}
+			continue
+		}
+		if err := s.nc.PublishMsg(m); err != nil {
+			return nil, fmt.Errorf("eventstore: batch %s message %d: %w", id, i+1, err)
+		}
+	}
+	// Nothing is stored before the commit; if we give up here the server
+	// drops the staged batch after its inactivity timeout (10s).
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("eventstore: batch %s not committed: %w", id, err)
+	}
+	return s.commit(ctx, out[last])
+}
+
+// stage sends a non-final batch message as a request and checks the server's
+// answer: empty means staged, anything else is an error response.
+func (s *Store) stage(ctx context.Context, m *nats.Msg) error {
+	resp, err := s.nc.RequestMsgWithContext(ctx, m)
+	if err != nil {
+		return err
+	}
+	if len(resp.Data) == 0 {
+		return nil
+	}
+	var ack pubAck
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return fmt.Errorf("decode batch response %q: %w", resp.Data, err)
+	}
+	if ack.Error != nil {
+		return ack.Error
+	}
+	return nil
+}
+
+// commit sends the message that decides the outcome (a single publish or a
+// batch's commit) and decodes the ack. Once it is sent, only "no responders"
+// proves nothing was stored; any other failure leaves the outcome unknown.
+func (s *Store) commit(ctx context.Context, m *nats.Msg) (*pubAck, error) {
+	resp, err := s.nc.RequestMsgWithContext(ctx, m)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, fmt.Errorf("eventstore: no JetStream stream answered on %s: %w", m.Subject, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+	}
+	var ack pubAck
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return nil, fmt.Errorf("%w: decode ack %q: %w", ErrUnknownOutcome, resp.Data, err)
+	}
+	return &ack, nil
+}
+
+// ackError turns an error ack into the Append error. For a failed
+// expected-sequence check the server says only "wrong last sequence: N" (and
+// nothing at all on a replicated stream), not which partner; so each expected
+// partner is re-read, in batch order (the order the server checks them), and
+// the first that no longer matches is the conflict.
+func (s *Store) ackError(ctx context.Context, apiErr *jetstream.APIError, msgs []Message, expect map[string]uint64) error {
+	switch apiErr.ErrorCode {
+	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+	default:
+		return fmt.Errorf("eventstore: append rejected: %w", apiErr)
+	}
+	order := make([]string, 0, len(expect))
+	seen := make(map[string]bool, len(expect))
+	for _, m := range msgs {
+		if _, ok := expect[m.Partner]; ok && !seen[m.Partner] {
+			seen[m.Partner] = true
+			order = append(order, m.Partner)
+		}
+	}
+	if len(order) == 0 {
+		return fmt.Errorf("eventstore: append rejected: %w", apiErr)
+	}
+	reported, hasReported := parseWrongLastSeq(apiErr.Description)
+	for _, p := range order {
+		actual, err := s.PartnerLastSeq(ctx, p)
+		if err != nil {
+			s.log.Warn("conflict: cannot re-read partner's last sequence", "partner", p, "err", err)
+			break
+		}
+		if actual != expect[p] {
+			return &ConflictError{Partner: p, Expected: expect[p], Actual: actual}
+		}
+	}
+	// Re-reading did not settle it (read failed, or the partner has since
+	// caught up with an expectation that was ahead). Blame the first partner
+	// whose expectation differs from what the server reported.
+	for _, p := range order {
+		if !hasReported || expect[p] != reported {
+			return &ConflictError{Partner: p, Expected: expect[p], Actual: reported}
+		}
+	}
+	return &ConflictError{Partner: order[0], Expected: expect[order[0]], Actual: reported}
+}
+
+// parseWrongLastSeq extracts N from "wrong last sequence: N".
+func parseWrongLastSeq(desc string) (uint64, bool) {
+	i := strings.LastIndexByte(desc, ':')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(desc[i+1:]), 10, 64)
+	return n, err == nil
+}

@@ -1,0 +1,42 @@
+package eventstore
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrUnknownOutcome means a write was sent but its result never came back
+	// (timeout, lost connection): the events may or may not be stored. The
+	// caller must re-check (PartnerLastSeq, its idempotency index) before
+	// retrying, or it risks a duplicate.
+	ErrUnknownOutcome = errors.New("eventstore: outcome of the append is unknown")
+
+	// ErrConflict is matched by every *ConflictError (errors.Is), for callers
+	// that do not need the details.
+	ErrConflict = errors.New("eventstore: expected sequence conflict")
+
+	// ErrInvalid marks arguments rejected before anything is sent.
+	ErrInvalid = errors.New("eventstore: invalid argument")
+
+	// ErrSequenceGap means a reader saw stream sequences that are not
+	// consecutive. The stream denies deletes and purges, so this is never
+	// expected; projecting past it would silently lose events.
+	ErrSequenceGap = errors.New("eventstore: sequence gap")
+)
+
+// ConflictError reports that a partner's last sequence was not what the
+// caller expected, so nothing from the append was stored. Actual is the
+// partner's last sequence as re-read after the failure (0 if it has none).
+type ConflictError struct {
+	Partner  string
+	Expected uint64
+	Actual   uint64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("eventstore: partner %s: expected last sequence %d, actual %d", e.Partner, e.Expected, e.Actual)
+}
+
+// Is makes errors.Is(err, ErrConflict) true for a *ConflictError.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }

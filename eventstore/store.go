@@ -1,0 +1,206 @@
+// Package eventstore keeps the ledger's events in one JetStream stream, the
+// ledger's single source of truth.
+//
+// Every event is one message on ledger.events.<partner>.<Type>; the payload
+// is the event envelope exactly as received and the ledger adds Ledger-*
+// headers. The stream denies deletes and purges and has no limits, so stream
+// sequences are dense (1, 2, 3, ...) forever: readers rely on that to detect
+// gaps, and projections use the sequence as their checkpoint.
+//
+// Writes are optimistic per partner: Append can require that a partner's
+// last sequence is still the one the decider based its decision on, and a
+// bulk Append is one JetStream atomic batch, so it is all-or-nothing and pays
+// one commit (one fsync) for up to 1000 events.
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// defaultTimeout applies to a call whose context has no deadline, so that a
+// lost server cannot hang a writer forever.
+const defaultTimeout = 10 * time.Second
+
+// maxConcurrentBatches caps atomic batches in flight from one Store. The
+// server refuses more than 50 per stream (and commits them one at a time
+// anyway), so queueing here is better than an error there.
+const maxConcurrentBatches = 16
+
+type options struct {
+	name     string
+	replicas int
+	log      *slog.Logger
+}
+
+// Option configures Open.
+type Option func(*options)
+
+// WithStreamName names the stream (default "LEDGER").
+func WithStreamName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithReplicas sets the stream's replica count (default 1; 3 on a cluster).
+func WithReplicas(n int) Option { return func(o *options) { o.replicas = n } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// Store is the event log. It is safe for concurrent use.
+type Store struct {
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	stream jetstream.Stream
+	name   string
+	log    *slog.Logger
+	// batchSem limits concurrent atomic batches (see maxConcurrentBatches).
+	batchSem chan struct{}
+}
+
+// Record is one stored event.
+type Record struct {
+	Seq     uint64
+	Partner string
+	Type    string
+	Data    []byte
+	Header  map[string]string // all Ledger-* headers (not the Nats-* ones)
+	Stored  time.Time         // JetStream's timestamp, UTC
+}
+
+// streamConfig is the stream as the ledger needs it. It is re-applied on
+// every Open (create or update), so it is also the migration path.
+func streamConfig(o options) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        o.name,
+		Description: "benefits ledger events: the source of truth",
+		Subjects:    []string{StreamSubjects},
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.replicas,
+		// No MaxAge/MaxMsgs/MaxBytes: the log is kept forever, so the discard
+		// policy never applies. Limits retention is the only one that keeps
+		// messages regardless of consumers.
+		Retention: jetstream.LimitsPolicy,
+		Discard:   jetstream.DiscardOld,
+		// History is immutable: nothing may remove an event, which is also
+		// what makes stream sequences gap-free.
+		DenyDelete: true,
+		DenyPurge:  true,
+		// One commit for a whole bulk submit, all-or-nothing.
+		AllowAtomicPublish: true,
+		// AllowDirect stays off: the direct-get API cannot take the wildcard
+		// subject PartnerLastSeq asks for (it is put in the request subject).
+		AllowDirect: false,
+		// Duplicates: default window; the ledger keeps its own permanent
+		// idempotency index, so Nats-Msg-Id is not relied on.
+	}
+}
+
+// Open creates the stream or updates it to the ledger's configuration, and
+// returns a Store on it. Opening an existing stream is idempotent.
+func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, error) {
+	o := options{name: DefaultStreamName, replicas: 1}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	if o.replicas < 1 {
+		return nil, fmt.Errorf("%w: replicas %d", ErrInvalid, o.replicas)
+	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+
+	stream, err := js.CreateOrUpdateStream(ctx, streamConfig(o))
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: create or update stream %s: %w", o.name, err)
+	}
+	info := stream.CachedInfo()
+	o.log.Info("event stream open", "stream", o.name, "replicas", o.replicas,
+		"messages", info.State.Msgs, "last_seq", info.State.LastSeq)
+	return &Store{
+		js:       js,
+		nc:       js.Conn(),
+		stream:   stream,
+		name:     o.name,
+		log:      o.log,
+		batchSem: make(chan struct{}, maxConcurrentBatches),
+	}, nil
+}
+
+// StreamName is the name of the underlying stream.
+func (s *Store) StreamName() string { return s.name }
+
+// LastSeq is the stream's last sequence (0 when empty).
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// PartnerLastSeq is the sequence of the partner's last event, 0 if it has
+// none. The server resolves the wildcard ledger.events.<partner>.> itself
+// (the file store's LoadLastMsg walks the per-subject index for wildcards),
+// the same lookup it uses for the expected-sequence check in Append.
+func (s *Store) PartnerLastSeq(ctx context.Context, partner string) (uint64, error) {
+	if !ValidPartner(partner) {
+		return 0, fmt.Errorf("%w: partner %q", ErrInvalid, partner)
+	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	msg, err := s.stream.GetLastMsgForSubject(ctx, PartnerFilter(partner))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: last message of partner %s: %w", partner, err)
+	}
+	return msg.Sequence, nil
+}
+
+// GetMsg returns the event stored at seq.
+func (s *Store) GetMsg(ctx context.Context, seq uint64) (Record, error) {
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	msg, err := s.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return Record{}, fmt.Errorf("eventstore: get message %d: %w", seq, err)
+	}
+	return newRecord(msg.Sequence, msg.Subject, msg.Header, msg.Data, msg.Time), nil
+}
+
+// newRecord builds a Record. Partner and type come from the subject, which
+// is what the stream and every filter actually use.
+func newRecord(seq uint64, subject string, hdr nats.Header, data []byte, stored time.Time) Record {
+	partner, typ, ok := parseSubject(subject)
+	if !ok {
+		// Not written by Append (the stream captures only ledger.events.>,
+		// but a hand-published message can have fewer tokens): fall back to
+		// the headers rather than lose the event.
+		partner, typ = hdr.Get(HdrPartner), hdr.Get(HdrType)
+	}
+	h := make(map[string]string, 4)
+	for k, v := range hdr {
+		if len(v) > 0 && len(k) > len(ledgerHdrPrefix) && k[:len(ledgerHdrPrefix)] == ledgerHdrPrefix {
+			h[k] = v[0]
+		}
+	}
+	return Record{Seq: seq, Partner: partner, Type: typ, Data: data, Header: h, Stored: stored.UTC()}
+}
+
+// withDefaultTimeout adds defaultTimeout to a context without a deadline.
+func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, defaultTimeout)
+}

@@ -1,0 +1,66 @@
+package natsserver
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Defaults for the client listener. 4222 is the port every NATS tool assumes,
+// and loopback keeps a development ledger off the network unless asked.
+const (
+	DefaultHost = "127.0.0.1"
+	DefaultPort = 4222
+)
+
+// buildOptions turns a Config into nats-server Options. It is the single
+// place where the embedded server is configured, so that later work can add
+// what a production deployment needs without touching Start:
+//
+//   - accounts, users and role permissions (opts.Accounts, opts.Users,
+//     opts.Nkeys, or an operator/resolver for JWT credentials);
+//   - TLS for clients (opts.TLSConfig, opts.TLSVerify, ...);
+//   - clustering for an R3 stream (opts.Cluster with Name/Host/Port and
+//     opts.Routes), where JetStream also needs a unique opts.ServerName.
+//
+// None of that exists yet; the ledger runs one node with JetStream on disk.
+func buildOptions(cfg Config) (*server.Options, error) {
+	if cfg.StoreDir == "" {
+		return nil, errors.New("natsserver: StoreDir is required")
+	}
+	host := cfg.Host
+	if host == "" {
+		host = DefaultHost
+	}
+	port := cfg.Port
+	switch {
+	case port == 0:
+		port = DefaultPort
+	case port == server.RANDOM_PORT:
+		// Tests ask the kernel for a free port.
+	case port < 0 || port > 65535:
+		return nil, fmt.Errorf("natsserver: invalid port %d", port)
+	}
+
+	opts := &server.Options{
+		ServerName: cfg.ServerName,
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		// SyncAlways makes the file store fsync every write before the
+		// publish is acknowledged: an acknowledged sale must survive power
+		// loss. The default (sync every 2 minutes) can lose acknowledged data.
+		SyncAlways: cfg.SyncAlways,
+		// The ledger process owns signal handling and shuts the server down
+		// itself; the server must not install its own handlers.
+		NoSigs: true,
+		// The ASCII-art banner is noise inside another program's log.
+		DisableJetStreamBanner: true,
+
+		// Extension point (see the doc comment): accounts, users, TLS and
+		// cluster settings go here once roles and the 3-node cluster exist.
+	}
+	return opts, nil
+}
