@@ -16,6 +16,7 @@ type Book struct {
 	offers    map[string]string
 	sales     map[string]string
 	lastSeq   uint64
+	log       []Event
 }
 
 type envelopeRef struct {
@@ -67,8 +68,12 @@ func (b *Book) Record(e Event) error {
 	}
 	b.partners[e.Partner] = p
 	b.lastSeq = e.Seq
+	b.log = append(b.log, e)
 	return nil
 }
+
+// Events returns the recorded log, in order.
+func (b *Book) Events() []Event { return b.log }
 
 // Partner returns a partner's state, or nil when it does not exist.
 func (b *Book) Partner(id string) *Partner { return b.partners[id] }

@@ -31,8 +31,9 @@ func parseObject(raw []byte) ([]member, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tok.Kind() != '{' {
-		if err := dec.SkipValue(); err != nil && tok.Kind() == '[' {
+	// A scalar token is voided by the next decoder call: take its kind first.
+	if kind := tok.Kind(); kind != '{' {
+		if err := dec.SkipValue(); err != nil && kind == '[' {
 			return nil, err
 		}
 		return nil, errNotObject

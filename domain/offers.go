@@ -70,35 +70,44 @@ func offerGrants(pol *Policy, p *Partner, n uint64) []offerGrant {
 
 func (g offerGrant) liveAt(t time.Time) bool { return !t.Before(g.window.Start) && t.Before(g.ended) }
 
-// listingPeriod returns the listing-package period containing t, if any. The
-// first starts when a list, trial or consulting offer is first live in an era
-// with the package (at the era's start for one already live); each later one
-// starts 12 months on if such an offer is live then, else when one next goes
-// live. A started period runs its length even if every offer is delisted.
+// listingPeriod returns the listing-package period containing t, if any.
 func listingPeriod(pol *Policy, spans []span, t time.Time) (Period, bool) {
+	ps := listingPeriods(pol, spans, t)
+	if n := len(ps); n > 0 && ps[n-1].Contains(t) {
+		return ps[n-1], true
+	}
+	return Period{}, false
+}
+
+// listingPeriods lists the listing-package periods starting at or before
+// until. The first starts when a list, trial or consulting offer is first live
+// in an era with the package (at the era's start for one already live); each
+// later one starts 12 months on if such an offer is live then, else when one
+// next goes live. A started period runs its length even if every offer is
+// delisted meanwhile.
+func listingPeriods(pol *Policy, spans []span, until time.Time) []Period {
 	var ltc []span
 	for _, s := range spans {
 		if slices.Contains(pol.ListingPackage.ListingTypes, s.listingType) {
 			ltc = append(ltc, s)
 		}
 	}
+	var out []Period
 	from, ok := nextListingEra(pol, time.Time{})
-	for ok && !from.After(t) {
+	for ok && !from.After(until) {
 		start, live := firstLive(ltc, from)
-		if !live || start.After(t) {
-			return Period{}, false
+		if !live || start.After(until) {
+			break
 		}
 		if era := pol.EraAt(start); era == nil || !era.ListingPackage {
 			from, ok = nextListingEra(pol, start)
 			continue
 		}
 		p := Period{Start: start, End: start.AddDate(0, pol.ListingPackage.Months, 0)}
-		if p.Contains(t) {
-			return p, true
-		}
+		out = append(out, p)
 		from = p.End
 	}
-	return Period{}, false
+	return out
 }
 
 // nextListingEra is the start of the first era after `after` that grants the

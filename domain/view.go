@@ -1,9 +1,12 @@
 package domain
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // View answers questions about one partner under one policy and one knowledge
-// cut-off. Compiling costs O(n log n) in the partner's facts; each question is
+// cut-off. It is safe for concurrent use. Compiling costs O(n log n) in the partner's facts; each question is
 // then a few binary searches. The decider and every query go through a View,
 // so they apply the same rules.
 type View struct {
@@ -11,6 +14,7 @@ type View struct {
 	p      *Partner
 	known  uint64
 	tiers  *tierModel
+	altMu  sync.Mutex
 	alt    map[recount]*tierModel // counting excluded sales again, for revocation reasons
 	spans  []span
 	grants []offerGrant
@@ -43,6 +47,8 @@ func (p *Partner) View(pol *Policy) *View {
 
 // recounted returns the tier model counting the selected excluded sales again.
 func (v *View) recounted(rc recount) *tierModel {
+	v.altMu.Lock()
+	defer v.altMu.Unlock()
 	if m, ok := v.alt[rc]; ok {
 		return m
 	}

@@ -66,6 +66,11 @@ func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]ui
 	if err != nil {
 		return 0, err
 	}
+	// A context that is already done must not reach commit, where any
+	// failure counts as an unknown outcome.
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("eventstore: append: %w", err)
+	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 
@@ -84,11 +89,11 @@ func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]ui
 		return 0, s.ackError(ctx, ack.Error, msgs, expect)
 	}
 	if len(out) > 1 && ack.Count != len(out) {
-		// The stored events are not the ones we sent: do not guess which.
-		return 0, fmt.Errorf("eventstore: batch %s committed %d messages, sent %d", ack.Batch, ack.Count, len(out))
+		// Something was stored, but not what we sent: do not guess what.
+		return 0, fmt.Errorf("%w: batch %s committed %d messages, sent %d", ErrUnknownOutcome, ack.Batch, ack.Count, len(out))
 	}
 	if ack.Sequence < uint64(len(out)) {
-		return 0, fmt.Errorf("eventstore: implausible ack sequence %d for %d messages", ack.Sequence, len(out))
+		return 0, fmt.Errorf("%w: implausible ack sequence %d for %d messages", ErrUnknownOutcome, ack.Sequence, len(out))
 	}
 	// The ack carries the last message's sequence; the batch was stored
 	// contiguously (the server commits it under the stream's isolation lock,
@@ -155,7 +160,8 @@ func (s *Store) publishBatch(ctx context.Context, out []*nats.Msg) (*pubAck, err
 		return nil, fmt.Errorf("eventstore: waiting for a batch slot: %w", ctx.Err())
 	}
 
-	id := uuid.NewString() // ≤ 64 characters, unique per batch
+	// Stored on every message of the batch; 36 characters (the limit is 64).
+	id := uuid.NewString()
 	last := len(out) - 1
 	for i, m := range out {
 		m.Header[hdrBatchID] = []string{id}

@@ -65,8 +65,7 @@ func (s *Store) Read(ctx context.Context, from uint64, partner string, fn func([
 // Sequences are checked to be consecutive; a gap is an error wrapping
 // ErrSequenceGap. If the consumer fails (server restart, reconnect), Follow
 // recreates it after the last record fn accepted, so nothing is skipped or
-// delivered twice. It gives up when the connection is closed for good or the
-// stream is gone.
+// delivered twice. It gives up only when the connection is closed for good.
 func (s *Store) Follow(ctx context.Context, from uint64, fn func(batch []Record, pending uint64) error) error {
 	next := max(from, 1)
 	delay := retryMin
@@ -223,14 +222,10 @@ func batchCap(next, end uint64) int {
 
 // transient reports whether a consumer error may go away by itself.
 func (s *Store) transient(err error) bool {
-	switch {
-	case s.nc.IsClosed(),
-		errors.Is(err, nats.ErrConnectionClosed),
-		errors.Is(err, jetstream.ErrStreamNotFound),
-		errors.Is(err, ErrInvalid):
-		return false
-	}
-	return true
+	// A missing stream counts as transient: on a cluster it can be briefly
+	// unavailable after a restart or leader change, and Follow's job is to
+	// resume when it is back.
+	return !s.nc.IsClosed() && !errors.Is(err, nats.ErrConnectionClosed)
 }
 
 // deleteConsumer removes the ordered consumer's server-side state now rather

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -190,7 +191,7 @@ func newRecord(seq uint64, subject string, hdr nats.Header, data []byte, stored 
 	}
 	h := make(map[string]string, 4)
 	for k, v := range hdr {
-		if len(v) > 0 && len(k) > len(ledgerHdrPrefix) && k[:len(ledgerHdrPrefix)] == ledgerHdrPrefix {
+		if len(v) > 0 && strings.HasPrefix(k, ledgerHdrPrefix) {
 			h[k] = v[0]
 		}
 	}

@@ -1,0 +1,98 @@
+// Command ledger runs the marketplace benefits ledger and talks to it.
+//
+//	ledger serve [--data DIR] [--nats-url URL] [--listen HOST:PORT] [--policy FILE]
+//	ledger submit [FILE|-] [--json]
+//	ledger tier PARTNER [--at T] [--known-seq N] [--json]
+//	ledger benefits PARTNER [--at T] [--known-seq N] [--json]
+//	ledger history PARTNER [--json]
+//	ledger audit PARTNER [--json]
+//	ledger attention [--at T] [--json]
+//	ledger stats [--json]
+//
+// Exit status: 0 success; 1 the ledger answered with a rejection or a
+// difference; 2 usage, connection or server error.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit statuses (CONTRACT.md).
+const (
+	exitOK       = 0
+	exitRejected = 1
+	exitError    = 2
+)
+
+// command is one subcommand: it returns the exit status.
+type command struct {
+	summary string
+	run     func(env *env, args []string) int
+}
+
+// env is what a command reads and writes, so tests can run commands in process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":     {"run the ledger (embedded NATS with JetStream, bbolt read models)", runServe},
+		"submit":    {"send NDJSON input events, in order", runSubmit},
+		"tier":      {"a partner's tier document", runTier},
+		"benefits":  {"a partner's benefits document", runBenefits},
+		"history":   {"a partner's held-tier changes", runHistory},
+		"audit":     {"a partner's events in recorded order", runAudit},
+		"attention": {"what someone must act on", runAttention},
+		"stats":     {"events, partners, projection lag", runStats},
+	}
+}
+
+func main() {
+	os.Exit(run(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:]))
+}
+
+func run(e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitError
+		}
+		return exitOK
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "ledger: unknown command %q\n", args[0])
+		usage(e.stderr)
+		return exitError
+	}
+	return cmd.run(e, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: ledger COMMAND [flags]\n\ncommands:")
+	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats"} {
+		fmt.Fprintf(w, "  %-10s %s\n", name, commands()[name].summary)
+	}
+	fmt.Fprintln(w, "\nrun 'ledger COMMAND -h' for a command's flags")
+}
+
+// fail prints an error and returns its exit status.
+func fail(e *env, status int, err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(e.stderr, "ledger: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "ledger: %v\n", err)
+	return status
+}
+
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/app"
+)
+
+func runServe(e *env, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "ledger-data", "data directory: JetStream store and read models")
+	natsURL := fs.String("nats-url", "", "use this NATS server instead of the embedded one")
+	listen := fs.String("listen", "127.0.0.1:4222", "address of the embedded NATS server")
+	policyFile := fs.String("policy", "", "policy file (default: the embedded policy)")
+	verbose := fs.Bool("v", false, "log at debug level")
+	if _, err := parseFlags(fs, args); err != nil {
+		return fail(e, exitError, err)
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	pol, err := loadPolicy(*policyFile)
+	if err != nil {
+		return fail(e, exitError, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := app.Start(ctx, app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, Policy: pol, Logger: log})
+	if err != nil {
+		return fail(e, exitError, fmt.Errorf("serve: %w", err))
+	}
+	fmt.Fprintf(e.stdout, "ledger ready: %s (data %s, policy %s)\n", l.ClientURL(), *data, pol.Version)
+	select {
+	case <-ctx.Done():
+	case err := <-l.ProjectorFailed():
+		log.Error("the read models stopped following the log; queries answer log_damaged until it is repaired", "err", err)
+		<-ctx.Done()
+	}
+	log.Info("stopping: finishing in-flight requests")
+	if err := l.Close(); err != nil {
+		return fail(e, exitError, err)
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+func loadPolicy(path string) (*domain.Policy, error) {
+	if path == "" {
+		return domain.DefaultPolicy(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return domain.ParsePolicy(b)
+}

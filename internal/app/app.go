@@ -1,0 +1,243 @@
+// Package app assembles a running ledger: the NATS connection (an embedded
+// server with JetStream, or an external one), the event store, the read
+// models and their projector, the writer, the queries and the RPC service,
+// and takes them down again in the order that loses nothing.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/eventstore"
+	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/benefits-ledger/ledger/internal/natsserver"
+	"github.com/benefits-ledger/ledger/internal/rpc"
+	"github.com/benefits-ledger/ledger/projections"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config is what `ledger serve` takes.
+type Config struct {
+	DataDir    string // JetStream store and read models; default ./ledger-data
+	NATSURL    string // external NATS; empty runs an embedded server
+	Listen     string // host:port of the embedded server; default 127.0.0.1:4222
+	Policy     *domain.Policy
+	NoSync     bool // embedded server without fsync per write (benchmarks of the raw limit only)
+	Logger     *slog.Logger
+	NATSOpts   []nats.Option // extra client options (credentials) for an external server
+	StreamOpts []eventstore.Option
+}
+
+// Ledger is a running ledger.
+type Ledger struct {
+	cfg    Config
+	log    *slog.Logger
+	srv    *natsserver.Server
+	nc     *nats.Conn
+	es     *eventstore.Store
+	models atomic.Pointer[projections.Store]
+	proj   *ledger.Projector
+	writer *ledger.Writer
+	q      *ledger.Queries
+	rpc    *rpc.Server
+
+	cancelProj, cancelWriter context.CancelFunc
+	wg                       sync.WaitGroup
+	projErr                  chan error
+	closeOnce                sync.Once
+}
+
+// Paths inside the data directory.
+func storeDir(data string) string   { return filepath.Join(data, "jetstream") }
+func modelsPath(data string) string { return filepath.Join(data, "readmodels.db") }
+
+// Start brings a ledger up and returns once it accepts requests: the read
+// models have caught up with the log, so the writer's idempotency index is
+// complete.
+func Start(ctx context.Context, cfg Config) (*Ledger, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "ledger-data"
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = domain.DefaultPolicy()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Ledger{cfg: cfg, log: cfg.Logger, projErr: make(chan error, 1)}
+	if err := l.start(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Ledger) start(ctx context.Context) error {
+	cfg := l.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	var err error
+	if cfg.NATSURL == "" {
+		host, port, err := splitListen(cfg.Listen)
+		if err != nil {
+			return err
+		}
+		l.srv, err = natsserver.Start(ctx, natsserver.Config{StoreDir: storeDir(cfg.DataDir), Host: host, Port: port,
+			SyncAlways: !cfg.NoSync, Logger: l.log.With("component", "nats")})
+		if err != nil {
+			return err
+		}
+		l.nc, err = l.srv.Connect(nats.Name("ledger"))
+	} else {
+		l.nc, err = nats.Connect(cfg.NATSURL, append([]nats.Option{nats.Name("ledger"), nats.MaxReconnects(-1)}, cfg.NATSOpts...)...)
+	}
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	js, err := jetstream.New(l.nc)
+	if err != nil {
+		return err
+	}
+	if l.es, err = eventstore.Open(ctx, js, append([]eventstore.Option{eventstore.WithLogger(l.log)}, cfg.StreamOpts...)...); err != nil {
+		return err
+	}
+	models, err := openModels(modelsPath(cfg.DataDir), l.log)
+	if err != nil {
+		return err
+	}
+	l.models.Store(models)
+	get := l.models.Load
+	if l.proj, err = ledger.NewProjector(l.es, get, l.log.With("component", "projector")); err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	l.cancelProj = cancel
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		if err := l.proj.Run(pctx); err != nil && !errors.Is(err, context.Canceled) {
+			l.projErr <- err
+		}
+	}()
+	last, err := l.es.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if err := l.catchUp(ctx, last); err != nil {
+		return err
+	}
+	l.writer = ledger.NewWriter(cfg.Policy, l.es, get, l.proj, last, l.log.With("component", "writer"))
+	wctx, wcancel := context.WithCancel(context.Background())
+	l.cancelWriter = wcancel
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.writer.Run(wctx)
+	}()
+	l.q = ledger.NewQueries(cfg.Policy, l.es, get, l.proj, l.writer.LastSeq)
+	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc")); err != nil {
+		return err
+	}
+	return nil
+}
+
+// catchUp waits for the projector to fold the log up to last, reporting
+// progress on a long recovery.
+func (l *Ledger) catchUp(ctx context.Context, last uint64) error {
+	start := time.Now()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := l.proj.WaitFor(wctx, last)
+		cancel()
+		if err == nil {
+			if last > 0 {
+				l.log.Info("read models caught up with the log", "seq", last, "took", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("read models cannot catch up with the log: %w", err)
+		}
+		l.log.Info("folding the log into the read models", "at", l.proj.Checkpoint(), "of", last)
+	}
+}
+
+// openModels opens the read models, starting a fresh file (to be rebuilt from
+// the log) when the existing one is of another schema or damaged.
+func openModels(path string, log *slog.Logger) (*projections.Store, error) {
+	s, err := projections.Open(path)
+	if err == nil {
+		return s, nil
+	}
+	if _, statErr := os.Stat(path); statErr != nil {
+		return nil, err
+	}
+	aside := fmt.Sprintf("%s.broken-%d", path, time.Now().Unix())
+	log.Warn("read models unusable; rebuilding them from the log", "path", path, "err", err, "moved_to", aside)
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, fmt.Errorf("%w (and cannot move it aside: %v)", err, rerr)
+	}
+	return projections.Open(path)
+}
+
+// ClientURL is where clients connect (the embedded server's, or the external URL).
+func (l *Ledger) ClientURL() string {
+	if l.srv != nil {
+		return l.srv.ClientURL()
+	}
+	return l.cfg.NATSURL
+}
+
+// Writer, Queries and Models expose the parts, for tests and benchmarks.
+func (l *Ledger) Writer() *ledger.Writer        { return l.writer }
+func (l *Ledger) Queries() *ledger.Queries      { return l.q }
+func (l *Ledger) Models() *projections.Store    { return l.models.Load() }
+func (l *Ledger) Projector() *ledger.Projector  { return l.proj }
+func (l *Ledger) EventStore() *eventstore.Store { return l.es }
+
+// ProjectorFailed delivers a projector failure (a damaged log).
+func (l *Ledger) ProjectorFailed() <-chan error { return l.projErr }
+
+// Close stops the ledger in the order that loses nothing: stop taking
+// requests and let in-flight ones finish, stop the writer, let the read models
+// catch up with what was appended, then close the files and the server.
+func (l *Ledger) Close() error {
+	var err error
+	l.closeOnce.Do(func() {
+		if l.rpc != nil {
+			l.rpc.Stop()
+		}
+		if l.cancelWriter != nil {
+			l.cancelWriter()
+		}
+		if l.writer != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			l.proj.WaitFor(ctx, l.writer.LastSeq())
+			cancel()
+		}
+		if l.cancelProj != nil {
+			l.cancelProj()
+		}
+		l.wg.Wait()
+		if l.nc != nil {
+			l.nc.Drain()
+		}
+		if m := l.models.Load(); m != nil {
+			err = m.Close()
+		}
+		if l.srv != nil {
+			l.srv.Shutdown()
+		}
+	})
+	return err
+}

@@ -1,0 +1,151 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/eventstore"
+	"github.com/benefits-ledger/ledger/projections"
+)
+
+// Projector follows the log and folds it into the read models, one bbolt
+// transaction per delivered batch, checkpoint included: after a crash it
+// resumes from the checkpoint with every event applied exactly once.
+type Projector struct {
+	es     *eventstore.Store
+	models func() *projections.Store
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	cp      uint64
+	behind  uint64        // messages the stream still held after the last batch
+	changed chan struct{} // closed and replaced whenever cp moves
+	hooks   []func(checkpoint uint64, partners map[string]bool)
+	failure error // a fold that cannot go on: a damaged log or read model
+}
+
+// ErrDamaged marks a log the projector cannot fold: it stops rather than
+// serve read models that silently skip an event.
+var ErrDamaged = errors.New("ledger: the event log cannot be folded")
+
+// NewProjector starts from the read models' checkpoint.
+func NewProjector(es *eventstore.Store, models func() *projections.Store, log *slog.Logger) (*Projector, error) {
+	cp, err := models().Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	return &Projector{es: es, models: models, log: log, cp: cp, changed: make(chan struct{})}, nil
+}
+
+// onFold registers a hook called after each fold with the new checkpoint and
+// the partners the batch touched.
+func (p *Projector) onFold(h func(uint64, map[string]bool)) {
+	p.mu.Lock()
+	p.hooks = append(p.hooks, h)
+	p.mu.Unlock()
+}
+
+// Run follows the log until ctx ends or the log cannot be folded. Transient
+// failures (a reconnecting server) are retried.
+func (p *Projector) Run(ctx context.Context) error {
+	for {
+		err := p.es.Follow(ctx, p.Checkpoint()+1, p.fold)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, ErrDamaged) || errors.Is(err, eventstore.ErrSequenceGap) {
+			p.fail(err)
+			return err
+		}
+		p.log.Warn("projector: following the log failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (p *Projector) fold(batch []eventstore.Record, behind uint64) error {
+	events := make([]domain.Event, 0, len(batch))
+	touched := make(map[string]bool)
+	for _, r := range batch {
+		e, err := decodeEvent(r)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrDamaged, err)
+		}
+		events = append(events, e)
+		touched[e.Partner] = true
+	}
+	if err := p.models().Fold(events); err != nil {
+		return fmt.Errorf("%w: %v", ErrDamaged, err)
+	}
+	p.advance(batch[len(batch)-1].Seq, behind, touched)
+	return nil
+}
+
+func (p *Projector) advance(cp, behind uint64, touched map[string]bool) {
+	p.mu.Lock()
+	p.cp, p.behind = cp, behind
+	close(p.changed)
+	p.changed = make(chan struct{})
+	hooks := p.hooks
+	p.mu.Unlock()
+	for _, h := range hooks {
+		h(cp, touched)
+	}
+}
+
+// Reset points the projector at a new read model file (after a swap).
+func (p *Projector) Reset(cp uint64) {
+	p.advance(cp, 0, nil)
+}
+
+func (p *Projector) fail(err error) {
+	p.log.Error("projector stopped: the log cannot be folded", "err", err)
+	p.mu.Lock()
+	p.failure = err
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// Checkpoint is the last sequence folded.
+func (p *Projector) Checkpoint() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cp
+}
+
+// Status reports the checkpoint, how many messages the stream held beyond the
+// last fold, and a fatal failure if the projector stopped.
+func (p *Projector) Status() (checkpoint, behind uint64, failure error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cp, p.behind, p.failure
+}
+
+// WaitFor blocks until the read models hold sequence seq.
+func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		p.mu.Lock()
+		cp, ch, failure := p.cp, p.changed, p.failure
+		p.mu.Unlock()
+		if cp >= seq {
+			return nil
+		}
+		if failure != nil {
+			return failure
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("read models at sequence %d, %d behind sequence %d: %w", cp, seq-cp, seq, ctx.Err())
+		}
+	}
+}

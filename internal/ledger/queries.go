@@ -1,0 +1,298 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/eventstore"
+	"github.com/benefits-ledger/ledger/projections"
+)
+
+// Query codes beyond the domain's.
+const (
+	CodeProjectionBehind domain.Code = "projection_behind"
+	CodeDamaged          domain.Code = "log_damaged"
+)
+
+// freshnessWait is how long a query waits for the read models to reach the
+// sequence its caller has seen before saying how far behind they are.
+const freshnessWait = 2 * time.Second
+
+// Query is a request of the tier, benefits and history queries.
+type Query struct {
+	PartnerID string `json:"partner_id"`
+	At        string `json:"at,omitempty"`        // RFC 3339; default now
+	KnownSeq  uint64 `json:"known_seq,omitempty"` // knowledge cut-off; 0 = everything
+	MinSeq    uint64 `json:"min_seq,omitempty"`   // wait until the read models hold this sequence
+}
+
+// Queries answers from the read models. Compiled partner views are cached
+// and validated against the partner's last folded sequence, so a cached
+// answer is never stale.
+type Queries struct {
+	pol     *domain.Policy
+	es      *eventstore.Store
+	models  func() *projections.Store
+	proj    *Projector
+	written func() uint64 // the writer's last sequence: read your own writes
+	clock   func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]*domain.Partner
+}
+
+const queryCacheSize = 20_000
+
+// NewQueries returns the query side.
+func NewQueries(pol *domain.Policy, es *eventstore.Store, models func() *projections.Store, proj *Projector, written func() uint64) *Queries {
+	return &Queries{pol: pol, es: es, models: models, proj: proj, written: written, clock: time.Now, cache: map[string]*domain.Partner{}}
+}
+
+// Tier answers the tier document.
+func (q *Queries) Tier(ctx context.Context, r Query) (domain.TierDoc, error) {
+	v, at, echo, err := q.view(ctx, r)
+	if err != nil {
+		return domain.TierDoc{}, err
+	}
+	return v.Tier(at, echo), nil
+}
+
+// Benefits answers the benefits document.
+func (q *Queries) Benefits(ctx context.Context, r Query) (domain.BenefitsDoc, error) {
+	v, at, echo, err := q.view(ctx, r)
+	if err != nil {
+		return domain.BenefitsDoc{}, err
+	}
+	return v.Benefits(at, echo), nil
+}
+
+// History answers the held-tier history.
+func (q *Queries) History(ctx context.Context, r Query) (domain.HistoryDoc, error) {
+	known, echo, err := q.knowledge(ctx, r)
+	if err != nil {
+		return domain.HistoryDoc{}, err
+	}
+	p, err := q.partner(r.PartnerID, known)
+	if err != nil {
+		return domain.HistoryDoc{}, err
+	}
+	return domain.History(q.pol, p, known, echo), nil
+}
+
+// AttentionDoc is the attention report.
+type AttentionDoc struct {
+	At       time.Time              `json:"at"`
+	KnownSeq uint64                 `json:"known_seq"`
+	Items    []domain.AttentionItem `json:"items"`
+}
+
+// Attention lists what someone must act on at r.At, across partners.
+func (q *Queries) Attention(ctx context.Context, r Query) (AttentionDoc, error) {
+	at, err := q.at(r.At)
+	if err != nil {
+		return AttentionDoc{}, err
+	}
+	known, echo, err := q.knowledge(ctx, r)
+	if err != nil {
+		return AttentionDoc{}, err
+	}
+	doc := AttentionDoc{At: at, KnownSeq: echo, Items: []domain.AttentionItem{}}
+	err = q.models().PartnerIDs(func(id string) error {
+		p, err := q.partner(id, known)
+		if errors.Is(err, errUnknownPartner) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		doc.Items = append(doc.Items, q.compile(p, known).Attention(at)...)
+		return ctx.Err()
+	})
+	return doc, err
+}
+
+// view validates a partner query and returns the partner's View.
+func (q *Queries) view(ctx context.Context, r Query) (*domain.View, time.Time, uint64, error) {
+	at, err := q.at(r.At)
+	if err != nil {
+		return nil, at, 0, err
+	}
+	known, echo, err := q.knowledge(ctx, r)
+	if err != nil {
+		return nil, at, 0, err
+	}
+	p, err := q.partner(r.PartnerID, known)
+	if err != nil {
+		return nil, at, 0, err
+	}
+	return q.compile(p, known), at, echo, nil
+}
+
+func (q *Queries) at(s string) (time.Time, error) {
+	if s == "" {
+		return q.clock().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, &domain.Error{Code: domain.CodeInvalidField, Field: "at", Msg: fmt.Sprintf("at must be an RFC 3339 time with offset (got %q)", s)}
+	}
+	return t.UTC(), nil
+}
+
+// knowledge waits until the read models are fresh enough for the request and
+// returns the knowledge cut-off to apply and the sequence to echo.
+func (q *Queries) knowledge(ctx context.Context, r Query) (known, echo uint64, err error) {
+	target := max(r.MinSeq, q.written(), r.KnownSeq)
+	if r.KnownSeq > 0 && r.KnownSeq > q.written() {
+		last, err := q.es.LastSeq(ctx)
+		if err == nil && r.KnownSeq > last {
+			return 0, 0, &domain.Error{Code: domain.CodeInvalidField, Field: "known_seq",
+				Msg: fmt.Sprintf("known_seq %d is beyond the last recorded sequence %d", r.KnownSeq, last)}
+		}
+	}
+	if err := q.fresh(ctx, target); err != nil {
+		return 0, 0, err
+	}
+	if r.KnownSeq > 0 {
+		return r.KnownSeq, r.KnownSeq, nil
+	}
+	return domain.AllKnown, q.proj.Checkpoint(), nil
+}
+
+// fresh waits briefly for the read models to reach seq, and otherwise says
+// how far behind they are: never a stale answer in silence.
+func (q *Queries) fresh(ctx context.Context, seq uint64) error {
+	wctx, cancel := context.WithTimeout(ctx, freshnessWait)
+	defer cancel()
+	err := q.proj.WaitFor(wctx, seq)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrDamaged), errors.Is(err, eventstore.ErrSequenceGap):
+		return &domain.Error{Code: CodeDamaged, Msg: err.Error()}
+	}
+	return &domain.Error{Code: CodeProjectionBehind, Msg: err.Error()}
+}
+
+var errUnknownPartner = errors.New("unknown partner")
+
+// partner loads a partner's facts, from the cache when its last folded
+// sequence is unchanged.
+func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
+	if !domain.ValidPartnerID(id) {
+		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", id)}
+	}
+	models := q.models()
+	last, err := models.PartnerLastSeq(id)
+	if err != nil {
+		return nil, err
+	}
+	q.mu.Lock()
+	p, ok := q.cache[id]
+	q.mu.Unlock()
+	if !ok || p.LastSeq() != last {
+		if p, _, err = models.Partner(id); err != nil {
+			return nil, err
+		}
+		if p != nil {
+			q.mu.Lock()
+			if len(q.cache) >= queryCacheSize {
+				clear(q.cache)
+			}
+			q.cache[id] = p
+			q.mu.Unlock()
+		}
+	}
+	if p == nil || !p.KnownAt(known) {
+		return nil, &domain.Error{Code: domain.CodeUnknownPartner, Msg: fmt.Sprintf("partner %s is not known", id)}
+	}
+	return p, nil
+}
+
+// compile returns the partner's View at the cut-off: the cached full view,
+// or a fresh one for an earlier cut-off.
+func (q *Queries) compile(p *domain.Partner, known uint64) *domain.View {
+	if known == domain.AllKnown || known >= p.LastSeq() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return p.View(q.pol)
+	}
+	return domain.Compile(q.pol, p, known)
+}
+
+// AuditEvent is one of a partner's events as recorded.
+type AuditEvent struct {
+	Seq      uint64            `json:"seq"`
+	Recorded string            `json:"recorded"`
+	Stored   time.Time         `json:"stored"`
+	Type     string            `json:"type"`
+	Envelope json.RawMessage   `json:"envelope"`
+	Headers  map[string]string `json:"headers"`
+}
+
+// AuditDoc is a partner's events in recorded order, read from the log itself.
+type AuditDoc struct {
+	PartnerID string       `json:"partner_id"`
+	Events    []AuditEvent `json:"events"`
+}
+
+// Audit reads the partner's events from the log (the truth, not the read models).
+func (q *Queries) Audit(ctx context.Context, r Query) (AuditDoc, error) {
+	if !domain.ValidPartnerID(r.PartnerID) {
+		return AuditDoc{}, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", r.PartnerID)}
+	}
+	doc := AuditDoc{PartnerID: r.PartnerID, Events: []AuditEvent{}}
+	err := q.es.Read(ctx, 1, r.PartnerID, func(rs []eventstore.Record) error {
+		for _, rec := range rs {
+			doc.Events = append(doc.Events, AuditEvent{Seq: rec.Seq, Recorded: rec.Header[HdrRecorded], Stored: rec.Stored,
+				Type: rec.Type, Envelope: json.RawMessage(rec.Data), Headers: rec.Header})
+		}
+		return nil
+	})
+	if err != nil {
+		return doc, err
+	}
+	if len(doc.Events) == 0 {
+		return doc, &domain.Error{Code: domain.CodeUnknownPartner, Msg: fmt.Sprintf("partner %s has no events", r.PartnerID)}
+	}
+	return doc, nil
+}
+
+// StatsDoc is the ledger's counters.
+type StatsDoc struct {
+	Events         uint64 `json:"events"`
+	Partners       uint64 `json:"partners"`
+	Checkpoint     uint64 `json:"checkpoint"`
+	StreamLastSeq  uint64 `json:"stream_last_seq"`
+	ProjectionLag  uint64 `json:"projection_lag"`
+	ReadModelBytes int64  `json:"read_model_bytes"`
+	Policy         string `json:"policy"`
+	ProjectorError string `json:"projector_error,omitempty"`
+}
+
+// Stats reports events, partners and projection lag.
+func (q *Queries) Stats(ctx context.Context) (StatsDoc, error) {
+	st, err := q.models().Stats()
+	if err != nil {
+		return StatsDoc{}, err
+	}
+	last, err := q.es.LastSeq(ctx)
+	if err != nil {
+		return StatsDoc{}, err
+	}
+	_, _, failure := q.proj.Status()
+	doc := StatsDoc{Events: st.Events, Partners: st.Partners, Checkpoint: st.Checkpoint, StreamLastSeq: last,
+		ReadModelBytes: st.FileBytes, Policy: q.pol.Version + "@" + q.pol.Digest()}
+	if last > st.Checkpoint {
+		doc.ProjectionLag = last - st.Checkpoint
+	}
+	if failure != nil {
+		doc.ProjectorError = failure.Error()
+	}
+	return doc, nil
+}

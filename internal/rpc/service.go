@@ -1,0 +1,192 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// Limits of a request.
+const (
+	MaxRequestBytes = 8 << 20
+	submitTimeout   = 30 * time.Second
+	queryTimeout    = 30 * time.Second
+	maxInFlight     = 256
+)
+
+// Server is the registered service.
+type Server struct {
+	svc   micro.Service
+	w     *ledger.Writer
+	q     *ledger.Queries
+	log   *slog.Logger
+	slots chan struct{}
+	wg    sync.WaitGroup
+}
+
+// Register adds the ledger service on nc. Handlers run concurrently (micro
+// delivers one message at a time per endpoint), bounded by maxInFlight.
+func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logger) (*Server, error) {
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        ServiceName,
+		Version:     ServiceVersion,
+		Description: "marketplace benefits ledger: submit events, query tiers, benefits, history, audit, attention, stats",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rpc: add service: %w", err)
+	}
+	s := &Server{svc: svc, w: w, q: q, log: log, slots: make(chan struct{}, maxInFlight)}
+	g := svc.AddGroup(Group)
+	endpoints := map[string]func(context.Context, micro.Request){
+		EndpointSubmit:    s.submit,
+		EndpointTier:      query(s, q.Tier),
+		EndpointBenefits:  query(s, q.Benefits),
+		EndpointHistory:   query(s, q.History),
+		EndpointAudit:     query(s, q.Audit),
+		EndpointAttention: query(s, q.Attention),
+		EndpointStats:     s.stats,
+	}
+	for name, h := range endpoints {
+		if err := g.AddEndpoint(name, s.async(h), micro.WithEndpointPendingLimits(-1, -1)); err != nil {
+			svc.Stop()
+			return nil, fmt.Errorf("rpc: add endpoint %s: %w", name, err)
+		}
+	}
+	return s, nil
+}
+
+// Stop stops taking requests and waits for in-flight ones to finish.
+func (s *Server) Stop() error {
+	err := s.svc.Stop()
+	s.wg.Wait()
+	return err
+}
+
+// async runs a handler on its own goroutine so one slow request does not
+// hold the others, with a deadline.
+func (s *Server) async(h func(context.Context, micro.Request)) micro.HandlerFunc {
+	return func(req micro.Request) {
+		s.slots <- struct{}{}
+		s.wg.Add(1)
+		go func() {
+			defer func() { <-s.slots; s.wg.Done() }()
+			timeout := queryTimeout
+			if req.Subject() == Subject(EndpointSubmit) {
+				timeout = submitTimeout
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			h(ctx, req)
+		}()
+	}
+}
+
+func (s *Server) submit(ctx context.Context, req micro.Request) {
+	data := req.Data()
+	if len(data) > MaxRequestBytes {
+		s.fail(req, &domain.Error{Code: CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", len(data), MaxRequestBytes)})
+		return
+	}
+	lines := SplitLines(data)
+	if len(lines) > ledger.MaxLines {
+		s.fail(req, &domain.Error{Code: CodeTooManyLines, Msg: fmt.Sprintf("%d lines, at most %d per request", len(lines), ledger.MaxLines)})
+		return
+	}
+	results, err := s.w.Submit(ctx, lines)
+	if err != nil {
+		code := CodeInternal
+		if errors.Is(err, context.DeadlineExceeded) {
+			code = CodeTimeout
+		}
+		s.fail(req, &domain.Error{Code: code, Msg: "submission not confirmed: " + err.Error() + "; resubmit: duplicates are detected"})
+		return
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	for _, r := range results {
+		enc.Encode(r)
+	}
+	req.Respond(out.Bytes())
+}
+
+func (s *Server) stats(ctx context.Context, req micro.Request) {
+	doc, err := s.q.Stats(ctx)
+	if err != nil {
+		s.fail(req, err)
+		return
+	}
+	req.RespondJSON(doc)
+}
+
+// query adapts a query method to an endpoint: decode the request strictly,
+// answer the document or a coded error.
+func query[D any](s *Server, fn func(context.Context, ledger.Query) (D, error)) func(context.Context, micro.Request) {
+	return func(ctx context.Context, req micro.Request) {
+		var q ledger.Query
+		if len(bytes.TrimSpace(req.Data())) > 0 {
+			dec := json.NewDecoder(bytes.NewReader(req.Data()))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&q); err != nil {
+				s.fail(req, &domain.Error{Code: CodeBadRequest, Msg: "request must be a JSON object {partner_id, at, known_seq, min_seq}: " + err.Error()})
+				return
+			}
+		}
+		doc, err := fn(ctx, q)
+		if err != nil {
+			s.fail(req, err)
+			return
+		}
+		req.RespondJSON(doc)
+	}
+}
+
+// fail answers a coded error: micro error headers with an HTTP-like status,
+// and the JSON body.
+func (s *Server) fail(req micro.Request, err error) {
+	body := ErrorBody{Code: domain.CodeOf(err), Error: err.Error()}
+	if body.Code == "" {
+		body.Code = CodeInternal
+		s.log.Error("request failed", "subject", req.Subject(), "err", err)
+	}
+	b, _ := json.Marshal(body)
+	req.Error(status(body.Code), string(body.Code), b)
+}
+
+func status(c domain.Code) string {
+	switch c {
+	case domain.CodeUnknownPartner:
+		return "404"
+	case ledger.CodeProjectionBehind, ledger.CodeDamaged, ledger.CodeUnavailable:
+		return "503"
+	case CodeTimeout:
+		return "504"
+	case CodeInternal:
+		return "500"
+	}
+	return "400"
+}
+
+// SplitLines splits NDJSON into lines, dropping a trailing newline and
+// carriage returns; blank lines are kept, so line numbers stay those of the
+// input (a blank line is answered as invalid_json).
+func SplitLines(data []byte) [][]byte {
+	data = bytes.TrimRight(data, "\r\n")
+	if len(data) == 0 {
+		return nil
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	for i, l := range lines {
+		lines[i] = bytes.TrimSuffix(l, []byte("\r"))
+	}
+	return lines
+}

@@ -1,0 +1,197 @@
+package projections
+
+import (
+	"fmt"
+
+	"github.com/benefits-ledger/ledger/domain"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Fold applies a batch of consecutive recorded events in one transaction and
+// moves the checkpoint to the last one. Events at or before the checkpoint are
+// skipped (a redelivery after a crash); a gap is an error, because folding
+// past a missing event would silently lose it.
+func (s *Store) Fold(events []domain.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		cp := getU64(meta, keyCheckpoint)
+		f := newTxFacts(tx)
+		for _, e := range events {
+			if e.Seq <= cp {
+				continue
+			}
+			if e.Seq != cp+1 {
+				return fmt.Errorf("projections: gap in the log: sequence %d after checkpoint %d", e.Seq, cp)
+			}
+			if err := domain.Apply(f, e); err != nil {
+				return fmt.Errorf("projections: fold: %w", err)
+			}
+			cp = e.Seq
+		}
+		if err := f.flush(); err != nil {
+			return err
+		}
+		if err := meta.Put(keyEvents, u64(getU64(meta, keyEvents)+uint64(f.applied))); err != nil {
+			return err
+		}
+		if err := meta.Put(keyPartners, u64(getU64(meta, keyPartners)+uint64(f.created))); err != nil {
+			return err
+		}
+		return meta.Put(keyCheckpoint, u64(cp))
+	})
+}
+
+// txFacts is domain.Facts over one write transaction. Facts changed in the
+// batch are kept decoded and written once at the end, so a partner touched by
+// a thousand events is encoded once.
+type txFacts struct {
+	tx                       *bolt.Tx
+	partners, offers, sales  *bolt.Bucket
+	metrics, acts, envelopes *bolt.Bucket
+	offerOwner, saleOwner    *bolt.Bucket
+	cores                    map[string]*domain.PartnerCore
+	offerCache               map[string]*domain.Offer
+	saleCache                map[string]*domain.Sale
+	actCache                 map[actKey]*domain.Activation
+	dirtyCores, dirtyOffers  map[string]bool
+	dirtySales               map[string]bool
+	dirtyActs                map[actKey]bool
+	applied, created         int
+	err                      error
+}
+
+type actKey struct {
+	partner string
+	seq     uint64
+}
+
+func newTxFacts(tx *bolt.Tx) *txFacts {
+	return &txFacts{
+		tx: tx, partners: tx.Bucket(bucketPartners), offers: tx.Bucket(bucketOffers), sales: tx.Bucket(bucketSales),
+		metrics: tx.Bucket(bucketMetrics), acts: tx.Bucket(bucketActivations), envelopes: tx.Bucket(bucketEnvelopes),
+		offerOwner: tx.Bucket(bucketOfferOwner), saleOwner: tx.Bucket(bucketSaleOwner),
+		cores: map[string]*domain.PartnerCore{}, offerCache: map[string]*domain.Offer{}, saleCache: map[string]*domain.Sale{},
+		actCache: map[actKey]*domain.Activation{}, dirtyCores: map[string]bool{}, dirtyOffers: map[string]bool{},
+		dirtySales: map[string]bool{}, dirtyActs: map[actKey]bool{},
+	}
+}
+
+func (f *txFacts) fail(err error) {
+	if f.err == nil && err != nil {
+		f.err = err
+	}
+}
+
+func (f *txFacts) PartnerCore(id string) *domain.PartnerCore {
+	if c, ok := f.cores[id]; ok {
+		return c
+	}
+	v := f.partners.Get([]byte(id))
+	if v == nil {
+		return nil
+	}
+	c, err := decodeCore(v)
+	f.fail(err)
+	f.cores[id] = c
+	return c
+}
+
+func (f *txFacts) PutPartnerCore(c *domain.PartnerCore) {
+	if _, ok := f.cores[c.ID]; !ok && f.partners.Get([]byte(c.ID)) == nil {
+		f.created++
+	}
+	f.cores[c.ID] = c
+	f.dirtyCores[c.ID] = true
+}
+
+func (f *txFacts) Offer(id string) *domain.Offer {
+	if o, ok := f.offerCache[id]; ok {
+		return o
+	}
+	owner := f.offerOwner.Get([]byte(id))
+	if owner == nil {
+		return nil
+	}
+	o, err := decodeOffer(f.offers.Get(pkey(string(owner), []byte(id))))
+	f.fail(err)
+	f.offerCache[id] = o
+	return o
+}
+
+func (f *txFacts) PutOffer(o *domain.Offer) {
+	f.offerCache[o.ID] = o
+	f.dirtyOffers[o.ID] = true
+}
+
+func (f *txFacts) Sale(id string) *domain.Sale {
+	if s, ok := f.saleCache[id]; ok {
+		return s
+	}
+	owner := f.saleOwner.Get([]byte(id))
+	if owner == nil {
+		return nil
+	}
+	s, err := decodeSale(f.sales.Get(pkey(string(owner), []byte(id))))
+	f.fail(err)
+	f.saleCache[id] = s
+	return s
+}
+
+func (f *txFacts) PutSale(s *domain.Sale) {
+	f.saleCache[s.ID] = s
+	f.dirtySales[s.ID] = true
+}
+
+func (f *txFacts) PutMetric(partner string, m *domain.MetricReport) {
+	f.fail(f.metrics.Put(pkey(partner, u64(m.Seq)), encodeMetric(m)))
+}
+
+func (f *txFacts) Activation(partner string, seq uint64) *domain.Activation {
+	k := actKey{partner, seq}
+	if a, ok := f.actCache[k]; ok {
+		return a
+	}
+	v := f.acts.Get(pkey(partner, u64(seq)))
+	if v == nil {
+		return nil
+	}
+	a, err := decodeActivation(v)
+	f.fail(err)
+	f.actCache[k] = a
+	return a
+}
+
+func (f *txFacts) PutActivation(a *domain.Activation) {
+	k := actKey{a.Partner, a.Seq}
+	f.actCache[k] = a
+	f.dirtyActs[k] = true
+}
+
+func (f *txFacts) PutEnvelope(id string, seq uint64, fp domain.Fingerprint) {
+	f.applied++
+	f.fail(f.envelopes.Put([]byte(id), append(u64(seq), fp[:]...)))
+}
+
+// flush writes every fact the batch changed.
+func (f *txFacts) flush() error {
+	for id := range f.dirtyCores {
+		f.fail(f.partners.Put([]byte(id), encodeCore(f.cores[id])))
+	}
+	for id := range f.dirtyOffers {
+		o := f.offerCache[id]
+		f.fail(f.offers.Put(pkey(o.Partner, []byte(id)), encodeOffer(o)))
+		f.fail(f.offerOwner.Put([]byte(id), []byte(o.Partner)))
+	}
+	for id := range f.dirtySales {
+		s := f.saleCache[id]
+		f.fail(f.sales.Put(pkey(s.Partner, []byte(id)), encodeSale(s)))
+		f.fail(f.saleOwner.Put([]byte(id), []byte(s.Partner)))
+	}
+	for k := range f.dirtyActs {
+		f.fail(f.acts.Put(pkey(k.partner, u64(k.seq)), encodeActivation(f.actCache[k])))
+	}
+	return f.err
+}

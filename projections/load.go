@@ -1,0 +1,134 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/benefits-ledger/ledger/domain"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Partner loads a partner's facts (nil when the partner does not exist) and
+// the checkpoint they are consistent with, from one read transaction.
+func (s *Store) Partner(id string) (*domain.Partner, uint64, error) {
+	var p *domain.Partner
+	var cp uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cp = getU64(tx.Bucket(bucketMeta), keyCheckpoint)
+		var err error
+		p, err = loadPartner(tx, id)
+		return err
+	})
+	return p, cp, err
+}
+
+func loadPartner(tx *bolt.Tx, id string) (*domain.Partner, error) {
+	v := tx.Bucket(bucketPartners).Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	core, err := decodeCore(v)
+	if err != nil {
+		return nil, fmt.Errorf("partner %s: %w", id, err)
+	}
+	var offers []*domain.Offer
+	var sales []*domain.Sale
+	var metrics []*domain.MetricReport
+	var acts []*domain.Activation
+	pre := prefix(id)
+	scan := func(bucket []byte, fn func(v []byte) error) error {
+		c := tx.Bucket(bucket).Cursor()
+		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
+			if err := fn(v); err != nil {
+				return fmt.Errorf("partner %s: %s: %w", id, bucket, err)
+			}
+		}
+		return nil
+	}
+	err = scan(bucketOffers, func(v []byte) error {
+		o, err := decodeOffer(v)
+		offers = append(offers, o)
+		return err
+	})
+	if err == nil {
+		err = scan(bucketSales, func(v []byte) error {
+			s, err := decodeSale(v)
+			sales = append(sales, s)
+			return err
+		})
+	}
+	if err == nil {
+		err = scan(bucketMetrics, func(v []byte) error {
+			m, err := decodeMetric(v)
+			metrics = append(metrics, m)
+			return err
+		})
+	}
+	if err == nil {
+		err = scan(bucketActivations, func(v []byte) error {
+			a, err := decodeActivation(v)
+			acts = append(acts, a)
+			return err
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return domain.RestorePartner(core, offers, sales, metrics, acts), nil
+}
+
+// PartnerLastSeq returns the sequence of a partner's latest folded event (0
+// when unknown), without loading its facts.
+func (s *Store) PartnerLastSeq(id string) (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketPartners).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		c, err := decodeCore(v)
+		seq = c.LastSeq
+		return err
+	})
+	return seq, err
+}
+
+// PartnerIDs calls fn for every partner, in id order.
+func (s *Store) PartnerIDs(fn func(id string) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPartners).ForEach(func(k, _ []byte) error { return fn(string(k)) })
+	})
+}
+
+// Directory answers the global index from the read models: domain.Directory.
+// Lookups that fail on I/O report "not found"; Err says whether one did.
+type Directory struct{ s *Store }
+
+// Directory returns the store's global index.
+func (s *Store) Directory() Directory { return Directory{s} }
+
+func (d Directory) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bool) {
+	d.s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketEnvelopes).Get([]byte(id))
+		if len(v) == 8+len(fp) {
+			seq, ok = binary.BigEndian.Uint64(v), true
+			copy(fp[:], v[8:])
+		}
+		return nil
+	})
+	return seq, fp, ok
+}
+
+func (d Directory) OfferOwner(id string) (string, bool) { return d.owner(bucketOfferOwner, id) }
+func (d Directory) SaleOwner(id string) (string, bool)  { return d.owner(bucketSaleOwner, id) }
+
+func (d Directory) owner(bucket []byte, id string) (partner string, ok bool) {
+	d.s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucket).Get([]byte(id)); v != nil {
+			partner, ok = string(v), true
+		}
+		return nil
+	})
+	return partner, ok
+}

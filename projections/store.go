@@ -1,0 +1,185 @@
+// Package projections keeps the ledger's read models in bbolt: the facts the
+// domain folds from the log, keyed so that one partner's facts are a range
+// scan, and the global index (envelope ids, offer and sale owners) the writer
+// consults. Each fold of a batch of events is one transaction that also stores
+// the stream sequence it reached, so after any crash the fold resumes with
+// every event applied exactly once.
+package projections
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names. Partner-scoped buckets key by partner id, a 0 byte, then the
+// fact's own key, so a partner's facts are contiguous.
+var (
+	bucketMeta        = []byte("meta")
+	bucketPartners    = []byte("partners")    // partner → core facts
+	bucketOffers      = []byte("offers")      // partner\0offer → offer
+	bucketSales       = []byte("sales")       // partner\0sale → sale
+	bucketMetrics     = []byte("metrics")     // partner\0seq → metric report
+	bucketActivations = []byte("activations") // partner\0seq → activation
+	bucketOfferOwner  = []byte("offer_owner") // offer → partner
+	bucketSaleOwner   = []byte("sale_owner")  // sale → partner
+	bucketEnvelopes   = []byte("envelopes")   // envelope id → seq, fingerprint
+
+	allBuckets = [][]byte{bucketMeta, bucketPartners, bucketOffers, bucketSales, bucketMetrics,
+		bucketActivations, bucketOfferOwner, bucketSaleOwner, bucketEnvelopes}
+	partnerBuckets = [][]byte{bucketOffers, bucketSales, bucketMetrics, bucketActivations}
+)
+
+// Meta keys.
+var (
+	keyCheckpoint = []byte("checkpoint") // last stream sequence folded
+	keySchema     = []byte("schema")     // read model layout version
+	keyEvents     = []byte("events")     // events folded
+	keyPartners   = []byte("partners")   // partners created
+)
+
+// schemaVersion changes when the layout or codec changes: a file with another
+// version is rebuilt from the log.
+const schemaVersion = 1
+
+// ErrSchema reports a read model file of another layout version.
+var ErrSchema = errors.New("projections: read model schema differs")
+
+// Store is an open read model file.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Option configures Open.
+type Option func(*bolt.Options)
+
+// NoSync skips fsync on commit: for rebuilding into a fresh file, which is
+// synced once at the end and discarded if the rebuild fails.
+func NoSync() Option { return func(o *bolt.Options) { o.NoSync = true } }
+
+// ReadOnly opens the file for reading only (auditing a copy).
+func ReadOnly() Option { return func(o *bolt.Options) { o.ReadOnly = true } }
+
+// Open opens (creating if needed) a read model file. It refuses a file of
+// another schema version with ErrSchema, and reports a damaged file as an
+// error, so the caller can rebuild from the log.
+func Open(path string, opts ...Option) (*Store, error) {
+	o := &bolt.Options{
+		Timeout:         5 * time.Second,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true,
+		InitialMmapSize: 64 << 20,
+	}
+	for _, opt := range opts {
+		opt(o)
+	}
+	db, err := bolt.Open(path, 0o600, o)
+	if err != nil {
+		return nil, fmt.Errorf("projections: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if err := s.init(o.ReadOnly); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(readOnly bool) error {
+	check := func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("%w: no meta bucket", ErrSchema)
+		}
+		if v := meta.Get(keySchema); len(v) != 8 || binary.BigEndian.Uint64(v) != schemaVersion {
+			return fmt.Errorf("%w: file has %x, this build reads %d", ErrSchema, v, schemaVersion)
+		}
+		return nil
+	}
+	if readOnly {
+		return s.db.View(check)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		fresh := tx.Bucket(bucketMeta) == nil
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		if fresh {
+			return tx.Bucket(bucketMeta).Put(keySchema, u64(schemaVersion))
+		}
+		return check(tx)
+	})
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the file's path.
+func (s *Store) Path() string { return s.path }
+
+// Sync flushes the file to disk (after a NoSync rebuild).
+func (s *Store) Sync() error { return s.db.Sync() }
+
+// Checkpoint is the last stream sequence folded into the read models.
+func (s *Store) Checkpoint() (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq = getU64(tx.Bucket(bucketMeta), keyCheckpoint)
+		return nil
+	})
+	return seq, err
+}
+
+// Stats are the read models' counters.
+type Stats struct {
+	Checkpoint uint64 `json:"checkpoint"`
+	Events     uint64 `json:"events"`
+	Partners   uint64 `json:"partners"`
+	FileBytes  int64  `json:"file_bytes"`
+}
+
+// Stats reads the counters.
+func (s *Store) Stats() (Stats, error) {
+	var st Stats
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		st = Stats{Checkpoint: getU64(meta, keyCheckpoint), Events: getU64(meta, keyEvents), Partners: getU64(meta, keyPartners), FileBytes: tx.Size()}
+		return nil
+	})
+	return st, err
+}
+
+// Remove deletes a read model file and its lock, if any.
+func Remove(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func getU64(b *bolt.Bucket, key []byte) uint64 {
+	if v := b.Get(key); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// pkey builds a partner-scoped key: partner, 0, rest.
+func pkey(partner string, rest []byte) []byte {
+	k := make([]byte, 0, len(partner)+1+len(rest))
+	k = append(k, partner...)
+	k = append(k, 0)
+	return append(k, rest...)
+}
+
+// prefix is the key prefix of a partner's facts.
+func prefix(partner string) []byte { return pkey(partner, nil) }
