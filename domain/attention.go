@@ -41,8 +41,10 @@ func (v *View) Attention(at time.Time) []AttentionItem {
 	}
 	days = v.pol.Attention.FraudHoldDays
 	for _, s := range v.p.Sales {
-		m, ok := s.fraudState(v.known)
-		if !s.known(v.known) || !ok || m.Cleared || m.Confidence != ConfidenceSuspected || m.Time.After(at) {
+		// The event time of a clearance or confirmation matters here: a flag
+		// resolved after at was still unresolved at at.
+		m, ok := s.fraudStateAt(v.known, at)
+		if !s.known(v.known) || !ok || m.Cleared || m.Confidence != ConfidenceSuspected {
 			continue
 		}
 		if due := m.Time.AddDate(0, 0, days); due.Before(at) {

@@ -135,6 +135,18 @@ func (s *Sale) fraudState(n uint64) (FraudMark, bool) {
 	return FraudMark{}, false
 }
 
+// fraudStateAt is the sale's fraud state at instant at as known at n: its
+// last recorded flag or clearance among those known at n and dated at or
+// before at. The attention report judges holds by it.
+func (s *Sale) fraudStateAt(n uint64, at time.Time) (FraudMark, bool) {
+	for i := len(s.Marks) - 1; i >= 0; i-- {
+		if m := s.Marks[i]; m.known(n) && !m.Time.After(at) {
+			return m, true
+		}
+	}
+	return FraudMark{}, false
+}
+
 // flags reports whether the sale is confirmed fraud and whether it is
 // cancelled, as known at n. A suspected flag, or one cleared since, is not fraud.
 func (s *Sale) flags(n uint64) (fraud, cancelled bool) {

@@ -95,7 +95,9 @@ func newTierModel(pol *Policy, p *Partner, n uint64, rc recount) *tierModel {
 		case cancelled:
 			cancelEx = append(cancelEx, point{at, s.Amount, s.Seq})
 		}
-		if (fraud && !rc.fraud) || (cancelled && !rc.cancelled) {
+		// A sale both confirmed-fraud and cancelled is excluded as fraud only:
+		// counting the fraud again counts it, counting cancellations does not.
+		if (fraud && !rc.fraud) || (!fraud && cancelled && !rc.cancelled) {
 			continue
 		}
 		mbs = append(mbs, point{at, s.Amount, s.Seq})

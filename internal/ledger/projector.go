@@ -25,7 +25,7 @@ type Projector struct {
 	cp      uint64
 	behind  uint64        // messages the stream still held after the last batch
 	changed chan struct{} // closed and replaced whenever cp moves
-	hooks   []func(checkpoint uint64, partners map[string]bool)
+	hooks   []func(checkpoint uint64, partners map[string]uint64)
 	failure error // a fold that cannot go on: a damaged log or read model
 }
 
@@ -43,8 +43,8 @@ func NewProjector(es *eventstore.Store, models func() *projections.Store, log *s
 }
 
 // onFold registers a hook called after each fold with the new checkpoint and
-// the partners the batch touched.
-func (p *Projector) onFold(h func(uint64, map[string]bool)) {
+// the partners the batch touched, each with its last sequence in the batch.
+func (p *Projector) onFold(h func(uint64, map[string]uint64)) {
 	p.mu.Lock()
 	p.hooks = append(p.hooks, h)
 	p.mu.Unlock()
@@ -73,14 +73,14 @@ func (p *Projector) Run(ctx context.Context) error {
 
 func (p *Projector) fold(batch []eventstore.Record, behind uint64) error {
 	events := make([]domain.Event, 0, len(batch))
-	touched := make(map[string]bool)
+	touched := make(map[string]uint64)
 	for _, r := range batch {
 		e, err := decodeEvent(r)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrDamaged, err)
 		}
 		events = append(events, e)
-		touched[e.Partner] = true
+		touched[e.Partner] = e.Seq
 	}
 	if err := p.models().Fold(events); err != nil {
 		return fmt.Errorf("%w: %v", ErrDamaged, err)
@@ -89,7 +89,7 @@ func (p *Projector) fold(batch []eventstore.Record, behind uint64) error {
 	return nil
 }
 
-func (p *Projector) advance(cp, behind uint64, touched map[string]bool) {
+func (p *Projector) advance(cp, behind uint64, touched map[string]uint64) {
 	p.mu.Lock()
 	p.cp, p.behind = cp, behind
 	close(p.changed)

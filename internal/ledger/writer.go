@@ -51,6 +51,7 @@ type Writer struct {
 
 	mu      sync.Mutex // guards pend, shared with the projector's pruning
 	pend    *pending
+	stale   map[string]bool            // partners another writer appended to (under mu)
 	cache   map[string]*domain.Partner // owned by the run goroutine
 	cached  int64                      // events' worth of state in cache
 	lastSeq atomic.Uint64              // the stream's last sequence as this writer knows it
@@ -66,7 +67,7 @@ type submission struct {
 // last sequence at start.
 func NewWriter(pol *domain.Policy, es *eventstore.Store, models func() *projections.Store, proj *Projector, lastSeq uint64, log *slog.Logger) *Writer {
 	w := &Writer{pol: pol, es: es, models: models, proj: proj, clock: time.Now, log: log,
-		reqs: make(chan *submission, 64), pend: newPending(), cache: map[string]*domain.Partner{}}
+		reqs: make(chan *submission, 64), pend: newPending(), stale: map[string]bool{}, cache: map[string]*domain.Partner{}}
 	w.lastSeq.Store(lastSeq)
 	proj.onFold(w.prune)
 	return w
@@ -124,12 +125,16 @@ func (w *Writer) Run(ctx context.Context) error {
 func (w *Writer) process(ctx context.Context, subs []*submission) {
 	var results [][]LineResult
 	for attempt := 1; ; attempt++ {
-		d := w.decide(subs)
+		w.catchUp(ctx)
+		d, err := w.decide(subs)
 		results = d.results
-		if len(d.msgs) == 0 {
+		if err == nil && len(d.msgs) == 0 {
 			break
 		}
-		first, err := w.es.Append(ctx, d.msgs, d.expect)
+		var first uint64
+		if err == nil {
+			first, err = w.es.Append(ctx, d.msgs, d.expect)
+		}
 		if err == nil {
 			if first != d.first {
 				// Another writer appended in between: our numbering was off.
@@ -147,7 +152,7 @@ func (w *Writer) process(ctx context.Context, subs []*submission) {
 		if lerr == nil {
 			w.resync(ctx, d, last)
 		}
-		if attempt == 3 || ctx.Err() != nil || lerr != nil || (!errors.Is(err, eventstore.ErrConflict) && !errors.Is(err, eventstore.ErrUnknownOutcome)) {
+		if attempt == 3 || ctx.Err() != nil || lerr != nil || !retryable(err) {
 			results = failAll(subs, err)
 			break
 		}
@@ -167,12 +172,20 @@ type decision struct {
 	touched map[string]bool
 }
 
+// errStale reports decision state older than the log (another writer
+// appended): the group is decided again after a resync.
+var errStale = errors.New("ledger: decision state is behind the log")
+
+func retryable(err error) bool {
+	return errors.Is(err, errStale) || errors.Is(err, eventstore.ErrConflict) || errors.Is(err, eventstore.ErrUnknownOutcome)
+}
+
 // decide runs every line through the domain pipeline against the cached
 // partners and the pending overlay, applying accepted events tentatively (so
 // later lines see earlier ones) under predicted sequence numbers.
-func (w *Writer) decide(subs []*submission) *decision {
+func (w *Writer) decide(subs []*submission) (*decision, error) {
 	now := w.clock().UTC()
-	d := &decision{expect: map[string]uint64{}, first: w.lastSeq.Load() + 1, touched: map[string]bool{}}
+	d := &decision{expect: map[string]uint64{}, first: max(w.lastSeq.Load(), w.proj.Checkpoint()) + 1, touched: map[string]bool{}}
 	next := d.first
 	dir := writerDirectory{w}
 	for _, s := range subs {
@@ -204,17 +217,20 @@ func (w *Writer) decide(subs []*submission) *decision {
 				}
 				e.Seq = next
 				next++
-				if err := domain.Apply(writerFacts{w, p}, e); err != nil {
-					panic(fmt.Sprintf("ledger: a decided event does not apply: %v", err)) // a domain bug
-				}
 				d.touched[e.Partner] = true
+				if err := domain.Apply(writerFacts{w, p}, e); err != nil {
+					// The partner's state is ahead of our numbering: another
+					// writer appended. Resynchronize and decide again.
+					w.log.Warn("tentative apply failed", "err", err)
+					return d, fmt.Errorf("%w: %v", errStale, err)
+				}
 				d.msgs = append(d.msgs, encodeEvent(e, raw, w.pol))
 				r.OK, r.Seq = true, e.Seq
 			}
 		}
 		d.results = append(d.results, rs)
 	}
-	return d
+	return d, nil
 }
 
 // partner returns the decision state of a partner, loading it from the read
@@ -255,10 +271,51 @@ func (w *Writer) resync(ctx context.Context, d *decision, last uint64) {
 	}
 }
 
-// prune is called by the projector after each fold.
-func (w *Writer) prune(checkpoint uint64, _ map[string]bool) {
+// prune is called by the projector after each fold. A partner whose folded
+// events go beyond what this writer has pending was appended to by another
+// writer (another replica): its cached state is stale.
+func (w *Writer) prune(checkpoint uint64, touched map[string]uint64) {
+	for {
+		last := w.lastSeq.Load()
+		if checkpoint <= last || w.lastSeq.CompareAndSwap(last, checkpoint) {
+			break
+		}
+	}
 	w.mu.Lock()
+	for id, seq := range touched {
+		if seq > w.pend.partners[id] {
+			w.stale[id] = true
+		}
+	}
 	w.pend.prune(checkpoint)
+	w.mu.Unlock()
+}
+
+// catchUp makes the decision state current with the log before a group is
+// decided: when another writer appended (the stream is ahead of what this
+// writer knows), wait for the read models to fold it, then drop the cached
+// partners it touched. A single ledger never waits here.
+func (w *Writer) catchUp(ctx context.Context) {
+	if last, err := w.es.LastSeq(ctx); err == nil && last > w.lastSeq.Load() {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := w.proj.WaitFor(wctx, last); err != nil {
+			w.log.Warn("read models behind the log; deciding with what they hold", "err", err)
+		}
+		cancel()
+	}
+	w.mu.Lock()
+	stale := w.stale
+	w.stale = map[string]bool{}
+	for id := range stale {
+		if _, pinned := w.pend.partners[id]; !pinned {
+			if p, ok := w.cache[id]; ok {
+				delete(w.cache, id)
+				if p.Core != nil {
+					w.cached -= p.Core.Events
+				}
+			}
+		}
+	}
 	w.mu.Unlock()
 }
 
