@@ -133,6 +133,9 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
+	if dec.More() {
+		return nil, fmt.Errorf("policy: data after the policy object")
+	}
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("policy %q: %w", p.Version, err)
 	}

@@ -243,10 +243,15 @@ func (m *tierModel) compile(entries map[int64]Cause) {
 }
 
 // causeOf names why the held tier changed at an instant of the given kinds.
+// A new benefit period never raises the held tier (values rise only at entries
+// and era starts), so a rise at an instant that is also an anniversary — the
+// first receipt itself — is named by its entry or its era.
 func causeOf(kind int, entry Cause, up bool) Cause {
 	switch {
 	case kind&candEntry != 0 && up:
 		return entry
+	case kind&candEra != 0 && up:
+		return Cause{Kind: CauseEra}
 	case kind&candAnniversary != 0:
 		return Cause{Kind: CauseAnniversary}
 	case kind&candEra != 0:

@@ -38,6 +38,7 @@ type options struct {
 	name     string
 	replicas int
 	log      *slog.Logger
+	readOnly bool
 }
 
 // Option configures Open.
@@ -48,6 +49,10 @@ func WithStreamName(name string) Option { return func(o *options) { o.name = nam
 
 // WithReplicas sets the stream's replica count (default 1; 3 on a cluster).
 func WithReplicas(n int) Option { return func(o *options) { o.replicas = n } }
+
+// ReadOnly opens an existing stream without creating or reconfiguring it:
+// for auditors replaying the log, who may read it but not change it.
+func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -117,9 +122,15 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, 
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 
-	stream, err := js.CreateOrUpdateStream(ctx, streamConfig(o))
+	var stream jetstream.Stream
+	var err error
+	if o.readOnly {
+		stream, err = js.Stream(ctx, o.name)
+	} else {
+		stream, err = js.CreateOrUpdateStream(ctx, streamConfig(o))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("eventstore: create or update stream %s: %w", o.name, err)
+		return nil, fmt.Errorf("eventstore: open stream %s: %w", o.name, err)
 	}
 	info := stream.CachedInfo()
 	o.log.Info("event stream open", "stream", o.name, "replicas", o.replicas,

@@ -16,8 +16,10 @@ import (
 // (no wall clock, a deterministic codec) and bbolt iterates in key order.
 type Digest struct {
 	Checkpoint uint64            `json:"checkpoint"`
-	Sum        string            `json:"digest"`
-	Partners   map[string]string `json:"-"` // per-partner digests, to name what differs
+	Sum        string            `json:"digest"`           // the facts: the fold of the log, policy-independent
+	Tiers      string            `json:"tiers,omitempty"`  // the held-tier histories of a replay file, with their policy
+	Policy     string            `json:"policy,omitempty"` // the policy those tiers were computed under
+	Partners   map[string]string `json:"-"`                // per-partner digests, to name what differs
 }
 
 // Digest hashes every bucket: the global index and counters as a whole, and
@@ -37,8 +39,14 @@ func (s *Store) Digest() (Digest, error) {
 		}
 		all := sha256.New()
 		for _, name := range allBuckets {
+			if bytes.Equal(name, bucketTiers) {
+				continue
+			}
 			scoped := bytes.Equal(name, bucketPartners) || slices.ContainsFunc(partnerBuckets, func(b []byte) bool { return bytes.Equal(b, name) })
 			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
+				if bytes.Equal(name, bucketMeta) && bytes.Equal(k, keyPolicy) {
+					return nil
+				}
 				writeKV(all, name, k, v)
 				if scoped {
 					id := k
@@ -54,6 +62,19 @@ func (s *Store) Digest() (Digest, error) {
 			}
 		}
 		d.Sum = hex.EncodeToString(all.Sum(nil))
+		if b := tx.Bucket(bucketTiers); b != nil {
+			d.Policy = string(tx.Bucket(bucketMeta).Get(keyPolicy))
+			h := sha256.New()
+			writeKV(h, bucketMeta, keyPolicy, []byte(d.Policy))
+			if err := b.ForEach(func(k, v []byte) error {
+				writeKV(h, bucketTiers, k, v)
+				writeKV(partnerHash(string(k)), bucketTiers, k, v)
+				return nil
+			}); err != nil {
+				return err
+			}
+			d.Tiers = hex.EncodeToString(h.Sum(nil))
+		}
 		d.Partners = make(map[string]string, len(per))
 		for id, h := range per {
 			d.Partners[id] = hex.EncodeToString(h.Sum(nil))

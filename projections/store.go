@@ -28,9 +28,11 @@ var (
 	bucketOfferOwner  = []byte("offer_owner") // offer → partner
 	bucketSaleOwner   = []byte("sale_owner")  // sale → partner
 	bucketEnvelopes   = []byte("envelopes")   // envelope id → seq, fingerprint
+	bucketTiers       = []byte("tiers")       // partner → held-tier history under the file's policy (replay files)
 
 	allBuckets = [][]byte{bucketMeta, bucketPartners, bucketOffers, bucketSales, bucketMetrics,
 		bucketActivations, bucketOfferOwner, bucketSaleOwner, bucketEnvelopes}
+	// bucketTiers is created only by WriteTiers.
 	partnerBuckets = [][]byte{bucketOffers, bucketSales, bucketMetrics, bucketActivations}
 )
 
@@ -40,6 +42,7 @@ var (
 	keySchema     = []byte("schema")     // read model layout version
 	keyEvents     = []byte("events")     // events folded
 	keyPartners   = []byte("partners")   // partners created
+	keyPolicy     = []byte("policy")     // version@digest of the policy the tiers bucket was computed under
 )
 
 // schemaVersion changes when the layout or codec changes: a file with another

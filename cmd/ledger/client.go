@@ -29,9 +29,18 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print JSON documents")
 }
 
-// connect finds the server and credentials as CONTRACT.md says: flag, then
-// environment, then the default.
+// connect finds the server and credentials and returns an RPC client.
 func (c *clientFlags) connect(e *env) (*rpc.Client, func(), error) {
+	nc, err := c.dial(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rpc.NewClient(nc), nc.Close, nil
+}
+
+// dial finds the server and credentials as CONTRACT.md says: flag, then
+// environment, then the default.
+func (c *clientFlags) dial(e *env) (*nats.Conn, error) {
 	url := firstOf(c.url, e.getenv("LEDGER_NATS_URL"), DefaultNATSURL)
 	opts := []nats.Option{nats.Name("ledger-cli"), nats.Timeout(5 * time.Second)}
 	creds := firstOf(c.creds, e.getenv("LEDGER_CREDS"))
@@ -42,15 +51,15 @@ func (c *clientFlags) connect(e *env) (*rpc.Client, func(), error) {
 	}
 	if creds != "" {
 		if !fileExists(creds) {
-			return nil, nil, fmt.Errorf("credentials file %s: not found", creds)
+			return nil, fmt.Errorf("credentials file %s: not found", creds)
 		}
 		opts = append(opts, nats.UserCredentials(creds))
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach the ledger at %s: %w", url, err)
+		return nil, fmt.Errorf("cannot reach the ledger at %s: %w", url, err)
 	}
-	return rpc.NewClient(nc), nc.Close, nil
+	return nc, nil
 }
 
 func firstOf(vals ...string) string {

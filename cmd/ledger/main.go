@@ -50,6 +50,9 @@ func commands() map[string]command {
 		"audit":     {"a partner's events in recorded order", runAudit},
 		"attention": {"what someone must act on", runAttention},
 		"stats":     {"events, partners, projection lag", runStats},
+		"replay":    {"rebuild the read models from the log into a new file (what-if with --policy)", runReplay},
+		"verify":    {"compare the live read models with a rebuild from the log", runVerify},
+		"rebuild":   {"rebuild the live read models from the log and swap them in", runRebuild},
 	}
 }
 
@@ -76,7 +79,7 @@ func run(e *env, args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ledger COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats"} {
+	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "replay", "verify", "rebuild"} {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands()[name].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'ledger COMMAND -h' for a command's flags")

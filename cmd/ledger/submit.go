@@ -56,7 +56,8 @@ func runSubmit(e *env, args []string) int {
 	}
 	defer closeConn()
 	sum := summary{byCode: map[domain.Code]int{}}
-	prog := newProgress(e.stderr, name, size(in))
+	prog := newProgress(e.stderr, name, "lines", size(in))
+	prog.enabled = prog.enabled && prog.total > 1<<20
 	out := bufio.NewWriter(e.stdout)
 	defer out.Flush()
 	err = readChunks(in, func(c chunk) error {
@@ -74,10 +75,10 @@ func runSubmit(e *env, args []string) int {
 				fmt.Fprintf(out, "line %d: %s: %s\n", r.Line, r.Code, r.Error)
 			}
 		}
-		prog.advance(c.bytes, len(c.lines))
+		prog.add(int64(c.bytes), int64(len(c.lines)))
 		return nil
 	})
-	prog.done()
+	prog.finish()
 	if err != nil {
 		out.Flush()
 		return fail(e, exitError, err)

@@ -50,10 +50,15 @@ type Ledger struct {
 	q      *ledger.Queries
 	rpc    *rpc.Server
 
-	cancelProj, cancelWriter context.CancelFunc
-	wg                       sync.WaitGroup
-	projErr                  chan error
-	closeOnce                sync.Once
+	cancelWriter context.CancelFunc
+	wg           sync.WaitGroup
+	projErr      chan error
+	closeOnce    sync.Once
+
+	projMu     sync.Mutex // guards the projector's run
+	cancelProj context.CancelFunc
+	projDone   chan struct{}
+	rebuildMu  sync.Mutex // one rebuild at a time
 }
 
 // Paths inside the data directory.
@@ -120,15 +125,7 @@ func (l *Ledger) start(ctx context.Context) error {
 	if l.proj, err = ledger.NewProjector(l.es, get, l.log.With("component", "projector")); err != nil {
 		return err
 	}
-	pctx, cancel := context.WithCancel(context.Background())
-	l.cancelProj = cancel
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		if err := l.proj.Run(pctx); err != nil && !errors.Is(err, context.Canceled) {
-			l.projErr <- err
-		}
-	}()
+	l.startProjector()
 	last, err := l.es.LastSeq(ctx)
 	if err != nil {
 		return err
@@ -145,7 +142,7 @@ func (l *Ledger) start(ctx context.Context) error {
 		l.writer.Run(wctx)
 	}()
 	l.q = ledger.NewQueries(cfg.Policy, l.es, get, l.proj, l.writer.LastSeq)
-	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc")); err != nil {
+	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"), rpc.WithAdmin(l)); err != nil {
 		return err
 	}
 	return nil
@@ -190,6 +187,35 @@ func openModels(path string, log *slog.Logger) (*projections.Store, error) {
 	return projections.Open(path)
 }
 
+// startProjector runs the projector until stopProjector.
+func (l *Ledger) startProjector() {
+	l.projMu.Lock()
+	defer l.projMu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	l.cancelProj, l.projDone = cancel, done
+	go func() {
+		defer close(done)
+		if err := l.proj.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			select {
+			case l.projErr <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// stopProjector stops the projector and waits for it.
+func (l *Ledger) stopProjector() {
+	l.projMu.Lock()
+	defer l.projMu.Unlock()
+	if l.cancelProj != nil {
+		l.cancelProj()
+		<-l.projDone
+		l.cancelProj = nil
+	}
+}
+
 // ClientURL is where clients connect (the embedded server's, or the external URL).
 func (l *Ledger) ClientURL() string {
 	if l.srv != nil {
@@ -225,9 +251,7 @@ func (l *Ledger) Close() error {
 			l.proj.WaitFor(ctx, l.writer.LastSeq())
 			cancel()
 		}
-		if l.cancelProj != nil {
-			l.cancelProj()
-		}
+		l.stopProjector()
 		l.wg.Wait()
 		if l.nc != nil {
 			l.nc.Drain()

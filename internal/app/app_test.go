@@ -218,7 +218,7 @@ func TestStopMidSubmitLosesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rebuilt, err := ledger.Rebuild(ctx, l.EventStore(), filepath.Join(t.TempDir(), "rebuilt.db"), 0, nil)
+	rebuilt, err := ledger.Rebuild(ctx, l.EventStore(), filepath.Join(t.TempDir(), "rebuilt.db"), ledger.RebuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

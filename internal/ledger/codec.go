@@ -42,9 +42,9 @@ func encodeEvent(e domain.Event, raw []byte, pol *domain.Policy) eventstore.Mess
 	return eventstore.Message{Partner: e.Partner, Type: e.Type, Data: raw, Header: h}
 }
 
-// decodeEvent reads a stored event back. The envelope is parsed with the
+// DecodeEvent reads a stored event back. The envelope is parsed with the
 // clock the decider used, so it validates exactly as it did then.
-func decodeEvent(r eventstore.Record) (domain.Event, error) {
+func DecodeEvent(r eventstore.Record) (domain.Event, error) {
 	recorded, err := time.Parse(time.RFC3339Nano, r.Header[HdrRecorded])
 	if err != nil {
 		return domain.Event{}, fmt.Errorf("seq %d: %s header: %w", r.Seq, HdrRecorded, err)

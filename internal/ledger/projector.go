@@ -75,7 +75,7 @@ func (p *Projector) fold(batch []eventstore.Record, behind uint64) error {
 	events := make([]domain.Event, 0, len(batch))
 	touched := make(map[string]uint64)
 	for _, r := range batch {
-		e, err := decodeEvent(r)
+		e, err := DecodeEvent(r)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrDamaged, err)
 		}

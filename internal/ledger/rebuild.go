@@ -9,15 +9,18 @@ import (
 	"github.com/benefits-ledger/ledger/projections"
 )
 
-// RebuildProgress reports a rebuild's advance: the sequence reached and the
-// last one it will fold.
-type RebuildProgress func(seq, last uint64)
+// RebuildOptions tune a rebuild.
+type RebuildOptions struct {
+	ToSeq    uint64                 // stop at this sequence (0: the log's last when the rebuild starts)
+	Policy   *domain.Policy         // when set, also store every partner's tier history under it
+	Progress func(seq, last uint64) // called after each folded batch
+}
 
-// Rebuild folds the log from its start into a new read model file at path,
-// up to toSeq (0: the log's last sequence when the rebuild starts), and
-// returns the file's digest. The file is written without fsync per batch and
-// synced once at the end: a rebuild that fails is simply discarded.
-func Rebuild(ctx context.Context, es *eventstore.Store, path string, toSeq uint64, progress RebuildProgress) (projections.Digest, error) {
+// Rebuild folds the log from its start into a new read model file at path
+// and returns the file's digest. The file is written without fsync per
+// batch and synced once at the end: a rebuild that fails is simply discarded.
+func Rebuild(ctx context.Context, es *eventstore.Store, path string, o RebuildOptions) (projections.Digest, error) {
+	toSeq, progress := o.ToSeq, o.Progress
 	last, err := es.LastSeq(ctx)
 	if err != nil {
 		return projections.Digest{}, err
@@ -44,7 +47,7 @@ func Rebuild(ctx context.Context, es *eventstore.Store, path string, toSeq uint6
 			if r.Seq > toSeq {
 				break
 			}
-			e, err := decodeEvent(r)
+			e, err := DecodeEvent(r)
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrDamaged, err)
 			}
@@ -64,8 +67,22 @@ func Rebuild(ctx context.Context, es *eventstore.Store, path string, toSeq uint6
 	if err != nil && err != stop {
 		return projections.Digest{}, err
 	}
+	if o.Policy != nil {
+		if err := out.WriteTiers(o.Policy); err != nil {
+			return projections.Digest{}, err
+		}
+	}
 	if err := out.Sync(); err != nil {
 		return projections.Digest{}, err
 	}
 	return out.Digest()
+}
+
+// RebuildReport is the outcome of rebuilding the live read models.
+type RebuildReport struct {
+	Checkpoint   uint64 `json:"checkpoint"`
+	Digest       string `json:"digest"`
+	Millis       int64  `json:"rebuild_ms"`
+	EventsPerSec int64  `json:"events_per_s"`
+	Swapped      bool   `json:"swapped"`
 }

@@ -51,6 +51,11 @@ func (c *Client) Query(ctx context.Context, endpoint string, q ledger.Query) ([]
 	return c.call(ctx, endpoint, body)
 }
 
+// Call calls an endpoint with a raw body (the administrative ones take none).
+func (c *Client) Call(ctx context.Context, endpoint string, body []byte) ([]byte, error) {
+	return c.call(ctx, endpoint, body)
+}
+
 // call sends a request and turns a micro error reply into a coded error.
 func (c *Client) call(ctx context.Context, endpoint string, body []byte) ([]byte, error) {
 	msg, err := c.nc.RequestWithContext(ctx, Subject(endpoint), body)

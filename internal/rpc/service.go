@@ -21,6 +21,7 @@ const (
 	MaxRequestBytes = 8 << 20
 	submitTimeout   = 30 * time.Second
 	queryTimeout    = 30 * time.Second
+	adminTimeout    = 30 * time.Minute
 	maxInFlight     = 256
 )
 
@@ -36,7 +37,7 @@ type Server struct {
 
 // Register adds the ledger service on nc. Handlers run concurrently (micro
 // delivers one message at a time per endpoint), bounded by maxInFlight.
-func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logger) (*Server, error) {
+func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logger, opts ...Option) (*Server, error) {
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        ServiceName,
 		Version:     ServiceVersion,
@@ -54,7 +55,10 @@ func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logg
 		EndpointHistory:   query(s, q.History),
 		EndpointAudit:     query(s, q.Audit),
 		EndpointAttention: query(s, q.Attention),
-		EndpointStats:     s.stats,
+		EndpointStats:     respond(s, q.Stats),
+	}
+	for _, opt := range opts {
+		opt(s, endpoints)
 	}
 	for name, h := range endpoints {
 		if err := g.AddEndpoint(name, s.async(h), micro.WithEndpointPendingLimits(-1, -1)); err != nil {
@@ -81,8 +85,11 @@ func (s *Server) async(h func(context.Context, micro.Request)) micro.HandlerFunc
 		go func() {
 			defer func() { <-s.slots; s.wg.Done() }()
 			timeout := queryTimeout
-			if req.Subject() == Subject(EndpointSubmit) {
+			switch req.Subject() {
+			case Subject(EndpointSubmit):
 				timeout = submitTimeout
+			case Subject(EndpointVerify), Subject(EndpointRebuild):
+				timeout = adminTimeout
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
@@ -117,15 +124,6 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 		enc.Encode(r)
 	}
 	req.Respond(out.Bytes())
-}
-
-func (s *Server) stats(ctx context.Context, req micro.Request) {
-	doc, err := s.q.Stats(ctx)
-	if err != nil {
-		s.fail(req, err)
-		return
-	}
-	req.RespondJSON(doc)
 }
 
 // query adapts a query method to an endpoint: decode the request strictly,

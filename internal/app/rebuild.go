@@ -1,0 +1,96 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/eventstore"
+	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/benefits-ledger/ledger/projections"
+)
+
+// closeGrace is how long a swapped-out read model file stays open for
+// queries that picked it up just before the swap.
+const closeGrace = 5 * time.Second
+
+// Verify rebuilds the read models in a temporary file and compares them with
+// the live ones (rpc.Admin).
+func (l *Ledger) Verify(ctx context.Context) (ledger.VerifyReport, error) {
+	return ledger.Verify(ctx, l.es, l.models.Load(), l.cfg.DataDir)
+}
+
+// Rebuild rebuilds the read models from the log into a new file while the
+// current one keeps serving queries and the writer, then swaps it in
+// (rpc.Admin). The swap itself pauses only the projector, for the events
+// appended during the rebuild.
+func (l *Ledger) Rebuild(ctx context.Context) (ledger.RebuildReport, error) {
+	l.rebuildMu.Lock()
+	defer l.rebuildMu.Unlock()
+	path := modelsPath(l.cfg.DataDir) + ".next"
+	if err := projections.Remove(path); err != nil {
+		return ledger.RebuildReport{}, err
+	}
+	start := time.Now()
+	if _, err := ledger.Rebuild(ctx, l.es, path, ledger.RebuildOptions{}); err != nil {
+		projections.Remove(path)
+		return ledger.RebuildReport{}, fmt.Errorf("rebuild: %w", err)
+	}
+	took := time.Since(start)
+	next, err := projections.Open(path)
+	if err != nil {
+		return ledger.RebuildReport{}, err
+	}
+	if err := l.swap(ctx, next); err != nil {
+		next.Close()
+		projections.Remove(path)
+		return ledger.RebuildReport{}, err
+	}
+	d, err := next.Digest()
+	if err != nil {
+		return ledger.RebuildReport{}, err
+	}
+	r := ledger.RebuildReport{Checkpoint: d.Checkpoint, Digest: d.Sum, Millis: took.Milliseconds(), Swapped: true}
+	if took > 0 {
+		r.EventsPerSec = int64(float64(d.Checkpoint) / took.Seconds())
+	}
+	l.log.Info("read models rebuilt and swapped in", "checkpoint", d.Checkpoint, "took", took.Round(time.Millisecond))
+	return r, nil
+}
+
+// swap folds what was appended since next was built, then makes next the
+// live read models and moves it to the live path.
+func (l *Ledger) swap(ctx context.Context, next *projections.Store) error {
+	l.stopProjector()
+	defer l.startProjector()
+	cp, err := next.Checkpoint()
+	if err != nil {
+		return err
+	}
+	err = l.es.Read(ctx, cp+1, "", func(rs []eventstore.Record) error {
+		events := make([]domain.Event, 0, len(rs))
+		for _, r := range rs {
+			e, err := ledger.DecodeEvent(r)
+			if err != nil {
+				return err
+			}
+			events = append(events, e)
+		}
+		return next.Fold(events)
+	})
+	if err != nil {
+		return fmt.Errorf("swap: catching up: %w", err)
+	}
+	if cp, err = next.Checkpoint(); err != nil {
+		return err
+	}
+	if err := os.Rename(next.Path(), modelsPath(l.cfg.DataDir)); err != nil {
+		return fmt.Errorf("swap: %w", err)
+	}
+	old := l.models.Swap(next)
+	l.proj.Reset(cp)
+	time.AfterFunc(closeGrace, func() { old.Close() })
+	return nil
+}
