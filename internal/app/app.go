@@ -254,7 +254,11 @@ func (l *Ledger) Close() error {
 		l.stopProjector()
 		l.wg.Wait()
 		if l.nc != nil {
-			l.nc.Drain()
+			// Requests are finished and the writer stopped: flush what is
+			// buffered and close (Drain is asynchronous and would race the
+			// server's shutdown).
+			l.nc.Flush()
+			l.nc.Close()
 		}
 		if m := l.models.Load(); m != nil {
 			err = m.Close()
