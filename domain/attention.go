@@ -43,7 +43,7 @@ func (v *View) Attention(at time.Time) []AttentionItem {
 	for _, s := range v.p.Sales {
 		// The event time of a clearance or confirmation matters here: a flag
 		// resolved after at was still unresolved at at.
-		m, ok := s.fraudState(v.known)
+		m, ok := s.fraudStateAt(v.known, at)
 		if !s.known(v.known) || !ok || m.Cleared || m.Confidence != ConfidenceSuspected {
 			continue
 		}

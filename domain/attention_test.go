@@ -4,11 +4,9 @@ package domain
 // fraud_hold after 30 days, no_contact_assigned after 4 weeks (era 2020-07)
 // or 3 weeks (later eras), and for partners not enrolled.
 
-import (
-	"testing"
-)
+import "testing"
 
-// attention returns the kinds of P-1's attention items at at, with their Since.
+// attention returns the partner's attention items at at, keyed by kind.
 func attention(s *story, partner, at string) map[string]AttentionItem {
 	out := map[string]AttentionItem{}
 	for _, it := range s.view(partner, AllKnown).Attention(ts(at)) {
@@ -133,6 +131,24 @@ func TestNoContactAssigned(t *testing.T) {
 		expectItem(t, s, AttentionNoContactAssigned, map[string]bool{
 			"2024-02-15": false, // nothing entitled
 			"2024-03-20": false,
+			"2024-03-23": true,
+		})
+	})
+	t.Run("entitled from the first era", func(t *testing.T) {
+		s := newStory(t)
+		s.all(published("O-1", "P-1", "list", "2020-06-01"), enrolled("P-1", "2020-06-01"))
+		expectItem(t, s, AttentionNoContactAssigned, map[string]bool{"2020-08-03": false, "2020-08-04": true})
+		if it := attention(s, "P-1", "2020-09-01")[AttentionNoContactAssigned]; !it.Since.Equal(ts("2020-08-03")) {
+			t.Errorf("since %v, want 28 days after 2020-07-06", it.Since)
+		}
+	})
+	t.Run("a sanction interrupts the entitlement", func(t *testing.T) {
+		s := newStory(t)
+		s.all(published("O-1", "P-1", "list", "2024-01-01"), enrolled("P-1", "2024-01-01"),
+			sanctioned("P-1", "2024-01-10"), reinstated("P-1", "2024-03-01"))
+		expectItem(t, s, AttentionNoContactAssigned, map[string]bool{
+			"2024-02-15": false, // sanctioned: entitled to nothing
+			"2024-03-22": false,
 			"2024-03-23": true,
 		})
 	})

@@ -78,7 +78,7 @@ func TestDecideCodes(t *testing.T) {
 			s.all(delisted("O-1", "2024-03-01"), published("O-1", "P-1", "trial", "2024-04-01"))
 		}, CodeNotTransactable, sold("S-9", "O-1", 100, "2024-04-02")},
 
-		// duplicate_conflict.
+		// duplicate_conflict. ev-4 is the envelope id of base's sale S-1.
 		{"envelope id reused with other data", nil, CodeDuplicateConflict, sold("S-9", "O-1", 100, "2024-03-01").withID("ev-4")},
 		{"envelope id reused with another time", nil, CodeDuplicateConflict, sold("S-1", "O-1", 3_000_000, "2024-02-02").withID("ev-4")},
 		{"envelope id reused with another type", nil, CodeDuplicateConflict, cancelled("S-1", "2024-03-01").withID("ev-4")},
@@ -457,4 +457,18 @@ func TestTechnicalBenefitWithoutContact(t *testing.T) {
 	s.rejects(CodeNotEntitled, activated("P-1", "azure-sponsorship", "2020-08-03")) // tier-2, technical: not_entitled, not no_marketing_contact
 	s.ok(contactAssigned("P-1", "2020-08-04"))
 	s.ok(activated("P-1", "press-release", "2020-08-04"))
+}
+
+// Replaying a log folds events in order only.
+func TestBookRecordOrder(t *testing.T) {
+	s := base(t)
+	p := s.partner("P-1")
+	e := Event{Input: Input{ID: "x", Type: TypePartnerReinstated, Time: ts("2024-03-01"), Data: PartnerReinstated{PartnerID: "P-1"}},
+		Seq: s.b.LastSeq(), Partner: "P-1"}
+	if err := s.b.Record(e); err == nil {
+		t.Fatal("an event at an old sequence was folded")
+	}
+	if p.LastSeq() != s.b.LastSeq() {
+		t.Fatalf("partner at %d, book at %d", p.LastSeq(), s.b.LastSeq())
+	}
 }

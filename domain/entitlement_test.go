@@ -4,11 +4,9 @@ package domain
 // the line and period an activation uses, per-offer grants, listing-package
 // periods, era-bound technical benefits, and sanctions.
 
-import (
-	"testing"
-)
+import "testing"
 
-// lineOf returns the grants of benefit at at, by line.
+// grantsOf returns the grants of benefit at at, keyed "line/offer".
 func grantsOf(s *story, partner, benefit, at string) map[string]Grant {
 	out := map[string]Grant{}
 	for _, g := range s.view(partner, AllKnown).Grants(ts(at)) {

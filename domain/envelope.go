@@ -62,12 +62,9 @@ func ParseEnvelope(raw []byte, now time.Time) (Input, error) {
 	if err != nil {
 		return Input{}, reject(CodeInvalidJSON, "the line is not one JSON object: %v", err)
 	}
-	attrs := make(map[string]member, len(ms))
-	for _, m := range ms {
-		attrs[m.name] = m
-	}
+	attrs := attributes(ms)
 	for _, name := range envelopeAttributes {
-		m, ok := attrs[name]
+		m, ok := attrs.get(name)
 		if !ok {
 			return Input{}, reject(CodeInvalidEnvelope, "envelope attribute %q is missing", name)
 		}
@@ -75,14 +72,14 @@ func ParseEnvelope(raw []byte, now time.Time) (Input, error) {
 			return Input{}, reject(CodeInvalidEnvelope, "envelope attribute %q must be a string, not %s", name, kindName(m.kind))
 		}
 	}
-	data, ok := attrs["data"]
+	data, ok := attrs.get("data")
 	if !ok {
 		return Input{}, reject(CodeInvalidEnvelope, "envelope attribute \"data\" is missing")
 	}
 	if data.kind != '{' {
 		return Input{}, reject(CodeInvalidEnvelope, "envelope attribute \"data\" must be an object, not %s", kindName(data.kind))
 	}
-	if v := attrs["specversion"].text; v != "1.0" {
+	if v := attrs.text("specversion"); v != "1.0" {
 		return Input{}, reject(CodeInvalidEnvelope, "specversion must be \"1.0\" (got %q)", clip(v))
 	}
 	for _, m := range ms {
@@ -90,7 +87,7 @@ func ParseEnvelope(raw []byte, now time.Time) (Input, error) {
 			return Input{}, err
 		}
 	}
-	in := Input{ID: attrs["id"].text, Source: attrs["source"].text, Type: attrs["type"].text}
+	in := Input{ID: attrs.text("id"), Source: attrs.text("source"), Type: attrs.text("type")}
 	parse, ok := dataParsers[in.Type]
 	if !ok {
 		return Input{}, reject(CodeUnknownType, "event type %q is not known", clip(in.Type))
@@ -101,7 +98,7 @@ func ParseEnvelope(raw []byte, now time.Time) (Input, error) {
 	if !validText(in.Source, 1024) {
 		return Input{}, fieldError("source", "must be a non-empty URI-reference")
 	}
-	if in.Time, err = parseTime(attrs["time"].text, now); err != nil {
+	if in.Time, err = parseTime(attrs.text("time"), now); err != nil {
 		return Input{}, err
 	}
 	f := newFields(data.obj)
@@ -147,4 +144,22 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, fieldError("time", "is in the future: %s is more than 5 minutes after the ledger's clock (%s)", t.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return t, nil
+}
+
+// attributes looks members up by name: a linear scan beats a map for the
+// handful an envelope has.
+type attributes []member
+
+func (a attributes) get(name string) (member, bool) {
+	for _, m := range a {
+		if m.name == name {
+			return m, true
+		}
+	}
+	return member{}, false
+}
+
+func (a attributes) text(name string) string {
+	m, _ := a.get(name)
+	return m.text
 }

@@ -6,6 +6,7 @@ package domain
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +212,7 @@ func runFieldCases(t *testing.T, cases []fieldCase) {
 				return
 			}
 			var e *Error
-			if CodeOf(err) != CodeInvalidField || !asErr(err, &e) {
+			if CodeOf(err) != CodeInvalidField || !errors.As(err, &e) {
 				t.Fatalf("want invalid_field %s, got %q (%v)\n%s", c.field, CodeOf(err), err, raw)
 			}
 			if e.Field != c.field {
@@ -222,12 +223,6 @@ func runFieldCases(t *testing.T, cases []fieldCase) {
 			}
 		})
 	}
-}
-
-func asErr(err error, e **Error) bool {
-	x, ok := err.(*Error)
-	*e = x
-	return ok
 }
 
 func TestParseIDs(t *testing.T) {

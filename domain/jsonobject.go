@@ -1,11 +1,12 @@
 package domain
 
 import (
-	"bytes"
+	"encoding/json"
 	"errors"
-	"io"
-
-	"github.com/go-json-experiment/json/jsontext"
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // member is one name/value pair of a JSON object, kept in input order. Scalar
@@ -14,7 +15,7 @@ import (
 // through float64. Nested objects are kept one level deep (the envelope's data).
 type member struct {
 	name string
-	kind jsontext.Kind
+	kind byte // '"' string, '0' number, 't' 'f' booleans, 'n' null, '{' object, '[' array
 	text string
 	obj  []member
 }
@@ -25,69 +26,208 @@ var errNotObject = errors.New("not a JSON object")
 // parseObject reads exactly one JSON object from raw. It rejects syntax errors,
 // invalid UTF-8, duplicate names (which encoding/json would silently resolve
 // to the last one) and trailing data.
+//
+// Input lines are parsed on every submit and again on every replay, so this
+// is a small scanner over the one shape the ledger reads (an object of
+// scalars with one nested object), behind the standard library's validator:
+// json.Valid establishes well-formedness, then the scanner only has to take
+// the pieces apart.
 func parseObject(raw []byte) ([]member, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return nil, err
+	if !utf8.Valid(raw) {
+		return nil, errors.New("invalid UTF-8")
 	}
-	// A scalar token is voided by the next decoder call: take its kind first.
-	if kind := tok.Kind(); kind != '{' {
-		if err := dec.SkipValue(); err != nil && kind == '[' {
+	if !json.Valid(raw) {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, err
 		}
+		return nil, errors.New("invalid JSON")
+	}
+	s := scanner{b: raw}
+	s.ws()
+	if s.b[s.i] != '{' {
 		return nil, errNotObject
 	}
-	members, err := readMembers(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		if err == nil {
-			err = errors.New("data after the JSON object")
-		}
-		return nil, err
-	}
-	return members, nil
+	s.i++
+	return s.members(0)
 }
 
-// readMembers reads the members of an object whose '{' has been consumed.
-func readMembers(dec *jsontext.Decoder, depth int) ([]member, error) {
-	var ms []member
+// scanner walks JSON already known to be valid.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// members reads an object's members; the '{' has been consumed.
+func (s *scanner) members(depth int) ([]member, error) {
+	ms := make([]member, 0, 8)
+	s.ws()
+	if s.b[s.i] == '}' {
+		s.i++
+		return ms, nil
+	}
 	for {
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return nil, err
-		}
-		if tok.Kind() == '}' {
-			return ms, nil
-		}
-		m := member{name: tok.String(), kind: dec.PeekKind()}
-		switch {
-		case m.kind == '{' && depth == 0:
-			if _, err := dec.ReadToken(); err != nil {
+		s.ws()
+		m := member{name: s.str()}
+		s.ws()
+		s.i++ // ':'
+		s.ws()
+		switch c := s.b[s.i]; {
+		case c == '"':
+			m.kind, m.text = '"', s.str()
+		case c == '{' && depth == 0:
+			s.i++
+			m.kind = '{'
+			var err error
+			if m.obj, err = s.members(depth + 1); err != nil {
 				return nil, err
 			}
-			if m.obj, err = readMembers(dec, depth+1); err != nil {
-				return nil, err
-			}
-		case m.kind == '{' || m.kind == '[':
-			if err := dec.SkipValue(); err != nil {
-				return nil, err
+		case c == '{' || c == '[':
+			m.kind = c
+			s.skip()
+		case c == 't' || c == 'f' || c == 'n':
+			m.kind = c
+			for s.i < len(s.b) && s.b[s.i] >= 'a' && s.b[s.i] <= 'z' {
+				s.i++
 			}
 		default:
-			v, err := dec.ReadToken()
-			if err != nil {
-				return nil, err
+			start := s.i
+			for s.i < len(s.b) && isNumberByte(s.b[s.i]) {
+				s.i++
 			}
-			m.kind, m.text = v.Kind(), v.String()
+			m.kind, m.text = '0', string(s.b[start:s.i])
+		}
+		for _, prev := range ms {
+			if prev.name == m.name {
+				return nil, fmt.Errorf("duplicate name %q", clip(m.name))
+			}
 		}
 		ms = append(ms, m)
+		s.ws()
+		if s.b[s.i] == ',' {
+			s.i++
+			continue
+		}
+		s.i++ // '}'
+		return ms, nil
+	}
+}
+
+func isNumberByte(c byte) bool {
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+}
+
+// str reads a string at '"' and returns it unescaped.
+func (s *scanner) str() string {
+	s.i++
+	start := s.i
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '"':
+			v := string(s.b[start:s.i])
+			s.i++
+			return v
+		case '\\':
+			return s.escaped(start)
+		}
+		s.i++
+	}
+	return ""
+}
+
+// escaped finishes a string that contains escapes, as encoding/json decodes
+// them (a lone surrogate becomes U+FFFD).
+func (s *scanner) escaped(start int) string {
+	out := append([]byte(nil), s.b[start:s.i]...)
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return string(out)
+		case c != '\\':
+			out = append(out, c)
+			s.i++
+			continue
+		}
+		e := s.b[s.i+1]
+		s.i += 2
+		switch e {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := s.hex4()
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
+					save := s.i
+					s.i += 2
+					r2 = s.hex4()
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						r = dec
+					} else {
+						s.i, r = save, utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, e)
+		}
+	}
+	return string(out)
+}
+
+func (s *scanner) hex4() rune {
+	v, _ := strconv.ParseUint(string(s.b[s.i:s.i+4]), 16, 32)
+	s.i += 4
+	return rune(v)
+}
+
+// skip passes over an object or array.
+func (s *scanner) skip() {
+	depth := 0
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				s.i++
+				return
+			}
+		case '"':
+			s.str()
+			continue
+		}
+		s.i++
 	}
 }
 
 // kindName names a JSON kind for error messages.
-func kindName(k jsontext.Kind) string {
+func kindName(k byte) string {
 	switch k {
 	case '"':
 		return "a string"

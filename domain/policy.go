@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 )
@@ -133,7 +134,7 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("policy: data after the policy object")
 	}
 	if err := p.validate(); err != nil {
@@ -172,6 +173,9 @@ func (p *Policy) validate() error {
 		e.From = e.From.UTC()
 		if e.ID == "" {
 			return fmt.Errorf("era %d: id is required", i)
+		}
+		if e.From.IsZero() {
+			return fmt.Errorf("era %s: from is required", e.ID)
 		}
 		if i > 0 && !e.From.After(p.Eras[i-1].From) {
 			return fmt.Errorf("era %s: eras must be in increasing order of from", e.ID)

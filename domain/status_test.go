@@ -44,8 +44,11 @@ func TestRevokedSanctioned(t *testing.T) {
 	t.Run("sanctioned inside the period, after the activation", func(t *testing.T) {
 		s := tier1(t)
 		a := s.ok(activated("P-1", "press-release", "2024-03-01"))
-		s.ok(sanctioned("P-1", "2024-06-01"))
+		sanction := s.ok(sanctioned("P-1", "2024-06-01"))
 		s.ok(reinstated("P-1", "2024-07-01"))
+		if st := s.stateKnown("P-1", a, "2024-08-01", sanction-1); st.Status != StatusActive {
+			t.Errorf("before the sanction was recorded: %s %v", st.Status, st.Reasons)
+		}
 		checkStatus(t, s, a,
 			statusCheck{"2024-05-31T23:59:59Z", StatusActive, ""}, // the sanction is dated after at
 			statusCheck{"2024-06-01", StatusRevoked, ReasonSanctioned},
@@ -76,8 +79,6 @@ func TestRevokedSanctioned(t *testing.T) {
 		a := s.ok(activated("P-1", "listing-optimization", "2024-03-01")) // period: fiscal year to 2024-07-01
 		s.ok(sanctioned("P-1", "2024-07-01"))
 		checkStatus(t, s, a, statusCheck{"2024-08-01", StatusActive, ""})
-		b := s.ok(activated("P-1", "engagement-manager", "2024-03-01"))
-		_ = b
 		s2 := tier1(t)
 		a2 := s2.ok(activated("P-1", "listing-optimization", "2024-03-01"))
 		s2.ok(sanctioned("P-1", "2024-06-30"))
@@ -187,6 +188,12 @@ func TestEnded(t *testing.T) {
 		a := s.ok(activated("P-1", "press-release", "2024-03-01"))
 		s.ok(optedOut("P-1", "2024-04-01").with("benefit_id", "social-amplification"))
 		s.ok(optedOut("P-1", "2024-04-01").with("offer_id", "O-1")) // an offer scope covers only activations naming it
+		checkStatus(t, s, a, statusCheck{"2024-06-01", StatusActive, ""})
+	})
+	t.Run("opted in after it", func(t *testing.T) {
+		s := tier1(t)
+		a := s.ok(activated("P-1", "press-release", "2024-03-01"))
+		s.ok(optedIn("P-1", "2024-04-01").with("benefit_id", "press-release"))
 		checkStatus(t, s, a, statusCheck{"2024-06-01", StatusActive, ""})
 	})
 	t.Run("opted out before it, in again before it", func(t *testing.T) {

@@ -4,10 +4,7 @@ package domain
 // era and its seats cut-off, first receipt, anniversary periods, the Dec-2023
 // straddle, metric tracks, and retroactive corrections by knowledge.
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
 
 // tierCheck is one expectation on the tier document at an instant.
 type tierCheck struct {
@@ -375,7 +372,7 @@ func TestMetricTracksCountOnlyFromTheirEra(t *testing.T) {
 func TestMetricReplacement(t *testing.T) {
 	s := newStory(t)
 	s.onboard("P-1", "O-1", "list", "2024-01-01")
-	first := s.ok(metric("P-1", "bizapps_value", "2024-01", 3_000_000, "2024-02-01"))
+	s.ok(metric("P-1", "bizapps_value", "2024-01", 3_000_000, "2024-02-01"))
 	s.ok(metric("P-1", "bizapps_value", "2024-02", 100, "2024-02-15")) // another period: not replaced
 	s.ok(metric("P-1", "teams_mau", "2024-01", 10, "2024-02-16"))      // another metric: not replaced
 	repl := s.ok(metric("P-1", "bizapps_value", "2024-01", 1_000_000, "2024-03-01"))
@@ -397,7 +394,6 @@ func TestMetricReplacement(t *testing.T) {
 	if got := s.tier("P-1", "2024-03-05"); got.Tracks.BizApps != 2_400_100 || got.Tier.Rank != 0 {
 		t.Errorf("second replacement: %+v", got)
 	}
-	_ = first
 }
 
 func TestCorrectionsRewriteThePast(t *testing.T) {
@@ -525,5 +521,3 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
-
-var _ = time.Second
