@@ -22,6 +22,8 @@ type Input struct {
 	Type   string
 	Time   time.Time
 	Data   Data
+
+	fp *Fingerprint // computed once by ParseEnvelope
 }
 
 // Fingerprint identifies an input's content: its type, time and data. Two
@@ -33,6 +35,13 @@ type Fingerprint [16]byte
 // first, so "+02:00" and "Z" spellings of one instant, or an omitted and an
 // explicit default category, are the same content.
 func (in Input) Fingerprint() Fingerprint {
+	if in.fp != nil {
+		return *in.fp
+	}
+	return in.fingerprint()
+}
+
+func (in Input) fingerprint() Fingerprint {
 	data, err := json.Marshal(in.Data)
 	if err != nil {
 		panic("domain: data cannot be encoded: " + err.Error()) // every Data is a plain struct
@@ -106,6 +115,8 @@ func ParseEnvelope(raw []byte, now time.Time) (Input, error) {
 	if err := f.finish(in.Type); err != nil {
 		return Input{}, err
 	}
+	fp := in.fingerprint()
+	in.fp = &fp
 	return in, nil
 }
 

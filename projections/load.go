@@ -132,3 +132,49 @@ func (d Directory) owner(bucket []byte, id string) (partner string, ok bool) {
 	})
 	return partner, ok
 }
+
+// Snapshot is a consistent read-only view of the read models at one
+// checkpoint: the writer decides a whole group of lines against one, instead
+// of opening a transaction per lookup. Close it promptly: an open snapshot
+// keeps bbolt from reusing the pages it sees.
+type Snapshot struct {
+	tx         *bolt.Tx
+	checkpoint uint64
+}
+
+// Snapshot opens a snapshot.
+func (s *Store) Snapshot() (*Snapshot, error) {
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{tx: tx, checkpoint: getU64(tx.Bucket(bucketMeta), keyCheckpoint)}, nil
+}
+
+// Close ends the snapshot.
+func (sn *Snapshot) Close() error { return sn.tx.Rollback() }
+
+// Checkpoint is the sequence the snapshot holds everything up to.
+func (sn *Snapshot) Checkpoint() uint64 { return sn.checkpoint }
+
+// Partner loads a partner's facts (nil when it does not exist).
+func (sn *Snapshot) Partner(id string) (*domain.Partner, error) { return loadPartner(sn.tx, id) }
+
+func (sn *Snapshot) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bool) {
+	v := sn.tx.Bucket(bucketEnvelopes).Get([]byte(id))
+	if len(v) == 8+len(fp) {
+		seq, ok = binary.BigEndian.Uint64(v), true
+		copy(fp[:], v[8:])
+	}
+	return seq, fp, ok
+}
+
+func (sn *Snapshot) OfferOwner(id string) (string, bool) { return sn.owner(bucketOfferOwner, id) }
+func (sn *Snapshot) SaleOwner(id string) (string, bool)  { return sn.owner(bucketSaleOwner, id) }
+
+func (sn *Snapshot) owner(bucket []byte, id string) (string, bool) {
+	if v := sn.tx.Bucket(bucket).Get([]byte(id)); v != nil {
+		return string(v), true
+	}
+	return "", false
+}

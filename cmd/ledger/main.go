@@ -8,6 +8,7 @@
 //	ledger audit PARTNER [--json]
 //	ledger attention [--at T] [--json]
 //	ledger stats [--json]
+//	ledger demo [--events N] [--partners P] [--seed S] [--out FILE]
 //
 // Exit status: 0 success; 1 the ledger answered with a rejection or a
 // difference; 2 usage, connection or server error.
@@ -50,9 +51,11 @@ func commands() map[string]command {
 		"audit":     {"a partner's events in recorded order", runAudit},
 		"attention": {"what someone must act on", runAttention},
 		"stats":     {"events, partners, projection lag", runStats},
+		"demo":      {"write a synthetic input log (NDJSON) for trying the ledger", runDemo},
 		"replay":    {"rebuild the read models from the log into a new file (what-if with --policy)", runReplay},
 		"verify":    {"compare the live read models with a rebuild from the log", runVerify},
 		"rebuild":   {"rebuild the live read models from the log and swap them in", runRebuild},
+		"bench":     {"measure throughput and latency next to the raw JetStream/bbolt limits", runBench},
 	}
 }
 
@@ -79,7 +82,7 @@ func run(e *env, args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ledger COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "replay", "verify", "rebuild"} {
+	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "replay", "verify", "rebuild", "bench", "demo"} {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands()[name].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'ledger COMMAND -h' for a command's flags")

@@ -35,6 +35,10 @@ type Config struct {
 	Logger     *slog.Logger
 	NATSOpts   []nats.Option // extra client options (credentials) for an external server
 	StreamOpts []eventstore.Option
+	Clock      func() time.Time // the ledger's clock (default time.Now); tests and benchmarks fix it
+
+	// TLS on the embedded server's client listener (PEM files; both or none).
+	TLSCert, TLSKey string
 }
 
 // Ledger is a running ledger.
@@ -93,16 +97,7 @@ func (l *Ledger) start(ctx context.Context) error {
 	}
 	var err error
 	if cfg.NATSURL == "" {
-		host, port, err := splitListen(cfg.Listen)
-		if err != nil {
-			return err
-		}
-		l.srv, err = natsserver.Start(ctx, natsserver.Config{StoreDir: storeDir(cfg.DataDir), Host: host, Port: port,
-			SyncAlways: !cfg.NoSync, Logger: l.log.With("component", "nats")})
-		if err != nil {
-			return err
-		}
-		l.nc, err = l.srv.Connect(nats.Name("ledger"))
+		err = l.startEmbedded(ctx) // credentials, server, in-process connection: auth.go
 	} else {
 		l.nc, err = nats.Connect(cfg.NATSURL, append([]nats.Option{nats.Name("ledger"), nats.MaxReconnects(-1)}, cfg.NATSOpts...)...)
 	}
@@ -134,6 +129,9 @@ func (l *Ledger) start(ctx context.Context) error {
 		return err
 	}
 	l.writer = ledger.NewWriter(cfg.Policy, l.es, get, l.proj, last, l.log.With("component", "writer"))
+	if cfg.Clock != nil {
+		l.writer.SetClock(cfg.Clock)
+	}
 	wctx, wcancel := context.WithCancel(context.Background())
 	l.cancelWriter = wcancel
 	l.wg.Add(1)
@@ -230,6 +228,12 @@ func (l *Ledger) Queries() *ledger.Queries      { return l.q }
 func (l *Ledger) Models() *projections.Store    { return l.models.Load() }
 func (l *Ledger) Projector() *ledger.Projector  { return l.proj }
 func (l *Ledger) EventStore() *eventstore.Store { return l.es }
+
+// DataDir is the ledger's data directory.
+func (l *Ledger) DataDir() string { return l.cfg.DataDir }
+
+// Logger is the ledger's logger.
+func (l *Ledger) Logger() *slog.Logger { return l.log }
 
 // ProjectorFailed delivers a projector failure (a damaged log).
 func (l *Ledger) ProjectorFailed() <-chan error { return l.projErr }

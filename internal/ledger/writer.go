@@ -52,15 +52,19 @@ type Writer struct {
 	mu      sync.Mutex // guards pend, shared with the projector's pruning
 	pend    *pending
 	stale   map[string]bool            // partners another writer appended to (under mu)
+	snapCP  uint64                     // checkpoint of the snapshot being decided against, 0 if none (under mu)
+	folded  uint64                     // the projector's latest checkpoint (under mu)
+	snap    *projections.Snapshot      // the snapshot being decided against (run goroutine)
 	cache   map[string]*domain.Partner // owned by the run goroutine
 	cached  int64                      // events' worth of state in cache
 	lastSeq atomic.Uint64              // the stream's last sequence as this writer knows it
 }
 
 type submission struct {
-	ctx   context.Context
-	lines [][]byte
-	done  chan []LineResult
+	ctx    context.Context
+	lines  [][]byte
+	permit Permit // nil: every event type (see SubmitAs)
+	done   chan []LineResult
 }
 
 // NewWriter returns a writer; call Run to start it. lastSeq is the stream's
@@ -73,6 +77,10 @@ func NewWriter(pol *domain.Policy, es *eventstore.Store, models func() *projecti
 	return w
 }
 
+// SetClock replaces the writer's clock (before Run): tests and benchmarks
+// replaying fixed histories use it.
+func (w *Writer) SetClock(clock func() time.Time) { w.clock = clock }
+
 // LastSeq is the last sequence this writer appended or observed: a query
 // that waits for it reads its own writes.
 func (w *Writer) LastSeq() uint64 { return w.lastSeq.Load() }
@@ -80,10 +88,14 @@ func (w *Writer) LastSeq() uint64 { return w.lastSeq.Load() }
 // Submit decides and appends lines in order and returns one result per line.
 // A rejected line changes nothing; the lines after it are still submitted.
 func (w *Writer) Submit(ctx context.Context, lines [][]byte) ([]LineResult, error) {
+	return w.submit(ctx, nil, lines)
+}
+
+func (w *Writer) submit(ctx context.Context, permit Permit, lines [][]byte) ([]LineResult, error) {
 	if len(lines) > MaxLines {
 		return nil, fmt.Errorf("%d lines: at most %d per submission", len(lines), MaxLines)
 	}
-	s := &submission{ctx: ctx, lines: lines, done: make(chan []LineResult, 1)}
+	s := &submission{ctx: ctx, lines: lines, permit: permit, done: make(chan []LineResult, 1)}
 	select {
 	case w.reqs <- s:
 	case <-ctx.Done():
@@ -126,7 +138,7 @@ func (w *Writer) process(ctx context.Context, subs []*submission) {
 	var results [][]LineResult
 	for attempt := 1; ; attempt++ {
 		w.catchUp(ctx)
-		d, err := w.decide(subs)
+		d, err := w.decideOnSnapshot(subs)
 		results = d.results
 		if err == nil && len(d.msgs) == 0 {
 			break
@@ -197,6 +209,9 @@ func (w *Writer) decide(subs []*submission) (*decision, error) {
 				r.Code, r.Error = CodeLineTooLong, fmt.Sprintf("line is %d bytes, at most %d", len(raw), MaxLineBytes)
 				continue
 			}
+			if s.refuse(raw, now, r) {
+				continue
+			}
 			in, events, err := domain.Process(dir, w.partner, raw, now, w.pol)
 			r.ID = in.ID
 			if seq, ok := domain.IsDuplicate(err); ok {
@@ -233,6 +248,27 @@ func (w *Writer) decide(subs []*submission) (*decision, error) {
 	return d, nil
 }
 
+// decideOnSnapshot decides a group against one consistent snapshot of the
+// read models. While it is open, the pending overlay keeps what the snapshot
+// lacks (pruning stops at the snapshot's checkpoint).
+func (w *Writer) decideOnSnapshot(subs []*submission) (*decision, error) {
+	snap, err := w.models().Snapshot()
+	if err != nil {
+		return &decision{results: failAll(subs, err)}, err
+	}
+	w.mu.Lock()
+	w.snap, w.snapCP = snap, max(snap.Checkpoint(), 1)
+	w.mu.Unlock()
+	defer func() {
+		snap.Close()
+		w.mu.Lock()
+		w.snap, w.snapCP = nil, 0
+		w.pend.prune(w.folded)
+		w.mu.Unlock()
+	}()
+	return w.decide(subs)
+}
+
 // partner returns the decision state of a partner, loading it from the read
 // models on a miss. A partner with pending events is always cached, so what
 // the read models hold for any other partner is complete.
@@ -240,7 +276,7 @@ func (w *Writer) partner(id string) (*domain.Partner, error) {
 	if p, ok := w.cache[id]; ok {
 		return p, nil
 	}
-	p, _, err := w.models().Partner(id)
+	p, err := w.snap.Partner(id)
 	if err != nil {
 		return nil, err
 	}
@@ -286,6 +322,10 @@ func (w *Writer) prune(checkpoint uint64, touched map[string]uint64) {
 		if seq > w.pend.partners[id] {
 			w.stale[id] = true
 		}
+	}
+	w.folded = max(w.folded, checkpoint)
+	if w.snapCP != 0 {
+		checkpoint = min(checkpoint, w.snapCP)
 	}
 	w.pend.prune(checkpoint)
 	w.mu.Unlock()
@@ -363,7 +403,7 @@ func failAll(subs []*submission, err error) [][]LineResult {
 }
 
 // writerDirectory is the global index as the writer sees it: its pending
-// appends over the read models.
+// appends over the snapshot of the read models it decides against.
 type writerDirectory struct{ w *Writer }
 
 func (d writerDirectory) Envelope(id string) (uint64, domain.Fingerprint, bool) {
@@ -373,7 +413,7 @@ func (d writerDirectory) Envelope(id string) (uint64, domain.Fingerprint, bool) 
 	if ok {
 		return r.seq, r.fp, true
 	}
-	return d.w.models().Directory().Envelope(id)
+	return d.w.snap.Envelope(id)
 }
 
 func (d writerDirectory) OfferOwner(id string) (string, bool) {
@@ -383,7 +423,7 @@ func (d writerDirectory) OfferOwner(id string) (string, bool) {
 	if ok {
 		return p, true
 	}
-	return d.w.models().Directory().OfferOwner(id)
+	return d.w.snap.OfferOwner(id)
 }
 
 func (d writerDirectory) SaleOwner(id string) (string, bool) {
@@ -393,7 +433,7 @@ func (d writerDirectory) SaleOwner(id string) (string, bool) {
 	if ok {
 		return p, true
 	}
-	return d.w.models().Directory().SaleOwner(id)
+	return d.w.snap.SaleOwner(id)
 }
 
 // writerFacts folds into a cached partner and records the pending overlay.

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/benefits-ledger/ledger/internal/bench"
+)
+
+// runBench measures the ledger next to the raw limits of JetStream and bbolt,
+// in one run, in a temporary directory with an embedded server of the
+// default durability.
+func runBench(e *env, args []string) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	events := fs.Int("events", 100_000, "events to generate and ingest")
+	partners := fs.Int("partners", 0, "partners (default: events/100)")
+	clients := fs.Int("clients", 8, "concurrent clients (ingest and queries)")
+	seed := fs.Int64("seed", 1, "workload seed")
+	queries := fs.Duration("queries", 5*time.Second, "length of the query phase")
+	dir := fs.String("dir", "", "working directory (default: a temporary one, removed after)")
+	asJSON := fs.Bool("json", false, "print the bench document as JSON")
+	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
+		return fail(e, exitError, usageError{"bench takes flags only"})
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	r, err := bench.Run(ctx, bench.Config{Events: *events, Partners: *partners, Clients: *clients, Seed: *seed,
+		Queries: *queries, Dir: *dir, Log: e.stderr})
+	if err != nil {
+		return fail(e, exitError, err)
+	}
+	if *asJSON {
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(e.stdout, string(b))
+		return exitOK
+	}
+	t := table(e.stdout)
+	fmt.Fprintf(t, "events\t%d\t(%d partners, %d rejected)\n", r.Events, r.Partners, r.Rejected)
+	fmt.Fprintf(t, "ingest\t%d events/s\t%.2f× raw JetStream async publish (%d/s)\n", r.Ingest.EventsPerSec, r.Ingest.Ratio, r.Ingest.RawEventsPerSec)
+	fmt.Fprintf(t, "projection\t%d events/s\t%.2f× raw ordered consumer → bbolt (%d/s)\n", r.Projection.EventsPerSec, r.Projection.Ratio, r.Projection.RawEventsPerSec)
+	fmt.Fprintf(t, "rebuild\t%d events/s\t\n", r.Rebuild.EventsPerSec)
+	fmt.Fprintf(t, "queries\t%d/s\tp50 %.2f ms, p99 %.2f ms (%d clients, %d errors)\n", r.Query.QPS, r.Query.P50ms, r.Query.P99ms, r.Query.Clients, r.Query.Errors)
+	fmt.Fprintf(t, "peak RSS\t%d MB\t\n", r.PeakRSSMB)
+	fmt.Fprintf(t, "machine\t%s\t\n", r.Machine)
+	t.Flush()
+	return exitOK
+}

@@ -1,0 +1,171 @@
+// Package bench measures the ledger against the raw limits of its parts in
+// one run, on one machine: JetStream publish and ordered-consumer → bbolt
+// folding with no ledger logic, next to the ledger's ingest, projection,
+// rebuild and queries over the same generated log. A shared, noisy machine
+// makes absolute numbers weak; the ratios are what to watch.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/benefits-ledger/ledger/internal/app"
+	"github.com/benefits-ledger/ledger/internal/gen"
+)
+
+// Config is a bench run.
+type Config struct {
+	Events   int
+	Partners int
+	Clients  int           // concurrent query (and submit) clients
+	Seed     int64
+	Queries  time.Duration // how long to run the query phase
+	Dir      string        // working directory (default: a temporary one, removed after)
+	Log      io.Writer     // progress lines for people (nil: none)
+}
+
+// Rate is a throughput next to the raw limit it is compared with.
+type Rate struct {
+	EventsPerSec    int64   `json:"events_per_s"`
+	RawEventsPerSec int64   `json:"raw_events_per_s,omitempty"`
+	Ratio           float64 `json:"ratio,omitempty"`
+	Seconds         float64 `json:"seconds"`
+}
+
+// QueryStats are the query phase's figures.
+type QueryStats struct {
+	Clients int     `json:"clients"`
+	Count   int     `json:"count"`
+	QPS     int64   `json:"qps"`
+	P50ms   float64 `json:"p50_ms"`
+	P99ms   float64 `json:"p99_ms"`
+	Tier    Latency `json:"tier"`
+	Benefit Latency `json:"benefits"`
+	Errors  int     `json:"errors"`
+}
+
+// Latency is one query kind's latency.
+type Latency struct {
+	P50ms float64 `json:"p50_ms"`
+	P99ms float64 `json:"p99_ms"`
+}
+
+// Report is the bench document.
+type Report struct {
+	Events     int        `json:"events"`
+	Partners   int        `json:"partners"`
+	Ingest     Rate       `json:"ingest"`
+	Projection Rate       `json:"projection"`
+	Rebuild    Rate       `json:"rebuild"`
+	Query      QueryStats `json:"query"`
+	PeakRSSMB  int64      `json:"peak_rss_mb"`
+	Rejected   int        `json:"rejected"`
+	Machine    string     `json:"machine"`
+}
+
+// Run generates the log and measures every phase.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if cfg.Clients <= 0 {
+		cfg.Clients = 8
+	}
+	if cfg.Queries <= 0 {
+		cfg.Queries = 5 * time.Second
+	}
+	say := func(format string, args ...any) {
+		if cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, format+"\n", args...)
+		}
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "ledger-bench-")
+		if err != nil {
+			return Report{}, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	gcfg := gen.Config{Events: cfg.Events, Partners: cfg.Partners, Seed: cfg.Seed}
+	say("generating %d events for %d partners…", cfg.Events, gcfg.WithDefaults().Partners)
+	start := time.Now()
+	var lines [][]byte
+	if err := gen.Generate(gcfg, func(l []byte) error { lines = append(lines, append([]byte(nil), l...)); return nil }); err != nil {
+		return Report{}, err
+	}
+	say("generated %d lines in %s", len(lines), time.Since(start).Round(time.Millisecond))
+
+	r := Report{Events: len(lines), Machine: machine()}
+	say("raw JetStream async publish (same bytes, same durability)…")
+	raw, err := rawPublish(ctx, dir, lines)
+	if err != nil {
+		return r, fmt.Errorf("raw publish: %w", err)
+	}
+	say("  %d events/s", raw.EventsPerSec)
+
+	l, err := app.Start(ctx, app.Config{DataDir: filepath.Join(dir, "ledger"), Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Clock: gcfg.Clock})
+	if err != nil {
+		return Report{}, err
+	}
+	defer l.Close()
+
+	say("ingest through the ledger (%d clients)…", cfg.Clients)
+	ing, rejected, err := ingest(ctx, l, lines, cfg.Clients)
+	if err != nil {
+		return r, fmt.Errorf("ingest: %w", err)
+	}
+	r.Ingest, r.Rejected = ing.vs(raw), rejected
+	say("  %d events/s (%.2f× raw), %d rejected", r.Ingest.EventsPerSec, r.Ingest.Ratio, rejected)
+	if err := l.Projector().WaitFor(ctx, l.Writer().LastSeq()); err != nil {
+		return r, err
+	}
+	st, err := l.Models().Stats()
+	if err != nil {
+		return r, err
+	}
+	r.Partners = int(st.Partners)
+
+	say("raw fold: ordered consumer → bbolt with checkpoint, no decoding…")
+	rawFold, err := rawFold(ctx, l, dir)
+	if err != nil {
+		return r, fmt.Errorf("raw fold: %w", err)
+	}
+	say("  %d events/s", rawFold.EventsPerSec)
+	say("projection: the ledger's projector over the whole log, fresh read models…")
+	proj, err := projection(ctx, l, dir)
+	if err != nil {
+		return r, fmt.Errorf("projection: %w", err)
+	}
+	r.Projection = proj.vs(rawFold)
+	say("  %d events/s (%.2f× raw fold)", r.Projection.EventsPerSec, r.Projection.Ratio)
+	say("rebuild: a full rebuild of the read models…")
+	if r.Rebuild, err = rebuild(ctx, l, dir); err != nil {
+		return r, fmt.Errorf("rebuild: %w", err)
+	}
+	say("  %d events/s", r.Rebuild.EventsPerSec)
+
+	say("queries: tier and benefits over the RPC, %d clients, %s…", cfg.Clients, cfg.Queries)
+	if r.Query, err = queries(ctx, l, cfg.Clients, cfg.Queries, cfg.Seed); err != nil {
+		return r, fmt.Errorf("queries: %w", err)
+	}
+	say("  %d queries/s, p50 %.2f ms, p99 %.2f ms", r.Query.QPS, r.Query.P50ms, r.Query.P99ms)
+	r.PeakRSSMB = peakRSSMB()
+	return r, nil
+}
+
+// vs sets the ratio to a raw rate.
+func (r Rate) vs(raw Rate) Rate {
+	r.RawEventsPerSec = raw.EventsPerSec
+	if raw.EventsPerSec > 0 {
+		r.Ratio = float64(int64(float64(r.EventsPerSec)/float64(raw.EventsPerSec)*100)) / 100
+	}
+	return r
+}
+
+func rate(events int, d time.Duration) Rate {
+	return Rate{EventsPerSec: int64(float64(events) / d.Seconds()), Seconds: float64(d.Milliseconds()) / 1000}
+}

@@ -1,0 +1,330 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/eventstore"
+	"github.com/benefits-ledger/ledger/internal/app"
+	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/benefits-ledger/ledger/internal/natsserver"
+	"github.com/benefits-ledger/ledger/internal/rpc"
+	"github.com/benefits-ledger/ledger/projections"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	bolt "go.etcd.io/bbolt"
+)
+
+// connect opens a client connection to the bench's ledger as admin.
+func connect(l *app.Ledger) (*nats.Conn, error) {
+	return nats.Connect(l.ClientURL(), nats.UserCredentials(app.CredsFile(l.DataDir(), "admin")))
+}
+
+// rawPublish is the raw limit of ingest: JetStream async publish of the same
+// bytes into a stream of the same kind (file storage, fsync on every write as
+// the ledger's server), each message acknowledged — no validation, no
+// idempotency, no batching. It runs on a server of its own, over TCP like the
+// ledger's clients, so that nothing of the ledger's is in the way.
+func rawPublish(ctx context.Context, dir string, lines [][]byte) (Rate, error) {
+	srv, err := natsserver.Start(ctx, natsserver.Config{StoreDir: filepath.Join(dir, "raw-jetstream"), Port: -1, SyncAlways: true, Open: true})
+	if err != nil {
+		return Rate{}, err
+	}
+	defer srv.Shutdown()
+	defer os.RemoveAll(filepath.Join(dir, "raw-jetstream"))
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		return Rate{}, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return Rate{}, err
+	}
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RAWBENCH", Subjects: []string{"rawbench.>"}, Storage: jetstream.FileStorage})
+	if err != nil {
+		return Rate{}, err
+	}
+	defer js.DeleteStream(context.Background(), s.CachedInfo().Config.Name)
+	start := time.Now()
+	for i, line := range lines {
+		if _, err := js.PublishAsync("rawbench."+strconv.Itoa(i%1024), line, jetstream.WithStallWait(time.Minute)); err != nil {
+			return Rate{}, err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return Rate{}, ctx.Err()
+	}
+	d := time.Since(start)
+	if info, err := s.Info(ctx); err != nil || info.State.Msgs != uint64(len(lines)) {
+		return Rate{}, fmt.Errorf("raw stream holds %v messages (%v), want %d", info, err, len(lines))
+	}
+	return rate(len(lines), d), nil
+}
+
+// ingest submits the log through the RPC, as upstream systems would: the
+// log split by partner across clients (each partner's events stay in order),
+// requests of up to 1000 lines.
+func ingest(ctx context.Context, l *app.Ledger, lines [][]byte, clients int) (Rate, int, error) {
+	// Lines that name no partner (sale corrections) follow their sale's
+	// partner, found through the offer and sale they name.
+	shards := shard(lines, clients)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	rejected := 0
+	start := time.Now()
+	for _, sh := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nc, err := connect(l)
+			if err == nil {
+				defer nc.Close()
+				client := rpc.NewClient(nc)
+				for i := 0; i < len(sh) && err == nil; i += ledger.MaxLines {
+					var rs []ledger.LineResult
+					rs, err = client.Submit(ctx, sh[i:min(i+ledger.MaxLines, len(sh))])
+					for _, r := range rs {
+						if !r.OK {
+							mu.Lock()
+							if rejected < 5 {
+								fmt.Fprintf(os.Stderr, "bench: rejected: %s %s\n", r.Code, r.Error)
+							}
+							rejected++
+							mu.Unlock()
+						}
+					}
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return rate(len(lines), time.Since(start)), rejected, firstErr
+}
+
+// shard splits the log into n ordered streams with every partner's events in
+// one of them, in their original order.
+func shard(lines [][]byte, n int) [][][]byte {
+	offerOf, saleOf := map[string]string{}, map[string]string{}
+	out := make([][][]byte, n)
+	for _, line := range lines {
+		in, err := domain.ParseEnvelope(line, time.Now().Add(24*365*time.Hour))
+		p := ""
+		if err == nil {
+			switch d := in.Data.(type) {
+			case domain.OfferPublished:
+				p = d.PartnerID
+				offerOf[d.OfferID] = p
+			case domain.OfferDelisted:
+				p = offerOf[d.OfferID]
+			case domain.SaleBilled:
+				p = offerOf[d.OfferID]
+				saleOf[d.SaleID] = p
+			case domain.SaleFlaggedFraud:
+				p = saleOf[d.SaleID]
+			case domain.SaleFraudCleared:
+				p = saleOf[d.SaleID]
+			case domain.PurchaseCancelled:
+				p = saleOf[d.SaleID]
+			case interface{ Partner() string }:
+				p = d.Partner()
+			}
+		}
+		h := 0
+		for i := 0; i < len(p); i++ {
+			h = h*31 + int(p[i])
+		}
+		k := (h%n + n) % n
+		out[k] = append(out[k], line)
+	}
+	return slices.DeleteFunc(out, func(s [][]byte) bool { return len(s) == 0 })
+}
+
+// rawFold is the raw limit of projection: the ledger's stream read with an
+// ordered consumer and written to bbolt a batch per transaction with the
+// checkpoint, without decoding anything.
+func rawFold(ctx context.Context, l *app.Ledger, dir string) (Rate, error) {
+	path := filepath.Join(dir, "rawfold.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType, NoFreelistSync: true, InitialMmapSize: 64 << 20})
+	if err != nil {
+		return Rate{}, err
+	}
+	defer os.Remove(path)
+	defer db.Close()
+	n := 0
+	start := time.Now()
+	err = l.EventStore().Read(ctx, 1, "", func(rs []eventstore.Record) error {
+		n += len(rs)
+		return db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("events"))
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if err := b.Put(binary.BigEndian.AppendUint64(nil, r.Seq), r.Data); err != nil {
+					return err
+				}
+			}
+			meta, err := tx.CreateBucketIfNotExists([]byte("meta"))
+			if err != nil {
+				return err
+			}
+			return meta.Put([]byte("checkpoint"), binary.BigEndian.AppendUint64(nil, rs[len(rs)-1].Seq))
+		})
+	})
+	return rate(n, time.Since(start)), err
+}
+
+// projection runs the ledger's projector over the whole log into fresh read
+// models, as a new replica would on its first start.
+func projection(ctx context.Context, l *app.Ledger, dir string) (Rate, error) {
+	path := filepath.Join(dir, "projection.db")
+	store, err := projections.Open(path)
+	if err != nil {
+		return Rate{}, err
+	}
+	defer os.Remove(path)
+	defer store.Close()
+	last, err := l.EventStore().LastSeq(ctx)
+	if err != nil {
+		return Rate{}, err
+	}
+	proj, err := ledger.NewProjector(l.EventStore(), func() *projections.Store { return store }, l.Logger())
+	if err != nil {
+		return Rate{}, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	go proj.Run(pctx)
+	if err := proj.WaitFor(ctx, last); err != nil {
+		return Rate{}, err
+	}
+	return rate(int(last), time.Since(start)), nil
+}
+
+// rebuild is a full rebuild into a new file (ledger replay / rebuild).
+func rebuild(ctx context.Context, l *app.Ledger, dir string) (Rate, error) {
+	path := filepath.Join(dir, "rebuild.db")
+	defer os.Remove(path)
+	start := time.Now()
+	d, err := ledger.Rebuild(ctx, l.EventStore(), path, ledger.RebuildOptions{})
+	if err != nil {
+		return Rate{}, err
+	}
+	return rate(int(d.Checkpoint), time.Since(start)), nil
+}
+
+// queries runs tier and benefits queries over the RPC from concurrent
+// clients, each on its own connection, for random partners and instants.
+func queries(ctx context.Context, l *app.Ledger, clients int, dur time.Duration, seed int64) (QueryStats, error) {
+	var ids []string
+	if err := l.Models().PartnerIDs(func(id string) error { ids = append(ids, id); return nil }); err != nil {
+		return QueryStats{}, err
+	}
+	if len(ids) == 0 {
+		return QueryStats{}, fmt.Errorf("no partners")
+	}
+	from, to := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).Unix()
+	var mu sync.Mutex
+	var tier, benefits []time.Duration
+	errs := 0
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(dur)
+	start := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nc, err := connect(l)
+			if err != nil {
+				mu.Lock()
+				errs++
+				mu.Unlock()
+				return
+			}
+			defer nc.Close()
+			client := rpc.NewClient(nc)
+			rng := rand.New(rand.NewPCG(uint64(seed), uint64(c)))
+			var myTier, myBenefits []time.Duration
+			myErrs := 0
+			for i := 0; time.Now().Before(deadline); i++ {
+				q := ledger.Query{PartnerID: ids[rng.IntN(len(ids))], At: time.Unix(from+rng.Int64N(to-from), 0).UTC().Format(time.RFC3339)}
+				endpoint := rpc.EndpointTier
+				if i%2 == 1 {
+					endpoint = rpc.EndpointBenefits
+				}
+				t0 := time.Now()
+				_, err := client.Query(ctx, endpoint, q)
+				d := time.Since(t0)
+				switch {
+				case err != nil:
+					myErrs++
+				case endpoint == rpc.EndpointTier:
+					myTier = append(myTier, d)
+				default:
+					myBenefits = append(myBenefits, d)
+				}
+			}
+			mu.Lock()
+			tier, benefits, errs = append(tier, myTier...), append(benefits, myBenefits...), errs+myErrs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	all := append(slices.Clone(tier), benefits...)
+	qs := QueryStats{Clients: clients, Count: len(all), QPS: int64(float64(len(all)) / took.Seconds()), Errors: errs}
+	qs.P50ms, qs.P99ms = percentile(all, 50), percentile(all, 99)
+	qs.Tier = Latency{percentile(tier, 50), percentile(tier, 99)}
+	qs.Benefit = Latency{percentile(benefits, 50), percentile(benefits, 99)}
+	return qs, nil
+}
+
+func percentile(ds []time.Duration, p int) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := min(len(s)-1, len(s)*p/100)
+	return float64(s[i].Microseconds()) / 1000
+}
+
+// peakRSSMB is the process's peak resident set (VmHWM).
+func peakRSSMB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+func machine() string {
+	return fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+}
