@@ -3,6 +3,7 @@ package domain
 import (
 	"cmp"
 	"slices"
+	"sync"
 )
 
 // Partner is one partner's facts in memory: the decider's state, and what a
@@ -19,8 +20,11 @@ type Partner struct {
 	saleIdx  map[string]int
 	actIdx   map[uint64]int
 
-	// full caches the View with all knowledge, for the decider.
-	full *View
+	// full caches the View with all knowledge. Queries share partners
+	// across goroutines, so the cache has its own lock; folding into a
+	// partner (Apply) is its owner's business alone.
+	fullMu sync.Mutex
+	full   *View
 }
 
 // NewPartner returns a partner with no facts.
@@ -66,7 +70,9 @@ func (p *Partner) PartnerCore(string) *PartnerCore { return p.Core }
 
 func (p *Partner) PutPartnerCore(c *PartnerCore) {
 	p.Core = c
+	p.fullMu.Lock()
 	p.full = nil
+	p.fullMu.Unlock()
 }
 
 func (p *Partner) Offer(id string) *Offer {

@@ -37,8 +37,10 @@ func Compile(pol *Policy, p *Partner, known uint64) *View {
 }
 
 // View returns the partner's View with all knowledge, cached until the next
-// Apply changes the partner.
+// Apply changes the partner. It is safe for concurrent use.
 func (p *Partner) View(pol *Policy) *View {
+	p.fullMu.Lock()
+	defer p.fullMu.Unlock()
 	if p.full == nil || p.full.pol != pol {
 		p.full = Compile(pol, p, AllKnown)
 	}

@@ -34,7 +34,7 @@ func testLogger() *slog.Logger {
 func newEnv(tb testing.TB) *testEnv {
 	tb.Helper()
 	e := &testEnv{dir: tb.TempDir()}
-	e.start(tb, natsserver.Config{StoreDir: e.dir, Port: -1, SyncAlways: true})
+	e.start(tb, natsserver.Config{StoreDir: e.dir, Port: -1, SyncAlways: true, Open: true})
 	tb.Cleanup(e.stop)
 	return e
 }

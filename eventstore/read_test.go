@@ -299,7 +299,7 @@ func TestRestart(t *testing.T) {
 	before := readAll(t, e.store, 1, "")
 
 	e.stop()
-	e.start(t, natsserver.Config{StoreDir: e.dir, Port: -1, SyncAlways: true})
+	e.start(t, natsserver.Config{StoreDir: e.dir, Port: -1, SyncAlways: true, Open: true})
 	// Open again (twice) on the same data: idempotent.
 	if _, err := Open(ctx, e.js); err != nil {
 		t.Fatalf("second Open: %v", err)
@@ -341,7 +341,7 @@ func TestFollowSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	start := func(port int) *natsserver.Server {
-		srv, err := natsserver.Start(ctx, natsserver.Config{StoreDir: dir, Port: port, SyncAlways: true, Logger: testLogger()})
+		srv, err := natsserver.Start(ctx, natsserver.Config{StoreDir: dir, Port: port, SyncAlways: true, Logger: testLogger(), Open: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,9 @@
 package projections
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/benefits-ledger/ledger/domain"
 	bolt "go.etcd.io/bbolt"
@@ -60,6 +62,8 @@ type txFacts struct {
 	dirtySales               map[string]bool
 	dirtyActs                map[actKey]bool
 	applied, created         int
+	metricWrites             []write
+	envelopeWrites           []write
 	err                      error
 }
 
@@ -146,7 +150,7 @@ func (f *txFacts) PutSale(s *domain.Sale) {
 }
 
 func (f *txFacts) PutMetric(partner string, m *domain.MetricReport) {
-	f.fail(f.metrics.Put(pkey(partner, u64(m.Seq)), encodeMetric(m)))
+	f.metricWrites = append(f.metricWrites, write{pkey(partner, u64(m.Seq)), encodeMetric(m)})
 }
 
 func (f *txFacts) Activation(partner string, seq uint64) *domain.Activation {
@@ -172,26 +176,51 @@ func (f *txFacts) PutActivation(a *domain.Activation) {
 
 func (f *txFacts) PutEnvelope(id string, seq uint64, fp domain.Fingerprint) {
 	f.applied++
-	f.fail(f.envelopes.Put([]byte(id), append(u64(seq), fp[:]...)))
+	f.envelopeWrites = append(f.envelopeWrites, write{[]byte(id), append(u64(seq), fp[:]...)})
 }
 
-// flush writes every fact the batch changed.
+// write is one pending Put.
+type write struct {
+	k, v []byte
+}
+
+// flush writes every fact the batch changed, each bucket's keys in order:
+// bbolt inserts into pages of sorted entries, and keys in order turn a
+// batch of scattered inserts into forward moves through each page.
 func (f *txFacts) flush() error {
-	for id := range f.dirtyCores {
-		f.fail(f.partners.Put([]byte(id), encodeCore(f.cores[id])))
+	put := func(b *bolt.Bucket, ws []write) {
+		slices.SortFunc(ws, func(a, b write) int { return bytes.Compare(a.k, b.k) })
+		for _, w := range ws {
+			f.fail(b.Put(w.k, w.v))
+		}
 	}
+	cores := make([]write, 0, len(f.dirtyCores))
+	for id := range f.dirtyCores {
+		cores = append(cores, write{[]byte(id), encodeCore(f.cores[id])})
+	}
+	put(f.partners, cores)
+	offers, owners := make([]write, 0, len(f.dirtyOffers)), make([]write, 0, len(f.dirtyOffers))
 	for id := range f.dirtyOffers {
 		o := f.offerCache[id]
-		f.fail(f.offers.Put(pkey(o.Partner, []byte(id)), encodeOffer(o)))
-		f.fail(f.offerOwner.Put([]byte(id), []byte(o.Partner)))
+		offers = append(offers, write{pkey(o.Partner, []byte(id)), encodeOffer(o)})
+		owners = append(owners, write{[]byte(id), []byte(o.Partner)})
 	}
+	put(f.offers, offers)
+	put(f.offerOwner, owners)
+	sales, owners := make([]write, 0, len(f.dirtySales)), make([]write, 0, len(f.dirtySales))
 	for id := range f.dirtySales {
 		s := f.saleCache[id]
-		f.fail(f.sales.Put(pkey(s.Partner, []byte(id)), encodeSale(s)))
-		f.fail(f.saleOwner.Put([]byte(id), []byte(s.Partner)))
+		sales = append(sales, write{pkey(s.Partner, []byte(id)), encodeSale(s)})
+		owners = append(owners, write{[]byte(id), []byte(s.Partner)})
 	}
+	put(f.sales, sales)
+	put(f.saleOwner, owners)
+	acts := make([]write, 0, len(f.dirtyActs))
 	for k := range f.dirtyActs {
-		f.fail(f.acts.Put(pkey(k.partner, u64(k.seq)), encodeActivation(f.actCache[k])))
+		acts = append(acts, write{pkey(k.partner, u64(k.seq)), encodeActivation(f.actCache[k])})
 	}
+	put(f.acts, acts)
+	put(f.metrics, f.metricWrites)
+	put(f.envelopes, f.envelopeWrites)
 	return f.err
 }

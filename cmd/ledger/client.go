@@ -20,12 +20,14 @@ const DefaultNATSURL = "nats://127.0.0.1:4222"
 type clientFlags struct {
 	url   string
 	creds string
+	tlsCA string
 	json  bool
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.url, "nats", "", "NATS URL of the ledger (default $LEDGER_NATS_URL, else "+DefaultNATSURL+")")
 	fs.StringVar(&c.creds, "creds", "", "credentials file (default $LEDGER_CREDS, else ./ledger-data/credentials/admin.creds if present)")
+	fs.StringVar(&c.tlsCA, "tls-ca", "", "CA certificate (PEM) that signed the ledger's TLS certificate, for tls:// URLs (default $LEDGER_TLS_CA)")
 	fs.BoolVar(&c.json, "json", false, "print JSON documents")
 }
 
@@ -55,9 +57,12 @@ func (c *clientFlags) dial(e *env) (*nats.Conn, error) {
 		}
 		opts = append(opts, nats.UserCredentials(creds))
 	}
+	if ca := firstOf(c.tlsCA, e.getenv("LEDGER_TLS_CA")); ca != "" {
+		opts = append(opts, nats.RootCAs(ca))
+	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the ledger at %s: %w", url, err)
+		return nil, connectError(url, creds, err)
 	}
 	return nc, nil
 }

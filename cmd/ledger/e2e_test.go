@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/scenario"
 )
@@ -116,7 +117,7 @@ func (s *server) stop() {
 func (s *server) cli(stdin []byte, args ...string) (string, int) {
 	s.t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "LEDGER_NATS_URL="+s.url)
+	cmd.Env = append(os.Environ(), "LEDGER_NATS_URL="+s.url, "LEDGER_CREDS="+app.CredsFile(s.data, "admin"))
 	cmd.Dir = s.t.TempDir()
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer

@@ -21,7 +21,13 @@ func runServe(e *env, args []string) int {
 	listen := fs.String("listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	policyFile := fs.String("policy", "", "policy file (default: the embedded policy)")
 	verbose := fs.Bool("v", false, "log at debug level")
+	var sec serveSecurity
+	sec.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
+		return fail(e, exitError, err)
+	}
+	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen}
+	if err := sec.apply(&cfg); err != nil {
 		return fail(e, exitError, err)
 	}
 	level := slog.LevelInfo
@@ -35,7 +41,8 @@ func runServe(e *env, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	l, err := app.Start(ctx, app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, Policy: pol, Logger: log})
+	cfg.Policy, cfg.Logger = pol, log
+	l, err := app.Start(ctx, cfg)
 	if err != nil {
 		return fail(e, exitError, fmt.Errorf("serve: %w", err))
 	}

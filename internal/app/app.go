@@ -99,7 +99,8 @@ func (l *Ledger) start(ctx context.Context) error {
 	if cfg.NATSURL == "" {
 		err = l.startEmbedded(ctx) // credentials, server, in-process connection: auth.go
 	} else {
-		l.nc, err = nats.Connect(cfg.NATSURL, append([]nats.Option{nats.Name("ledger"), nats.MaxReconnects(-1)}, cfg.NATSOpts...)...)
+		l.nc, err = nats.Connect(cfg.NATSURL, append([]nats.Option{nats.Name("ledger"), nats.MaxReconnects(-1),
+			nats.CustomInboxPrefix(serviceInboxPrefix)}, cfg.NATSOpts...)...)
 	}
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)

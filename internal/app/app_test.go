@@ -80,7 +80,7 @@ func mustAccept(t *testing.T, rs []ledger.LineResult) {
 // per-partner expected-sequence check must let exactly one win each time.
 func TestTwoWritersNeverBothWin(t *testing.T) {
 	a := start(t, Config{})
-	b := start(t, Config{NATSURL: a.ClientURL()})
+	b := start(t, Config{NATSURL: a.ClientURL(), NATSOpts: []nats.Option{credsOf(a, "ledger")}})
 	const partners = 15
 	var setup [][]byte
 	for i := range partners {
@@ -169,7 +169,7 @@ func TestRetryAfterRestartIsDuplicate(t *testing.T) {
 func TestStopMidSubmitLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	l := start(t, Config{DataDir: dir})
-	nc, err := nats.Connect(l.ClientURL())
+	nc, err := nats.Connect(l.ClientURL(), credsOf(l, "admin"))
 	if err != nil {
 		t.Fatal(err)
 	}

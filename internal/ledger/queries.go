@@ -218,8 +218,6 @@ func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
 // or a fresh one for an earlier cut-off.
 func (q *Queries) compile(p *domain.Partner, known uint64) *domain.View {
 	if known == domain.AllKnown || known >= p.LastSeq() {
-		q.mu.Lock()
-		defer q.mu.Unlock()
 		return p.View(q.pol)
 	}
 	return domain.Compile(q.pol, p, known)

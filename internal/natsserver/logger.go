@@ -33,8 +33,16 @@ func (l *slogAdapter) Noticef(format string, v ...any) { l.logf(slog.LevelDebug,
 // Warnf logs a server warning at warn level.
 func (l *slogAdapter) Warnf(format string, v ...any) { l.logf(slog.LevelWarn, format, v...) }
 
-// Errorf logs a server error at error level.
-func (l *slogAdapter) Errorf(format string, v ...any) { l.logf(slog.LevelError, format, v...) }
+// Errorf logs a server error at error level, except a client's refused
+// credentials or permissions (warn level: the server is fine, a client is
+// not; see clientRefused).
+func (l *slogAdapter) Errorf(format string, v ...any) {
+	level := slog.LevelError
+	if clientRefused(format, v...) {
+		level = slog.LevelWarn
+	}
+	l.logf(level, format, v...)
+}
 
 // Debugf logs a server debug line at debug level.
 func (l *slogAdapter) Debugf(format string, v ...any) { l.logf(slog.LevelDebug, format, v...) }

@@ -18,13 +18,13 @@ const (
 // place where the embedded server is configured, so that later work can add
 // what a production deployment needs without touching Start:
 //
-//   - accounts, users and role permissions (opts.Accounts, opts.Users,
-//     opts.Nkeys, or an operator/resolver for JWT credentials);
-//   - TLS for clients (opts.TLSConfig, opts.TLSVerify, ...);
+//   - accounts, users and role permissions: operator mode with the JWTs
+//     of Config.Auth (applyAuth, auth.go);
+//   - TLS for clients (applyTLS, auth.go);
 //   - clustering for an R3 stream (opts.Cluster with Name/Host/Port and
 //     opts.Routes), where JetStream also needs a unique opts.ServerName.
 //
-// None of that exists yet; the ledger runs one node with JetStream on disk.
+// Clustering does not exist yet; the ledger runs one node with JetStream on disk.
 func buildOptions(cfg Config) (*server.Options, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("natsserver: StoreDir is required")
@@ -59,8 +59,15 @@ func buildOptions(cfg Config) (*server.Options, error) {
 		// The ASCII-art banner is noise inside another program's log.
 		DisableJetStreamBanner: true,
 
-		// Extension point (see the doc comment): accounts, users, TLS and
-		// cluster settings go here once roles and the 3-node cluster exist.
+		// Extension point (see the doc comment): cluster settings go here
+		// once the 3-node cluster exists.
+	}
+	// Accounts, users and permissions (operator mode), and client TLS: see auth.go.
+	if err := applyAuth(opts, cfg); err != nil {
+		return nil, err
+	}
+	if err := applyTLS(opts, cfg.TLS); err != nil {
+		return nil, err
 	}
 	return opts, nil
 }

@@ -28,6 +28,12 @@ type Config struct {
 	SyncAlways bool         // fsync every write; the ledger passes true by default
 	ServerName string       // optional
 	Logger     *slog.Logger // optional; server log lines go here (routine ones at debug level)
+
+	// Auth is required: the server never runs without authentication
+	// unless Open is set, which only tests of other packages do.
+	Auth *Auth
+	Open bool
+	TLS  *TLS // optional TLS on the client listener
 }
 
 // Server is a running embedded NATS server.
@@ -48,6 +54,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if moved, err := migrateGlobalStore(cfg); err != nil {
+		return nil, err
+	} else if moved {
+		log.Warn("moved the JetStream store written without authentication to the ledger's account", "account", cfg.Auth.StoreAccount)
 	}
 
 	ns, err := server.NewServer(opts)

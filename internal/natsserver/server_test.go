@@ -28,7 +28,7 @@ func startTest(t *testing.T, cfg Config) *Server {
 
 func TestStartConnectJetStream(t *testing.T) {
 	dir := t.TempDir()
-	s := startTest(t, Config{StoreDir: dir, Port: -1, SyncAlways: true, ServerName: "ledger-test"})
+	s := startTest(t, Config{StoreDir: dir, Port: -1, SyncAlways: true, ServerName: "ledger-test", Open: true})
 
 	if got := s.NATS().Name(); got != "ledger-test" {
 		t.Errorf("server name = %q", got)
@@ -72,7 +72,7 @@ func TestStartConnectJetStream(t *testing.T) {
 }
 
 func TestStartErrors(t *testing.T) {
-	first := startTest(t, Config{StoreDir: t.TempDir(), Port: -1})
+	first := startTest(t, Config{StoreDir: t.TempDir(), Port: -1, Open: true})
 	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(first.ClientURL(), "nats://"))
 	port, _ := strconv.Atoi(portStr)
 
@@ -83,7 +83,8 @@ func TestStartErrors(t *testing.T) {
 	}{
 		{"no store dir", Config{Port: -1}, "StoreDir is required"},
 		{"bad port", Config{StoreDir: t.TempDir(), Port: 70000}, "invalid port"},
-		{"port in use", Config{StoreDir: t.TempDir(), Port: port}, "address already in use"},
+		{"port in use", Config{StoreDir: t.TempDir(), Port: port, Open: true}, "address already in use"},
+		{"no authentication", Config{StoreDir: t.TempDir(), Port: -1}, "no authentication configured"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,7 +108,7 @@ func TestRestartKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	for i, want := range []uint64{1, 2} {
-		s, err := Start(ctx, Config{StoreDir: dir, Port: -1, SyncAlways: true})
+		s, err := Start(ctx, Config{StoreDir: dir, Port: -1, SyncAlways: true, Open: true})
 		if err != nil {
 			t.Fatal(err)
 		}

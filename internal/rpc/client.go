@@ -14,10 +14,19 @@ import (
 )
 
 // Client calls the ledger service.
-type Client struct{ nc *nats.Conn }
+type Client struct {
+	nc     *nats.Conn
+	denied denials
+}
 
-// NewClient returns a client over nc.
-func NewClient(nc *nats.Conn) *Client { return &Client{nc: nc} }
+// NewClient returns a client over nc. It installs an error handler on nc
+// (chained to the existing one) so that a request the credentials do not
+// permit fails at once with code forbidden instead of timing out.
+func NewClient(nc *nats.Conn) *Client {
+	c := &Client{nc: nc}
+	c.denied.install(nc)
+	return c
+}
 
 // Submit sends NDJSON lines (at most ledger.MaxLines) and returns one result
 // per line.
@@ -58,8 +67,13 @@ func (c *Client) Call(ctx context.Context, endpoint string, body []byte) ([]byte
 
 // call sends a request and turns a micro error reply into a coded error.
 func (c *Client) call(ctx context.Context, endpoint string, body []byte) ([]byte, error) {
+	ctx, stop := c.denied.watch(ctx, Subject(endpoint))
+	defer stop()
 	msg, err := c.nc.RequestWithContext(ctx, Subject(endpoint), body)
 	if err != nil {
+		if cause := context.Cause(ctx); domain.CodeOf(cause) == ledger.CodeForbidden {
+			return nil, cause
+		}
 		return nil, fmt.Errorf("rpc: %s: %w", endpoint, err)
 	}
 	if msg.Header.Get(micro.ErrorCodeHeader) != "" {

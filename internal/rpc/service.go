@@ -66,6 +66,16 @@ func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logg
 			return nil, fmt.Errorf("rpc: add endpoint %s: %w", name, err)
 		}
 	}
+	if err := s.addRoleSubmit(g); err != nil {
+		svc.Stop()
+		return nil, fmt.Errorf("rpc: add endpoint %s: %w", EndpointSubmitRole, err)
+	}
+	// Return once the server has the subscriptions: a client that connects
+	// when the ledger says ready must not get "no responders".
+	if err := nc.Flush(); err != nil {
+		svc.Stop()
+		return nil, fmt.Errorf("rpc: flush subscriptions: %w", err)
+	}
 	return s, nil
 }
 
@@ -80,12 +90,16 @@ func (s *Server) Stop() error {
 // hold the others, with a deadline.
 func (s *Server) async(h func(context.Context, micro.Request)) micro.HandlerFunc {
 	return func(req micro.Request) {
+		if !isRequest(req) {
+			s.dropped(req)
+			return
+		}
 		s.slots <- struct{}{}
 		s.wg.Add(1)
 		go func() {
 			defer func() { <-s.slots; s.wg.Done() }()
 			timeout := queryTimeout
-			switch req.Subject() {
+			switch endpointOf(req.Subject()) {
 			case Subject(EndpointSubmit):
 				timeout = submitTimeout
 			case Subject(EndpointVerify), Subject(EndpointRebuild):
@@ -99,6 +113,11 @@ func (s *Server) async(h func(context.Context, micro.Request)) micro.HandlerFunc
 }
 
 func (s *Server) submit(ctx context.Context, req micro.Request) {
+	permit, err := permitOf(req.Subject())
+	if err != nil {
+		s.fail(req, err)
+		return
+	}
 	data := req.Data()
 	if len(data) > MaxRequestBytes {
 		s.fail(req, &domain.Error{Code: CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", len(data), MaxRequestBytes)})
@@ -109,7 +128,7 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 		s.fail(req, &domain.Error{Code: CodeTooManyLines, Msg: fmt.Sprintf("%d lines, at most %d per request", len(lines), ledger.MaxLines)})
 		return
 	}
-	results, err := s.w.Submit(ctx, lines)
+	results, err := s.w.SubmitAs(ctx, permit, lines)
 	if err != nil {
 		code := CodeInternal
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -170,6 +189,8 @@ func status(c domain.Code) string {
 		return "504"
 	case CodeInternal:
 		return "500"
+	case ledger.CodeForbidden:
+		return "403"
 	}
 	return "400"
 }
