@@ -41,7 +41,7 @@ type Result struct {
 // Submit processes one input line at the ledger clock now and records what it
 // decides, numbering events from 1.
 func (b *Book) Submit(raw []byte, now time.Time) Result {
-	in, events, err := Process(b, b.partner, raw, now, b.pol)
+	in, events, err := Process(b, b.partner, nil, raw, now, b.pol)
 	if seq, ok := IsDuplicate(err); ok {
 		return Result{ID: in.ID, Seq: seq, Duplicate: true}
 	}

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
 )
@@ -21,26 +20,18 @@ func (w *Writer) SubmitAs(ctx context.Context, permit Permit, lines [][]byte) ([
 	return w.submit(ctx, permit, lines)
 }
 
-// refuse applies the submission's permit to a line before it is decided, so
-// a refused line is neither decided nor appended. A line whose envelope does
-// not parse is left to the decider: it rejects it for the same reason, and
-// since only a parsed envelope is ever recorded, the permit sees every type
-// that could be.
-func (s *submission) refuse(raw []byte, now time.Time, r *LineResult) bool {
+// admit is the submission's permit as the domain pipeline's admission check:
+// it runs on the parsed envelope before routing, so a refused line is
+// neither decided nor appended, and it costs no second parse.
+func (s *submission) admit() func(domain.Input) error {
 	if s.permit == nil {
-		return false
+		return nil
 	}
-	in, err := domain.ParseEnvelope(raw, now)
-	if err != nil {
-		return false
+	return func(in domain.Input) error {
+		err := s.permit(in.Type)
+		if err == nil || domain.CodeOf(err) != "" {
+			return err
+		}
+		return &domain.Error{Code: CodeForbidden, Msg: err.Error()}
 	}
-	perr := s.permit(in.Type)
-	if perr == nil {
-		return false
-	}
-	r.ID, r.Code, r.Error = in.ID, domain.CodeOf(perr), perr.Error()
-	if r.Code == "" {
-		r.Code = CodeForbidden
-	}
-	return true
 }

@@ -1,0 +1,130 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/eventstore"
+)
+
+// decision is the writer's work on one group before the append.
+type decision struct {
+	subs    []*submission
+	results [][]LineResult
+	msgs    []eventstore.Message
+	expect  map[string]uint64
+	first   uint64 // predicted sequence of msgs[0]
+}
+
+// errStale reports decision state older than the log (another writer
+// appended): the group is decided again after a resync.
+var errStale = errors.New("ledger: decision state is behind the log")
+
+func retryable(err error) bool {
+	return errors.Is(err, errStale) || errors.Is(err, eventstore.ErrConflict) || errors.Is(err, eventstore.ErrUnknownOutcome)
+}
+
+// decideGroup brings the decision state up to date with the log and decides
+// a group against one consistent snapshot of the read models. While the
+// snapshot is open, the pending overlay keeps what it lacks (pruning stops at
+// its checkpoint).
+func (w *Writer) decideGroup(ctx context.Context, subs []*submission) (*decision, error) {
+	d := &decision{subs: subs, expect: map[string]uint64{}}
+	if err := w.catchUp(ctx); err != nil {
+		d.results = make([][]LineResult, len(subs))
+		for i, s := range subs {
+			d.results[i] = failLines(s, err)
+		}
+		return d, nil
+	}
+	snap, err := w.models().Snapshot()
+	if err != nil {
+		return d, fmt.Errorf("%w: %v", errStale, err)
+	}
+	w.mu.Lock()
+	w.snap, w.snapCP = snap, max(snap.Checkpoint(), 1)
+	w.mu.Unlock()
+	defer func() {
+		snap.Close()
+		w.mu.Lock()
+		w.snap, w.snapCP = nil, 0
+		w.pend.prune(w.folded)
+		w.mu.Unlock()
+	}()
+	return d, w.decide(d)
+}
+
+// decide runs every line through the domain pipeline against the cached
+// partners and the pending overlay, applying accepted events tentatively (so
+// later lines see earlier ones) under predicted sequence numbers.
+func (w *Writer) decide(d *decision) error {
+	now := w.clock().UTC()
+	d.first = max(w.predicted, w.proj.Checkpoint()) + 1
+	next := d.first
+	dir := writerDirectory{w}
+	for _, s := range d.subs {
+		rs := make([]LineResult, len(s.lines))
+		admit := s.admit()
+		for i, raw := range s.lines {
+			r := &rs[i]
+			r.Line = i + 1
+			if len(raw) > MaxLineBytes {
+				r.Code, r.Error = CodeLineTooLong, fmt.Sprintf("line is %d bytes, at most %d", len(raw), MaxLineBytes)
+				continue
+			}
+			in, events, err := domain.Process(dir, w.partner, admit, raw, now, w.pol)
+			r.ID = in.ID
+			if seq, ok := domain.IsDuplicate(err); ok {
+				r.OK, r.Seq, r.Duplicate = true, seq, true
+				continue
+			}
+			if err != nil {
+				r.Code, r.Error = domain.CodeOf(err), err.Error()
+				if r.Code == "" {
+					return fmt.Errorf("%w: %v", errStale, err) // an I/O failure, not a rejection
+				}
+				continue
+			}
+			for _, e := range events {
+				p := w.cache[e.Partner]
+				if _, seen := d.expect[e.Partner]; !seen {
+					d.expect[e.Partner] = p.LastSeq()
+				}
+				e.Seq = next
+				next++
+				w.predicted = e.Seq
+				if err := domain.Apply(writerFacts{w, p}, e); err != nil {
+					// The partner's state is ahead of our numbering: another
+					// writer appended.
+					return fmt.Errorf("%w: %v", errStale, err)
+				}
+				d.msgs = append(d.msgs, encodeEvent(e, raw, w.pol))
+				r.OK, r.Seq = true, e.Seq
+			}
+		}
+		d.results = append(d.results, rs)
+	}
+	return nil
+}
+
+// partner returns the decision state of a partner, loading it from the
+// snapshot on a miss. A partner with pending events is always cached, so what
+// the read models hold for any other partner is complete.
+func (w *Writer) partner(id string) (*domain.Partner, error) {
+	if p, ok := w.cache[id]; ok {
+		return p, nil
+	}
+	p, err := w.snap.Partner(id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		p = domain.NewPartner(id)
+	} else {
+		w.cached += p.Core.Events
+	}
+	w.cache[id] = p
+	return p, nil
+}
