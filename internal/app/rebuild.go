@@ -6,8 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/benefits-ledger/ledger/domain"
-	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/projections"
 )
@@ -65,25 +63,15 @@ func (l *Ledger) Rebuild(ctx context.Context) (ledger.RebuildReport, error) {
 func (l *Ledger) swap(ctx context.Context, next *projections.Store) error {
 	l.stopProjector()
 	defer l.startProjector()
-	cp, err := next.Checkpoint()
+	last, err := l.es.LastSeq(ctx)
 	if err != nil {
 		return err
 	}
-	err = l.es.Read(ctx, cp+1, "", func(rs []eventstore.Record) error {
-		events := make([]domain.Event, 0, len(rs))
-		for _, r := range rs {
-			e, err := ledger.DecodeEvent(r)
-			if err != nil {
-				return err
-			}
-			events = append(events, e)
-		}
-		return next.Fold(events)
-	})
-	if err != nil {
+	if err := ledger.FoldLog(ctx, l.es, next, last, nil); err != nil {
 		return fmt.Errorf("swap: catching up: %w", err)
 	}
-	if cp, err = next.Checkpoint(); err != nil {
+	cp, err := next.Checkpoint()
+	if err != nil {
 		return err
 	}
 	if err := os.Rename(next.Path(), modelsPath(l.cfg.DataDir)); err != nil {

@@ -2,11 +2,13 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/projections"
+	"golang.org/x/sync/errgroup"
 )
 
 // RebuildOptions tune a rebuild.
@@ -16,19 +18,28 @@ type RebuildOptions struct {
 	Progress func(seq, last uint64) // called after each folded batch
 }
 
+// RebuildReport is the outcome of rebuilding the live read models.
+type RebuildReport struct {
+	Checkpoint   uint64 `json:"checkpoint"`
+	Digest       string `json:"digest"`
+	Millis       int64  `json:"rebuild_ms"`
+	EventsPerSec int64  `json:"events_per_s"`
+	Swapped      bool   `json:"swapped"`
+}
+
 // Rebuild folds the log from its start into a new read model file at path
 // and returns the file's digest. The file is written without fsync per
 // batch and synced once at the end: a rebuild that fails is simply discarded.
 func Rebuild(ctx context.Context, es *eventstore.Store, path string, o RebuildOptions) (projections.Digest, error) {
-	toSeq, progress := o.ToSeq, o.Progress
 	last, err := es.LastSeq(ctx)
 	if err != nil {
 		return projections.Digest{}, err
 	}
-	if toSeq == 0 || toSeq > last {
-		if toSeq > last {
-			return projections.Digest{}, fmt.Errorf("rebuild: --to-seq %d is beyond the log's last sequence %d", toSeq, last)
-		}
+	toSeq := o.ToSeq
+	switch {
+	case toSeq > last:
+		return projections.Digest{}, fmt.Errorf("rebuild: --to-seq %d is beyond the log's last sequence %d", toSeq, last)
+	case toSeq == 0:
 		toSeq = last
 	}
 	out, err := projections.Open(path, projections.NoSync())
@@ -39,33 +50,10 @@ func Rebuild(ctx context.Context, es *eventstore.Store, path string, o RebuildOp
 	if cp, _ := out.Checkpoint(); cp != 0 {
 		return projections.Digest{}, fmt.Errorf("rebuild: %s already holds read models (checkpoint %d); choose a new file", path, cp)
 	}
-	events := make([]domain.Event, 0, eventstore.MaxReadBatch)
-	stop := fmt.Errorf("reached %d", toSeq)
-	err = es.Read(ctx, 1, "", func(rs []eventstore.Record) error {
-		events = events[:0]
-		for _, r := range rs {
-			if r.Seq > toSeq {
-				break
-			}
-			e, err := DecodeEvent(r)
-			if err != nil {
-				return fmt.Errorf("%w: %v", ErrDamaged, err)
-			}
-			events = append(events, e)
+	if toSeq > 0 {
+		if err := FoldLog(ctx, es, out, toSeq, o.Progress); err != nil {
+			return projections.Digest{}, err
 		}
-		if err := out.Fold(events); err != nil {
-			return err
-		}
-		if progress != nil && len(events) > 0 {
-			progress(events[len(events)-1].Seq, toSeq)
-		}
-		if len(events) < len(rs) || (len(events) > 0 && events[len(events)-1].Seq >= toSeq) {
-			return stop
-		}
-		return nil
-	})
-	if err != nil && err != stop {
-		return projections.Digest{}, err
 	}
 	if o.Policy != nil {
 		if err := out.WriteTiers(o.Policy); err != nil {
@@ -78,11 +66,101 @@ func Rebuild(ctx context.Context, es *eventstore.Store, path string, o RebuildOp
 	return out.Digest()
 }
 
-// RebuildReport is the outcome of rebuilding the live read models.
-type RebuildReport struct {
-	Checkpoint   uint64 `json:"checkpoint"`
-	Digest       string `json:"digest"`
-	Millis       int64  `json:"rebuild_ms"`
-	EventsPerSec int64  `json:"events_per_s"`
-	Swapped      bool   `json:"swapped"`
+// foldBatch is how many events a catch-up fold puts in one transaction:
+// large enough to amortize the commit, small enough that bbolt's in-memory
+// pages stay cheap to insert into.
+const foldBatch = 8192
+
+// errReached stops a read at the requested sequence.
+var errReached = errors.New("reached the requested sequence")
+
+// FoldLog folds the log into out, from out's checkpoint up to toSeq, as a
+// pipeline: one goroutine reads the stream, one decodes, this one folds —
+// so reading, decoding and bbolt each keep a core busy.
+func FoldLog(ctx context.Context, es *eventstore.Store, out *projections.Store, toSeq uint64, progress func(seq, last uint64)) error {
+	cp, err := out.Checkpoint()
+	if err != nil || cp >= toSeq {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	records := make(chan []eventstore.Record, 4)
+	decoded := make(chan []domain.Event, 4)
+	g.Go(func() error {
+		defer close(records)
+		err := es.Read(ctx, cp+1, "", func(rs []eventstore.Record) error {
+			if n := len(rs); rs[n-1].Seq > toSeq {
+				i := n
+				for i > 0 && rs[i-1].Seq > toSeq {
+					i--
+				}
+				rs = rs[:i]
+			}
+			if len(rs) > 0 {
+				select {
+				case records <- rs:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			if len(rs) == 0 || rs[len(rs)-1].Seq >= toSeq {
+				return errReached
+			}
+			return nil
+		})
+		if errors.Is(err, errReached) {
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		defer close(decoded)
+		for rs := range records {
+			events := make([]domain.Event, len(rs))
+			for i, r := range rs {
+				e, err := DecodeEvent(r)
+				if err != nil {
+					return fmt.Errorf("%w: %v", ErrDamaged, err)
+				}
+				events[i] = e
+			}
+			select {
+			case decoded <- events:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		var pending []domain.Event
+		flush := func() error {
+			if len(pending) == 0 {
+				return nil
+			}
+			if err := out.Fold(pending); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(pending[len(pending)-1].Seq, toSeq)
+			}
+			pending = pending[:0]
+			return nil
+		}
+		for events := range decoded {
+			pending = append(pending, events...)
+			if len(pending) >= foldBatch || len(decoded) == 0 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if cp, err = out.Checkpoint(); err == nil && cp < toSeq {
+		err = fmt.Errorf("%w: folded up to %d, the log should reach %d", ErrDamaged, cp, toSeq)
+	}
+	return err
 }
