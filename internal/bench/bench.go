@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/benefits-ledger/ledger/internal/app"
@@ -22,7 +24,7 @@ import (
 type Config struct {
 	Events   int
 	Partners int
-	Clients  int           // concurrent query (and submit) clients
+	Clients  int // concurrent query (and submit) clients
 	Seed     int64
 	Queries  time.Duration // how long to run the query phase
 	Dir      string        // working directory (default: a temporary one, removed after)
@@ -93,15 +95,20 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	gcfg := gen.Config{Events: cfg.Events, Partners: cfg.Partners, Seed: cfg.Seed}
 	say("generating %d events for %d partners…", cfg.Events, gcfg.WithDefaults().Partners)
 	start := time.Now()
-	var lines [][]byte
-	if err := gen.Generate(gcfg, func(l []byte) error { lines = append(lines, append([]byte(nil), l...)); return nil }); err != nil {
+	log, err := writeLog(gcfg, filepath.Join(dir, "input.ndjson"), cfg.Clients)
+	if err != nil {
 		return Report{}, err
 	}
-	say("generated %d lines in %s", len(lines), time.Since(start).Round(time.Millisecond))
+	say("generated %d lines in %s", log.lines, time.Since(start).Round(time.Millisecond))
+	// The generator's memory is not the ledger's: return it to the system
+	// and restart the peak-RSS count before the measured phases.
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
 
-	r := Report{Events: len(lines), Machine: machine()}
+	r := Report{Events: log.lines, Machine: machine()}
 	say("raw JetStream async publish (same bytes, same durability)…")
-	raw, err := rawPublish(ctx, dir, lines)
+	raw, err := rawPublish(ctx, dir, log)
 	if err != nil {
 		return r, fmt.Errorf("raw publish: %w", err)
 	}
@@ -114,7 +121,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	defer l.Close()
 
 	say("ingest through the ledger (%d clients)…", cfg.Clients)
-	ing, rejected, err := ingest(ctx, l, lines, cfg.Clients)
+	ing, rejected, err := ingest(ctx, l, log)
 	if err != nil {
 		return r, fmt.Errorf("ingest: %w", err)
 	}

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/ledger"
@@ -36,7 +35,7 @@ func connect(l *app.Ledger) (*nats.Conn, error) {
 // the ledger's server), each message acknowledged — no validation, no
 // idempotency, no batching. It runs on a server of its own, over TCP like the
 // ledger's clients, so that nothing of the ledger's is in the way.
-func rawPublish(ctx context.Context, dir string, lines [][]byte) (Rate, error) {
+func rawPublish(ctx context.Context, dir string, log *inputLog) (Rate, error) {
 	srv, err := natsserver.Start(ctx, natsserver.Config{StoreDir: filepath.Join(dir, "raw-jetstream"), Port: -1, SyncAlways: true, Open: true})
 	if err != nil {
 		return Rate{}, err
@@ -58,10 +57,14 @@ func rawPublish(ctx context.Context, dir string, lines [][]byte) (Rate, error) {
 	}
 	defer js.DeleteStream(context.Background(), s.CachedInfo().Config.Name)
 	start := time.Now()
-	for i, line := range lines {
-		if _, err := js.PublishAsync("rawbench."+strconv.Itoa(i%1024), line, jetstream.WithStallWait(time.Minute)); err != nil {
-			return Rate{}, err
-		}
+	i := 0
+	err = log.each(log.path, func(line []byte) error {
+		i++
+		_, err := js.PublishAsync("rawbench."+strconv.Itoa(i%1024), line, jetstream.WithStallWait(time.Minute))
+		return err
+	})
+	if err != nil {
+		return Rate{}, err
 	}
 	select {
 	case <-js.PublishAsyncComplete():
@@ -69,47 +72,33 @@ func rawPublish(ctx context.Context, dir string, lines [][]byte) (Rate, error) {
 		return Rate{}, ctx.Err()
 	}
 	d := time.Since(start)
-	if info, err := s.Info(ctx); err != nil || info.State.Msgs != uint64(len(lines)) {
-		return Rate{}, fmt.Errorf("raw stream holds %v messages (%v), want %d", info, err, len(lines))
+	if info, err := s.Info(ctx); err != nil || info.State.Msgs != uint64(log.lines) {
+		return Rate{}, fmt.Errorf("raw stream holds %v messages (%v), want %d", info, err, log.lines)
 	}
-	return rate(len(lines), d), nil
+	return rate(log.lines, d), nil
 }
 
 // ingest submits the log through the RPC, as upstream systems would: the
 // log split by partner across clients (each partner's events stay in order),
 // requests of up to 1000 lines.
-func ingest(ctx context.Context, l *app.Ledger, lines [][]byte, clients int) (Rate, int, error) {
-	// Lines that name no partner (sale corrections) follow their sale's
-	// partner, found through the offer and sale they name.
-	shards := shard(lines, clients)
+func ingest(ctx context.Context, l *app.Ledger, log *inputLog) (Rate, int, error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
 	rejected := 0
 	start := time.Now()
-	for _, sh := range shards {
+	for _, shard := range log.shards {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nc, err := connect(l)
-			if err == nil {
-				defer nc.Close()
-				client := rpc.NewClient(nc)
-				for i := 0; i < len(sh) && err == nil; i += ledger.MaxLines {
-					var rs []ledger.LineResult
-					rs, err = client.Submit(ctx, sh[i:min(i+ledger.MaxLines, len(sh))])
-					for _, r := range rs {
-						if !r.OK {
-							mu.Lock()
-							if rejected < 5 {
-								fmt.Fprintf(os.Stderr, "bench: rejected: %s %s\n", r.Code, r.Error)
-							}
-							rejected++
-							mu.Unlock()
-						}
-					}
+			err := submitFile(ctx, l, log, shard, func(r ledger.LineResult) {
+				mu.Lock()
+				defer mu.Unlock()
+				if rejected < 5 {
+					fmt.Fprintf(os.Stderr, "bench: rejected: %s %s\n", r.Code, r.Error)
 				}
-			}
+				rejected++
+			})
 			if err != nil {
 				mu.Lock()
 				firstErr = err
@@ -118,45 +107,40 @@ func ingest(ctx context.Context, l *app.Ledger, lines [][]byte, clients int) (Ra
 		}()
 	}
 	wg.Wait()
-	return rate(len(lines), time.Since(start)), rejected, firstErr
+	return rate(log.lines, time.Since(start)), rejected, firstErr
 }
 
-// shard splits the log into n ordered streams with every partner's events in
-// one of them, in their original order.
-func shard(lines [][]byte, n int) [][][]byte {
-	offerOf, saleOf := map[string]string{}, map[string]string{}
-	out := make([][][]byte, n)
-	for _, line := range lines {
-		in, err := domain.ParseEnvelope(line, time.Now().Add(24*365*time.Hour))
-		p := ""
-		if err == nil {
-			switch d := in.Data.(type) {
-			case domain.OfferPublished:
-				p = d.PartnerID
-				offerOf[d.OfferID] = p
-			case domain.OfferDelisted:
-				p = offerOf[d.OfferID]
-			case domain.SaleBilled:
-				p = offerOf[d.OfferID]
-				saleOf[d.SaleID] = p
-			case domain.SaleFlaggedFraud:
-				p = saleOf[d.SaleID]
-			case domain.SaleFraudCleared:
-				p = saleOf[d.SaleID]
-			case domain.PurchaseCancelled:
-				p = saleOf[d.SaleID]
-			case interface{ Partner() string }:
-				p = d.Partner()
+// submitFile streams one shard of the log to the ledger in requests of up to
+// MaxLines lines, on its own connection.
+func submitFile(ctx context.Context, l *app.Ledger, log *inputLog, path string, rejected func(ledger.LineResult)) error {
+	nc, err := connect(l)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	client := rpc.NewClient(nc)
+	var batch [][]byte
+	send := func() error {
+		rs, err := client.Submit(ctx, batch)
+		for _, r := range rs {
+			if !r.OK {
+				rejected(r)
 			}
 		}
-		h := 0
-		for i := 0; i < len(p); i++ {
-			h = h*31 + int(p[i])
-		}
-		k := (h%n + n) % n
-		out[k] = append(out[k], line)
+		batch = batch[:0]
+		return err
 	}
-	return slices.DeleteFunc(out, func(s [][]byte) bool { return len(s) == 0 })
+	err = log.each(path, func(line []byte) error {
+		batch = append(batch, append([]byte(nil), line...))
+		if len(batch) == ledger.MaxLines {
+			return send()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = send()
+	}
+	return err
 }
 
 // rawFold is the raw limit of projection: the ledger's stream read with an

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
@@ -42,15 +41,15 @@ type Queries struct {
 	written func() uint64 // the writer's last sequence: read your own writes
 	clock   func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]*domain.Partner
+	cache *viewCache
 }
 
-const queryCacheSize = 20_000
+// queryCacheEvents bounds the partners kept compiled for queries, in events.
+const queryCacheEvents = 150_000
 
 // NewQueries returns the query side.
 func NewQueries(pol *domain.Policy, es *eventstore.Store, models func() *projections.Store, proj *Projector, written func() uint64) *Queries {
-	return &Queries{pol: pol, es: es, models: models, proj: proj, written: written, clock: time.Now, cache: map[string]*domain.Partner{}}
+	return &Queries{pol: pol, es: es, models: models, proj: proj, written: written, clock: time.Now, cache: newViewCache(queryCacheEvents)}
 }
 
 // Tier answers the tier document.
@@ -192,20 +191,13 @@ func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
 	if err != nil {
 		return nil, err
 	}
-	q.mu.Lock()
-	p, ok := q.cache[id]
-	q.mu.Unlock()
-	if !ok || p.LastSeq() != last {
+	p, ok := q.cache.get(id, last)
+	if !ok {
 		if p, _, err = models.Partner(id); err != nil {
 			return nil, err
 		}
 		if p != nil {
-			q.mu.Lock()
-			if len(q.cache) >= queryCacheSize {
-				clear(q.cache)
-			}
-			q.cache[id] = p
-			q.mu.Unlock()
+			q.cache.put(p)
 		}
 	}
 	if p == nil || !p.KnownAt(known) {

@@ -21,7 +21,7 @@ const (
 	CodeLineTooLong domain.Code = "line_too_long"
 	CodeUnavailable domain.Code = "unavailable"
 
-	cacheBudgetEvents = 400_000 // events' worth of partner state kept decided-ready
+	cacheBudgetEvents = 150_000 // events' worth of partner state kept decided-ready
 	maxAttempts       = 3       // appends of one submission before it is failed
 )
 
