@@ -101,7 +101,14 @@ type Era struct {
 	NoContactAfterDays int              `json:"no_contact_after_days"`
 
 	index       int
-	regimeStart time.Time // first instant of the run of TTM eras this one belongs to
+	regimeStart time.Time  // first instant of the run of TTM eras this one belongs to
+	trackList   []eraTrack // Tracks in id order, for evaluating ranks without map iteration
+}
+
+// eraTrack is one of an era's tracks with its id.
+type eraTrack struct {
+	id string
+	Track
 }
 
 // Track holds a track's thresholds, one per tier rank from 1, in the track's
@@ -197,6 +204,12 @@ func (p *Policy) validate() error {
 		}
 		if len(e.Tracks) == 0 {
 			return fmt.Errorf("era %s: at least one track is required", e.ID)
+		}
+		e.trackList = e.trackList[:0]
+		for _, id := range trackIDs {
+			if tr, ok := e.Tracks[id]; ok {
+				e.trackList = append(e.trackList, eraTrack{id, tr})
+			}
 		}
 		for id, tr := range e.Tracks {
 			if !slices.Contains(trackIDs, id) {

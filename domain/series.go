@@ -92,3 +92,27 @@ func (m maxSeries) over(t time.Time, ttm bool) int64 {
 	}
 	return best
 }
+
+// cursor reads a series at increasing instants in O(1) amortized: the
+// compile sweep visits instants in order, so binary searches are not needed.
+type cursor struct {
+	s      *series
+	hi, lo int // points at or before t; points at or before ttmStart(t)
+}
+
+func (c *cursor) advance(n *int, t int64) {
+	for *n < len(c.s.at) && c.s.at[*n] <= t {
+		*n++
+	}
+}
+
+// over is series.over for a t no earlier than the previous call's; lo is
+// ttmStart(t) in Unix nanoseconds.
+func (c *cursor) over(t, lo int64, ttm bool) int64 {
+	c.advance(&c.hi, t)
+	if !ttm {
+		return c.s.sum[c.hi]
+	}
+	c.advance(&c.lo, lo)
+	return c.s.sum[c.hi] - c.s.sum[c.lo]
+}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -77,12 +78,7 @@ const (
 func newTierModel(pol *Policy, p *Partner, n uint64, rc recount) *tierModel {
 	m := &tierModel{pol: pol}
 	var mbs, seats, biz, mau, fraudEx, cancelEx []point
-	entries := map[int64]Cause{}
-	note := func(at int64, c Cause) {
-		if old, ok := entries[at]; !ok || c.Seq > old.Seq {
-			entries[at] = c
-		}
-	}
+	cands := make([]candidate, 0, len(p.Sales)+len(p.Metrics)+8)
 	for _, s := range p.Sales {
 		if !s.known(n) {
 			continue
@@ -104,7 +100,7 @@ func newTierModel(pol *Policy, p *Partner, n uint64, rc recount) *tierModel {
 		if s.M365 && s.Seats > 0 {
 			seats = append(seats, point{at, s.Seats, s.Seq})
 		}
-		note(at, Cause{Kind: CauseEvent, Seq: s.Seq, Type: TypeSaleBilled, ID: s.Event})
+		cands = append(cands, candidate{at, candEntry, Cause{Kind: CauseEvent, Seq: s.Seq, Type: TypeSaleBilled, ID: s.Event}})
 	}
 	for _, r := range effectiveMetrics(p.Metrics, n) {
 		pt := point{r.Time.UnixNano(), r.Value, r.Seq}
@@ -113,12 +109,43 @@ func newTierModel(pol *Policy, p *Partner, n uint64, rc recount) *tierModel {
 		} else {
 			biz = append(biz, pt)
 		}
-		note(pt.at, Cause{Kind: CauseEvent, Seq: r.Seq, Type: TypeMetricReported, ID: r.Event})
+		cands = append(cands, candidate{pt.at, candEntry, Cause{Kind: CauseEvent, Seq: r.Seq, Type: TypeMetricReported, ID: r.Event}})
 	}
 	m.mbs, m.seats, m.biz, m.mau = newSeries(mbs), newSeries(seats), newSeries(biz), newMaxSeries(mau)
 	m.fraudEx, m.cancelEx = newSeries(fraudEx), newSeries(cancelEx)
-	m.compile(entries)
+	m.compile(cands)
 	return m
+}
+
+// candidate is an instant where the held tier may change, with its kinds and,
+// for entries, the latest recorded event entering then.
+type candidate struct {
+	at    int64
+	kind  int
+	cause Cause
+}
+
+// mergeCandidates sorts candidates by instant and merges those at the same
+// instant: kinds combine, and the entry cause is the latest recorded one.
+func mergeCandidates(cs []candidate) []candidate {
+	slices.SortFunc(cs, func(a, b candidate) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.cause.Seq, b.cause.Seq)
+	})
+	out := cs[:0]
+	for _, c := range cs {
+		if n := len(out); n > 0 && out[n-1].at == c.at {
+			out[n-1].kind |= c.kind
+			if c.kind&candEntry != 0 {
+				out[n-1].cause = c.cause
+			}
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // effectiveMetrics keeps, for each metric and period, the last report known at
@@ -163,9 +190,43 @@ func (m *tierModel) rank(t time.Time) int {
 	}
 	v := m.tracks(t, era)
 	r := 0
-	for id, tr := range era.Tracks {
-		if tr.counts(t) {
-			r = max(r, tr.rankOf(v.get(id)))
+	for _, et := range era.trackList {
+		if et.Track.counts(t) {
+			r = max(r, et.rankOf(v.get(et.id)))
+		}
+	}
+	return r
+}
+
+// sweep evaluates ranks at increasing instants with cursors on the series.
+type sweep struct {
+	m               *tierModel
+	mbs, seats, biz cursor
+}
+
+func (m *tierModel) newSweep() *sweep {
+	return &sweep{m: m, mbs: cursor{s: &m.mbs}, seats: cursor{s: &m.seats}, biz: cursor{s: &m.biz}}
+}
+
+// rank is tierModel.rank for instants visited in increasing order.
+func (w *sweep) rank(t time.Time) int {
+	era := w.m.pol.EraAt(t)
+	if era == nil {
+		return 0
+	}
+	ttm := era.Basis == BasisTTM
+	at, lo := t.UnixNano(), int64(0)
+	if ttm {
+		lo = ttmStart(t).UnixNano()
+	}
+	v := Tracks{MBS: w.mbs.over(at, lo, ttm), Seats: w.seats.over(at, lo, ttm), BizApps: w.biz.over(at, lo, ttm)}
+	if len(w.m.mau.v) > 0 {
+		v.MAU = w.m.mau.over(t, ttm)
+	}
+	r := 0
+	for _, et := range era.trackList {
+		if et.Track.counts(t) {
+			r = max(r, et.rankOf(v.get(et.id)))
 		}
 	}
 	return r
@@ -175,56 +236,55 @@ func (m *tierModel) rank(t time.Time) int {
 // may change: entries, era starts, track ends and anniversaries. Between them
 // the held tier is constant: TTM values only rise at entries, and a fall takes
 // effect only at the next anniversary (DOMAIN.md §4).
-func (m *tierModel) compile(entries map[int64]Cause) {
-	kinds := map[int64]int{}
-	for at := range entries {
-		kinds[at] |= candEntry
-	}
+func (m *tierModel) compile(cands []candidate) {
 	hasTTM := false
 	for _, e := range m.pol.Eras {
-		kinds[e.From.UnixNano()] |= candEra
+		cands = append(cands, candidate{at: e.From.UnixNano(), kind: candEra})
 		hasTTM = hasTTM || e.Basis == BasisTTM
-		for _, tr := range e.Tracks {
-			if tr.Until != nil {
-				kinds[tr.Until.UnixNano()+1] |= candTrackEnd
+		for _, et := range e.trackList {
+			if et.Until != nil {
+				cands = append(cands, candidate{at: et.Until.UnixNano() + 1, kind: candTrackEnd})
 			}
 		}
 	}
-	cands := sortedKeys(kinds)
+	cands = mergeCandidates(cands)
 	firstEra := m.pol.Eras[0].From.UnixNano()
+	first := m.newSweep()
 	for _, c := range cands {
-		if c >= firstEra && m.rank(time.Unix(0, c).UTC()) >= 1 {
-			m.first, m.hasFirst = time.Unix(0, c).UTC(), true
+		if c.at >= firstEra && first.rank(time.Unix(0, c.at).UTC()) >= 1 {
+			m.first, m.hasFirst = time.Unix(0, c.at).UTC(), true
 			break
 		}
 	}
 	if m.hasFirst && hasTTM {
 		// Anniversaries until every entry has left the TTM window and one more
 		// period has begun; after that the held tier no longer changes.
-		horizon := time.Unix(0, max(cands[len(cands)-1], m.first.UnixNano())).UTC().AddDate(2, 0, 0)
+		horizon := time.Unix(0, max(cands[len(cands)-1].at, m.first.UnixNano())).UTC().AddDate(2, 0, 0)
 		for k := 0; ; k++ {
 			s := m.first.AddDate(k, 0, 0)
 			if s.After(horizon) {
 				break
 			}
-			kinds[s.UnixNano()] |= candAnniversary
+			cands = append(cands, candidate{at: s.UnixNano(), kind: candAnniversary})
 		}
-		cands = sortedKeys(kinds)
+		cands = mergeCandidates(cands)
 	}
 
 	held, running, inTTM := 0, 0, false
 	var period Period
+	sw := m.newSweep()
 	for _, c := range cands {
-		t := time.Unix(0, c).UTC()
+		t := time.Unix(0, c.at).UTC()
 		era := m.pol.EraAt(t)
 		r := 0
 		switch {
 		case era == nil:
 		case era.Basis == BasisCumulative:
-			r, inTTM = m.rank(t), false
+			r, inTTM = sw.rank(t), false
 		case !m.hasFirst || t.Before(m.first):
 		default:
-			if p := anniversary(m.first, t); !inTTM || !p.Start.Equal(period.Start) {
+			if !inTTM || !t.Before(period.End) {
+				p := anniversary(m.first, t)
 				inTTM, period, running = true, p, 0
 				if p.Start.Before(era.regimeStart) {
 					// The period straddles the switch to TTM: no partner loses
@@ -232,11 +292,11 @@ func (m *tierModel) compile(entries map[int64]Cause) {
 					running = m.rank(era.regimeStart.Add(-time.Second))
 				}
 			}
-			running = max(running, m.rank(t))
+			running = max(running, sw.rank(t))
 			r = running
 		}
 		if r != held {
-			m.segs = append(m.segs, heldSegment{from: t, rank: r, cause: causeOf(kinds[c], entries[c], r > held)})
+			m.segs = append(m.segs, heldSegment{from: t, rank: r, cause: causeOf(c.kind, c.cause, r > held)})
 			held = r
 		}
 	}
@@ -306,12 +366,3 @@ const (
 	PeriodFiscalYear  = "fiscal-year"
 	PeriodAnniversary = "anniversary"
 )
-
-func sortedKeys(m map[int64]int) []int64 {
-	keys := make([]int64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
