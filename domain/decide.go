@@ -104,7 +104,7 @@ func decidePartnerEnrolled(p *Partner, in Input) error {
 	if e := p.Core.Enrolment; e != nil {
 		return reject(CodeAlreadyEnrolled, "partner %s enrolled at sequence %d", p.ID, e.Seq)
 	}
-	return notBefore(in, p.Core.Created.Time, "the partner's first publication")
+	return notBefore(in, p.firstPublished(), "the partner's first publication")
 }
 
 func decideContactAssigned(p *Partner, in Input, d MarketingContactAssigned) error {

@@ -6,6 +6,7 @@ package domain
 
 import (
 	"testing"
+	"time"
 )
 
 // base is a partner P-1 with a live transact offer O-1, enrolled, with a
@@ -470,5 +471,30 @@ func TestBookRecordOrder(t *testing.T) {
 	}
 	if p.LastSeq() != s.b.LastSeq() {
 		t.Fatalf("partner at %d, book at %d", p.LastSeq(), s.b.LastSeq())
+	}
+}
+
+// TestEnrolmentAfterEarliestPublication: enrolment is checked against the
+// earliest-dated publication, not the first one recorded.
+func TestEnrolmentAfterEarliestPublication(t *testing.T) {
+	b := NewBook(DefaultPolicy())
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lines := []string{
+		`{"specversion":"1.0","id":"a1","source":"x","type":"OfferPublished","time":"2024-05-01T00:00:00Z","data":{"offer_id":"O-1","partner_id":"P-1","publisher_id":"pub","listing_type":"list","storefront":"appsource"}}`,
+		`{"specversion":"1.0","id":"a2","source":"x","type":"OfferPublished","time":"2023-01-01T00:00:00Z","data":{"offer_id":"O-2","partner_id":"P-1","publisher_id":"pub","listing_type":"transact","storefront":"appsource"}}`,
+		`{"specversion":"1.0","id":"a3","source":"x","type":"PartnerEnrolled","time":"2023-06-01T00:00:00Z","data":{"partner_id":"P-1","name":"P","account_email":"a@p.example"}}`,
+		`{"specversion":"1.0","id":"a4","source":"x","type":"PartnerEnrolled","time":"2022-06-01T00:00:00Z","data":{"partner_id":"P-1","name":"P","account_email":"a@p.example"}}`,
+	}
+	for i, l := range lines[:3] {
+		if r := b.Submit([]byte(l), now); r.Err != nil {
+			t.Fatalf("line %d: %v", i+1, r.Err)
+		}
+	}
+	b2 := NewBook(DefaultPolicy())
+	for _, l := range lines[:2] {
+		b2.Submit([]byte(l), now)
+	}
+	if r := b2.Submit([]byte(lines[3]), now); CodeOf(r.Err) != CodeInvalidField {
+		t.Fatalf("enrolment before every publication: %v, want invalid_field", r.Err)
 	}
 }

@@ -14,6 +14,10 @@ type HistoryDoc struct {
 	Policy      string       `json:"policy"`
 	Changes     []TierChange `json:"changes"`
 	Corrections []Correction `json:"corrections"`
+	// Corrections are analysed from the latest back: how many there are,
+	// and how many were analysed.
+	CorrectionsTotal    int `json:"corrections_total"`
+	CorrectionsAnalysed int `json:"corrections_analysed"`
 }
 
 // TierChange is one change of the held tier as now known.
@@ -44,16 +48,25 @@ type Effect struct {
 }
 
 // History builds the partner's tier history as known at known (echoed as
-// knownSeq).
+// knownSeq), analysing every correction.
 func History(pol *Policy, p *Partner, known, knownSeq uint64) HistoryDoc {
+	return RecentHistory(pol, p, known, knownSeq, 0)
+}
+
+// RecentHistory is History analysing only the latest limit corrections (0:
+// all). Each correction costs two compiles of the partner, so for a partner
+// with thousands of corrections the full analysis takes minutes; the
+// changes themselves are always complete.
+func RecentHistory(pol *Policy, p *Partner, known, knownSeq uint64, limit int) HistoryDoc {
 	v := Compile(pol, p, known)
-	doc := HistoryDoc{PartnerID: p.ID, KnownSeq: knownSeq, Policy: pol.Version, Changes: []TierChange{}, Corrections: []Correction{}}
-	prev := 0
-	for _, s := range v.tiers.segs {
-		doc.Changes = append(doc.Changes, TierChange{At: s.from, From: v.rankDoc(prev), To: v.rankDoc(s.rank), Cause: s.cause})
-		prev = s.rank
+	doc := HistoryDoc{PartnerID: p.ID, KnownSeq: knownSeq, Policy: pol.Version, Changes: v.changes(), Corrections: []Correction{}}
+	cs := retroactive(p, known)
+	doc.CorrectionsTotal = len(cs)
+	if limit > 0 && len(cs) > limit {
+		cs = cs[len(cs)-limit:]
 	}
-	for _, c := range retroactive(p, known) {
+	doc.CorrectionsAnalysed = len(cs)
+	for _, c := range cs {
 		before := newTierModel(pol, p, c.Seq-1, recount{})
 		after := newTierModel(pol, p, c.Seq, recount{})
 		if effects := v.diff(before.segs, after.segs); len(effects) > 0 {
@@ -62,6 +75,21 @@ func History(pol *Policy, p *Partner, known, knownSeq uint64) HistoryDoc {
 		}
 	}
 	return doc
+}
+
+// TierChanges lists the changes of the held tier as known at known.
+func TierChanges(pol *Policy, p *Partner, known uint64) []TierChange {
+	return Compile(pol, p, known).changes()
+}
+
+func (v *View) changes() []TierChange {
+	out := []TierChange{}
+	prev := 0
+	for _, s := range v.tiers.segs {
+		out = append(out, TierChange{At: s.from, From: v.rankDoc(prev), To: v.rankDoc(s.rank), Cause: s.cause})
+		prev = s.rank
+	}
+	return out
 }
 
 func (v *View) rankDoc(r int) TierRank { return TierRank{Rank: r, Name: v.pol.TierName(r)} }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Partner is one partner's facts in memory: the decider's state, and what a
@@ -130,3 +131,15 @@ func (p *Partner) PutEnvelope(string, uint64, Fingerprint) {}
 
 // KnownAt reports whether the partner existed at knowledge cut-off n.
 func (p *Partner) KnownAt(n uint64) bool { return p.Core != nil && p.Core.Created.known(n) }
+
+// firstPublished is the event time of the partner's earliest publication
+// (not the first one recorded: publications may arrive out of order).
+func (p *Partner) firstPublished() time.Time {
+	first := p.Core.Created.Time
+	for _, o := range p.Offers {
+		if t := o.Pubs[0].Time; t.Before(first) {
+			first = t
+		}
+	}
+	return first
+}

@@ -22,14 +22,12 @@ func (s *Store) WriteTiers(pol *domain.Policy) error {
 		if err != nil {
 			return err
 		}
-		cp := getU64(tx.Bucket(bucketMeta), keyCheckpoint)
 		err = tx.Bucket(bucketPartners).ForEach(func(k, _ []byte) error {
 			p, err := loadPartner(tx, string(k))
 			if err != nil {
 				return err
 			}
-			h := domain.History(pol, p, domain.AllKnown, cp)
-			v, err := json.Marshal(h.Changes)
+			v, err := json.Marshal(domain.TierChanges(pol, p, domain.AllKnown))
 			if err != nil {
 				return err
 			}

@@ -142,7 +142,7 @@ func printHistory(w io.Writer, raw []byte) error {
 	if len(d.Corrections) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "\nCorrections that rewrote the past when they were recorded:")
+	fmt.Fprintf(w, "\nCorrections that rewrote the past when they were recorded (latest %d of %d analysed):\n", d.CorrectionsAnalysed, d.CorrectionsTotal)
 	t = table(w)
 	fmt.Fprintln(t, "SEQ\tEVENT\tID\tFROM\tUNTIL\tWAS\tBECAME")
 	for _, c := range d.Corrections {

@@ -56,6 +56,10 @@ func runQuery(e *env, args []string, qc queryCmd) int {
 	if qc.known {
 		fs.Uint64Var(&known, "known-seq", 0, "answer as the ledger knew things at this sequence (default: everything)")
 	}
+	var corrections int
+	if qc.endpoint == rpc.EndpointHistory {
+		fs.IntVar(&corrections, "corrections", ledger.DefaultHistoryCorrections, "how many of the latest corrections to analyse (-1: all)")
+	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return fail(e, exitError, err)
@@ -76,7 +80,7 @@ func runQuery(e *env, args []string, qc queryCmd) int {
 		}
 		q.At = t.UTC().Format(time.RFC3339Nano)
 	}
-	q.KnownSeq = known
+	q.KnownSeq, q.Corrections = known, corrections
 	client, closeConn, err := cf.connect(e)
 	if err != nil {
 		return fail(e, exitError, err)

@@ -28,7 +28,14 @@ type Query struct {
 	At        string `json:"at,omitempty"`        // RFC 3339; default now
 	KnownSeq  uint64 `json:"known_seq,omitempty"` // knowledge cut-off; 0 = everything
 	MinSeq    uint64 `json:"min_seq,omitempty"`   // wait until the read models hold this sequence
+	// Corrections bounds how many of the latest corrections a history
+	// analyses (0: DefaultHistoryCorrections, -1: all).
+	Corrections int `json:"corrections,omitempty"`
 }
+
+// DefaultHistoryCorrections is how many corrections a history analyses
+// unless asked otherwise.
+const DefaultHistoryCorrections = 50
 
 // Queries answers from the read models. Compiled partner views are cached
 // and validated against the partner's last folded sequence, so a cached
@@ -80,7 +87,14 @@ func (q *Queries) History(ctx context.Context, r Query) (domain.HistoryDoc, erro
 	if err != nil {
 		return domain.HistoryDoc{}, err
 	}
-	return domain.History(q.pol, p, known, echo), nil
+	limit := r.Corrections
+	switch {
+	case limit == 0:
+		limit = DefaultHistoryCorrections
+	case limit < 0:
+		limit = 0
+	}
+	return domain.RecentHistory(q.pol, p, known, echo, limit), nil
 }
 
 // AttentionDoc is the attention report.
