@@ -40,6 +40,7 @@ func (v *View) Attention(at time.Time) []AttentionItem {
 		out = append(out, item)
 	}
 	days = v.pol.Attention.FraudHoldDays
+	v.p.complete()
 	for _, s := range v.p.Sales {
 		// The event time of a clearance or confirmation matters here: a flag
 		// resolved after at was still unresolved at at.

@@ -23,6 +23,24 @@ func BenchmarkParseEnvelope(b *testing.B) {
 	}
 }
 
+// BenchmarkParseManyMembers is the worst line the size limit lets through:
+// 64 KiB of extension attributes, each a distinct name to check for
+// repetition. It must stay linear in the line's size (it was quadratic: half
+// a second per line, minutes for a request of such lines).
+func BenchmarkParseManyMembers(b *testing.B) {
+	line := []byte(`{"specversion":"1.0","id":"e-1","source":"s","type":"SaleFraudCleared","time":"2024-05-01T09:30:00Z","data":{"sale_id":"S-1"}`)
+	for i := 0; len(line) < 64<<10-16; i++ {
+		line = fmt.Appendf(line, `,"%x":0`, i)
+	}
+	line = append(line, '}')
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := domain.ParseEnvelope(line, benchNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkFingerprint is the content hash used for idempotency.
 func BenchmarkFingerprint(b *testing.B) {
 	in, err := domain.ParseEnvelope(benchSale, benchNow)

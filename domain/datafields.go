@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // fields hands out the members of an event's data object with validation. The
@@ -118,11 +119,16 @@ func (f *fields) finish(typ string) *Error {
 	return f.err
 }
 
-// clip shortens echoed input so an error message stays readable.
+// clip shortens echoed input so an error message stays readable. It cuts
+// at a rune boundary, so the message stays valid UTF-8.
 func clip(s string) string {
 	const max = 80
-	if len(s) > max {
-		return s[:max] + "…"
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -49,6 +49,9 @@ func Decide(p *Partner, in Input, now time.Time, pol *Policy) ([]Event, error) {
 	default:
 		err = reject(CodeUnknownType, "event type %s cannot be decided", in.Type)
 	}
+	if p.err != nil {
+		return nil, p.err // a sale could not be loaded: not a rejection
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +213,9 @@ func decideActivation(p *Partner, in Input, d BenefitActivated, pol *Policy) (*G
 	if err := ownOffer(p, d.OfferID); err != nil {
 		return nil, err
 	}
+	if err := p.Complete(); err != nil {
+		return nil, err
+	}
 	v, t := p.View(pol), in.Time
 	if !v.enrolledAt(t) {
 		return nil, reject(CodeNotEnrolled, "partner %s is not enrolled at %s", p.ID, t.Format(time.RFC3339))
@@ -261,6 +267,9 @@ func decideContactReport(p *Partner, in Input, d RewardsTeamContacted, pol *Poli
 	}
 	b, err := benefitOf(pol, d.BenefitID)
 	if err != nil {
+		return 0, err
+	}
+	if err := p.Complete(); err != nil {
 		return 0, err
 	}
 	v := p.View(pol)

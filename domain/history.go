@@ -108,6 +108,7 @@ func retroactive(p *Partner, n uint64) []Correction {
 		typ string
 	}
 	var entries []entry
+	p.complete()
 	for _, s := range p.Sales {
 		entries = append(entries, entry{s.Stamp, TypeSaleBilled})
 		for _, m := range s.Marks {

@@ -69,9 +69,14 @@ func (s *scanner) ws() {
 	}
 }
 
+// linearNames is how many names the duplicate check compares one by one;
+// past it, a set keeps an object of thousands of members linear in time.
+const linearNames = 16
+
 // members reads an object's members; the '{' has been consumed.
 func (s *scanner) members(depth int) ([]member, error) {
 	ms := make([]member, 0, 8)
+	var names map[string]bool // from linearNames members on
 	s.ws()
 	if s.b[s.i] == '}' {
 		s.i++
@@ -108,10 +113,8 @@ func (s *scanner) members(depth int) ([]member, error) {
 			}
 			m.kind, m.text = '0', string(s.b[start:s.i])
 		}
-		for _, prev := range ms {
-			if prev.name == m.name {
-				return nil, fmt.Errorf("duplicate name %q", clip(m.name))
-			}
+		if repeated(ms, &names, m.name) {
+			return nil, fmt.Errorf("duplicate name %q", clip(m.name))
 		}
 		ms = append(ms, m)
 		s.ws()
@@ -122,6 +125,29 @@ func (s *scanner) members(depth int) ([]member, error) {
 		s.i++ // '}'
 		return ms, nil
 	}
+}
+
+// repeated reports whether name is among the names of ms, and records it.
+func repeated(ms []member, names *map[string]bool, name string) bool {
+	if len(ms) < linearNames {
+		for _, prev := range ms {
+			if prev.name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if *names == nil {
+		*names = make(map[string]bool, 2*len(ms))
+		for _, prev := range ms {
+			(*names)[prev.name] = true
+		}
+	}
+	if (*names)[name] {
+		return true
+	}
+	(*names)[name] = true
+	return false
 }
 
 func isNumberByte(c byte) bool {

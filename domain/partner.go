@@ -2,6 +2,7 @@ package domain
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -26,6 +27,65 @@ type Partner struct {
 	// partner (Apply) is its owner's business alone.
 	fullMu sync.Mutex
 	full   *View
+
+	// src supplies sales not held in memory: a partial partner (see
+	// RestorePartial). nil when Sales holds every sale.
+	src SaleSource
+	err error // the first failure of src, reported by Decide
+}
+
+// SaleSource supplies a partner's sales on demand. Sales are most of a
+// partner's facts, and most decisions need none of them (a sale needs its
+// offer, a correction needs its one sale), so the writer keeps partners
+// without their sales and fetches what a decision asks for.
+type SaleSource interface {
+	Sale(partner, id string) (*Sale, error)
+	Sales(partner string) ([]*Sale, error)
+}
+
+// RestorePartial rebuilds a partner from stored facts without its sales,
+// which src supplies as they are needed; Complete loads them all.
+func RestorePartial(core *PartnerCore, offers []*Offer, metrics []*MetricReport, acts []*Activation, src SaleSource) *Partner {
+	p := RestorePartner(core, offers, nil, metrics, acts)
+	p.src = src
+	return p
+}
+
+// Complete loads the sales a partial partner lacks. Sales already in memory
+// are kept: they may hold changes not stored yet.
+func (p *Partner) Complete() error {
+	if p.src == nil {
+		return nil
+	}
+	all, err := p.src.Sales(p.ID)
+	if err != nil {
+		return fmt.Errorf("partner %s: loading its sales: %w", p.ID, err)
+	}
+	for _, s := range all {
+		if _, ok := p.saleIdx[s.ID]; !ok {
+			p.Sales = append(p.Sales, s)
+		}
+	}
+	slices.SortFunc(p.Sales, func(a, b *Sale) int { return cmp.Compare(a.Seq, b.Seq) })
+	for i, s := range p.Sales {
+		p.saleIdx[s.ID] = i
+	}
+	p.src = nil
+	return nil
+}
+
+// complete panics on a partial partner: computing over a partner's sales
+// before Complete would silently leave sales out.
+func (p *Partner) complete() {
+	if p.src != nil {
+		panic("domain: partner " + p.ID + " holds only part of its sales; call Complete first")
+	}
+}
+
+// Footprint is how many facts the partner holds in memory, the measure of
+// what caching it costs.
+func (p *Partner) Footprint() int64 {
+	return int64(1 + len(p.Offers) + len(p.Sales) + len(p.Metrics) + len(p.Activations))
 }
 
 // NewPartner returns a partner with no facts.
@@ -96,7 +156,20 @@ func (p *Partner) Sale(id string) *Sale {
 	if i, ok := p.saleIdx[id]; ok {
 		return p.Sales[i]
 	}
-	return nil
+	if p.src == nil {
+		return nil
+	}
+	s, err := p.src.Sale(p.ID, id)
+	if err != nil {
+		if p.err == nil {
+			p.err = fmt.Errorf("partner %s: loading sale %s: %w", p.ID, id, err)
+		}
+		return nil
+	}
+	if s != nil {
+		p.PutSale(s)
+	}
+	return s
 }
 
 func (p *Partner) PutSale(s *Sale) {

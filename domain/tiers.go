@@ -76,6 +76,7 @@ const (
 )
 
 func newTierModel(pol *Policy, p *Partner, n uint64, rc recount) *tierModel {
+	p.complete()
 	m := &tierModel{pol: pol}
 	var mbs, seats, biz, mau, fraudEx, cancelEx []point
 	cands := make([]candidate, 0, len(p.Sales)+len(p.Metrics)+8)

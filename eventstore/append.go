@@ -59,8 +59,9 @@ type pubAck struct {
 //
 // Errors: *ConflictError (errors.Is ErrConflict) when an expectation failed;
 // ErrUnknownOutcome when the commit was sent but its result was lost;
-// ErrInvalid for bad arguments. In every error case except ErrUnknownOutcome
-// nothing was stored.
+// ErrUnavailable when the stream did not take it until ctx ended (no leader,
+// a leader change before the commit); ErrInvalid for bad arguments. In every
+// error case except ErrUnknownOutcome nothing was stored.
 func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]uint64) (first uint64, err error) {
 	out, err := buildMsgs(s.name, msgs, expect)
 	if err != nil {
@@ -75,12 +76,23 @@ func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]ui
 	defer cancel()
 
 	var ack *pubAck
-	if len(out) == 1 {
-		// One message is atomic by itself: a plain publish with the same
-		// headers avoids staging a batch on the server.
-		ack, err = s.commit(ctx, out[0])
-	} else {
-		ack, err = s.publishBatch(ctx, out)
+	for {
+		epoch := s.leader.current()
+		if len(out) == 1 {
+			// One message is atomic by itself: a plain publish with the same
+			// headers avoids staging a batch on the server.
+			ack, err = s.commit(ctx, out[0])
+		} else {
+			ack, err = s.publishBatch(ctx, out)
+		}
+		if !errors.Is(err, ErrUnavailable) || epoch == nil {
+			break
+		}
+		// Nothing was stored: the stream is between leaders. Send it again
+		// once it has one (see leader.go), or shortly, until ctx ends.
+		if waitLeader(ctx, epoch) != nil || ctx.Err() != nil {
+			return 0, err
+		}
 	}
 	if err != nil {
 		return 0, err
@@ -174,12 +186,12 @@ func (s *Store) publishBatch(ctx context.Context, out []*nats.Msg) (*pubAck, err
 		// server has started the batch.
 		if i == 0 || (i+1)%flowEvery == 0 {
 			if err := s.stage(ctx, m); err != nil {
-				return nil, fmt.Errorf("eventstore: batch %s message %d: %w", id, i+1, err)
+				return nil, fmt.Errorf("%w: batch %s message %d: %w", unavailable(err), id, i+1, err)
 			}
 			continue
 		}
 		if err := s.nc.PublishMsg(m); err != nil {
-			return nil, fmt.Errorf("eventstore: batch %s message %d: %w", id, i+1, err)
+			return nil, fmt.Errorf("%w: batch %s message %d: %w", ErrUnavailable, id, i+1, err)
 		}
 	}
 	// Nothing is stored before the commit; if we give up here the server
@@ -190,10 +202,21 @@ func (s *Store) publishBatch(ctx context.Context, out []*nats.Msg) (*pubAck, err
 	return s.commit(ctx, out[last])
 }
 
+// unavailable classifies a failure before the commit: nothing was stored;
+// an error the server answered with is a refusal, anything else (no answer,
+// a leader change, a broken connection) means the stream was unavailable.
+func unavailable(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return errors.New("eventstore: append rejected")
+	}
+	return ErrUnavailable
+}
+
 // stage sends a non-final batch message as a request and checks the server's
 // answer: empty means staged, anything else is an error response.
 func (s *Store) stage(ctx context.Context, m *nats.Msg) error {
-	resp, err := s.nc.RequestMsgWithContext(ctx, m)
+	resp, err := s.request(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -214,9 +237,9 @@ func (s *Store) stage(ctx context.Context, m *nats.Msg) error {
 // batch's commit) and decodes the ack. Once it is sent, only "no responders"
 // proves nothing was stored; any other failure leaves the outcome unknown.
 func (s *Store) commit(ctx context.Context, m *nats.Msg) (*pubAck, error) {
-	resp, err := s.nc.RequestMsgWithContext(ctx, m)
+	resp, err := s.request(ctx, m)
 	if errors.Is(err, nats.ErrNoResponders) {
-		return nil, fmt.Errorf("eventstore: no JetStream stream answered on %s: %w", m.Subject, err)
+		return nil, fmt.Errorf("%w: no JetStream stream answered on %s: %w", ErrUnavailable, m.Subject, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, err)

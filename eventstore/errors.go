@@ -12,6 +12,12 @@ var (
 	// retrying, or it risks a duplicate.
 	ErrUnknownOutcome = errors.New("eventstore: outcome of the append is unknown")
 
+	// ErrUnavailable means the stream did not take the append (no leader
+	// answered, the leader changed or the connection broke before the
+	// commit was sent): nothing was stored, and the append may be retried
+	// once the stream is back.
+	ErrUnavailable = errors.New("eventstore: the stream is unavailable; nothing was stored")
+
 	// ErrConflict is matched by every *ConflictError (errors.Is), for callers
 	// that do not need the details.
 	ErrConflict = errors.New("eventstore: expected sequence conflict")

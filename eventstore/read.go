@@ -20,6 +20,15 @@ const MaxReadBatch = 4096
 // with records already gathered.
 const flushAfter = 50 * time.Millisecond
 
+// consumerHeartbeat is how often an idle consumer hears from the server; two
+// missed in a row recreate it. The library's default for ordered consumers
+// (5 s) would leave a follower stalled 10 s when the server that held its
+// consumer goes away, while the rest of a cluster carries on.
+const consumerHeartbeat = time.Second
+
+// consumerCreateTimeout bounds one attempt to create a consumer.
+const consumerCreateTimeout = 2 * time.Second
+
 // Follow's retry delays after a transient consumer failure (server restart,
 // lost connection): short first, so a reconnect is picked up quickly.
 const (
@@ -109,7 +118,22 @@ func (s *Store) consume(ctx context.Context, start uint64, filter string, end ui
 	if filter != "" {
 		cfg.FilterSubjects = []string{filter}
 	}
-	cons, err := s.stream.OrderedConsumer(ctx, cfg)
+	// Following, a leader change (or reconnect) recreates the consumer
+	// (see followCtx); captured before the consumer exists so that no
+	// change goes unnoticed.
+	epoch := s.leader.current()
+	var cons jetstream.Consumer
+	err = s.untilAnswered(ctx, func(ctx context.Context) (err error) {
+		if end == 0 {
+			// Following: bounded per attempt, because during a failover the
+			// request can go unanswered, and Follow retries anyway.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, consumerCreateTimeout)
+			defer cancel()
+		}
+		cons, err = s.stream.OrderedConsumer(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -117,22 +141,24 @@ func (s *Store) consume(ctx context.Context, start uint64, filter string, end ui
 		return s.transient(err), fmt.Errorf("eventstore: create ordered consumer at %d: %w", start, err)
 	}
 	defer s.deleteConsumer(ctx, cons)
-	it, err := cons.Messages(jetstream.PullMaxMessages(MaxReadBatch))
+	it, err := cons.Messages(jetstream.PullMaxMessages(MaxReadBatch), jetstream.PullHeartbeat(consumerHeartbeat))
 	if err != nil {
 		return s.transient(err), fmt.Errorf("eventstore: consume from %d: %w", start, err)
 	}
 	defer it.Stop()
+	lctx, stop := s.followCtx(ctx, end == 0, epoch)
+	defer stop()
 
 	var (
 		batch   = make([]Record, 0, batchCap(start, end))
-		wait    = batchWait{ctx: ctx}
+		wait    = batchWait{ctx: lctx}
 		prev    = start - 1 // last sequence seen by this consumer
 		pending uint64      // NumPending of the last record gathered
 	)
-	defer wait.stop(ctx)
+	defer wait.stop(lctx)
 
 	flush := func(pending uint64) error {
-		wait.stop(ctx)
+		wait.stop(lctx)
 		if err := fn(batch, pending); err != nil {
 			return err
 		}
@@ -153,6 +179,16 @@ func (s *Store) consume(ctx context.Context, start uint64, filter string, end ui
 					return false, err
 				}
 				continue
+			}
+			if lctx.Err() != nil {
+				// The leader changed: hand over what has come, then start
+				// a new consumer after it.
+				if len(batch) > 0 {
+					if err := flush(pending); err != nil {
+						return false, err
+					}
+				}
+				return true, fmt.Errorf("eventstore: following after %d: %w", prev, context.Cause(lctx))
 			}
 			return s.transient(err), fmt.Errorf("eventstore: next message after %d: %w", prev, err)
 		}
@@ -176,7 +212,7 @@ func (s *Store) consume(ctx context.Context, start uint64, filter string, end ui
 		}
 		prev, pending = seq, meta.NumPending
 		if len(batch) == 0 {
-			wait.start(ctx)
+			wait.start(lctx)
 		}
 		batch = append(batch, newRecord(seq, msg.Subject(), msg.Headers(), msg.Data(), meta.Timestamp))
 

@@ -66,6 +66,9 @@ type Store struct {
 	log    *slog.Logger
 	// batchSem limits concurrent atomic batches (see maxConcurrentBatches).
 	batchSem chan struct{}
+	// leader abandons append requests a leader change left unanswered
+	// (leader.go); nil for a read-only store.
+	leader *leaderWatch
 }
 
 // Record is one stored event.
@@ -135,14 +138,20 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, 
 	info := stream.CachedInfo()
 	o.log.Info("event stream open", "stream", o.name, "replicas", o.replicas,
 		"messages", info.State.Msgs, "last_seq", info.State.LastSeq)
-	return &Store{
+	s := &Store{
 		js:       js,
 		nc:       js.Conn(),
 		stream:   stream,
 		name:     o.name,
 		log:      o.log,
 		batchSem: make(chan struct{}, maxConcurrentBatches),
-	}, nil
+	}
+	if !o.readOnly {
+		if err := s.watchLeader(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // StreamName is the name of the underlying stream.
@@ -152,7 +161,11 @@ func (s *Store) StreamName() string { return s.name }
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	info, err := s.stream.Info(ctx)
+	var info *jetstream.StreamInfo
+	err := s.untilAnswered(ctx, func(ctx context.Context) (err error) {
+		info, err = s.stream.Info(ctx)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("eventstore: stream info: %w", err)
 	}
@@ -169,7 +182,11 @@ func (s *Store) PartnerLastSeq(ctx context.Context, partner string) (uint64, err
 	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	msg, err := s.stream.GetLastMsgForSubject(ctx, PartnerFilter(partner))
+	var msg *jetstream.RawStreamMsg
+	err := s.untilAnswered(ctx, func(ctx context.Context) (err error) {
+		msg, err = s.stream.GetLastMsgForSubject(ctx, PartnerFilter(partner))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}

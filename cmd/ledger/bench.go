@@ -25,13 +25,14 @@ func runBench(e *env, args []string) int {
 	queries := fs.Duration("queries", 5*time.Second, "length of the query phase")
 	dir := fs.String("dir", "", "working directory (default: a temporary one, removed after)")
 	asJSON := fs.Bool("json", false, "print the bench document as JSON")
+	profile := fs.String("profile", "", "write a CPU profile of each phase into this directory")
 	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
 		return fail(e, exitError, usageError{"bench takes flags only"})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	r, err := bench.Run(ctx, bench.Config{Events: *events, Partners: *partners, Clients: *clients, Seed: *seed,
-		Queries: *queries, Dir: *dir, Log: e.stderr})
+		Queries: *queries, Dir: *dir, Log: e.stderr, Profile: *profile})
 	if err != nil {
 		return fail(e, exitError, err)
 	}

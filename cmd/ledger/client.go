@@ -32,8 +32,8 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 }
 
 // connect finds the server and credentials and returns an RPC client.
-func (c *clientFlags) connect(e *env) (*rpc.Client, func(), error) {
-	nc, err := c.dial(e)
+func (c *clientFlags) connect(e *env, extra ...nats.Option) (*rpc.Client, func(), error) {
+	nc, err := c.dial(e, extra...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -41,8 +41,9 @@ func (c *clientFlags) connect(e *env) (*rpc.Client, func(), error) {
 }
 
 // dial finds the server and credentials as CONTRACT.md says: flag, then
-// environment, then the default.
-func (c *clientFlags) dial(e *env) (*nats.Conn, error) {
+// environment, then the default. extra options come last (submit's
+// reconnect policy).
+func (c *clientFlags) dial(e *env, extra ...nats.Option) (*nats.Conn, error) {
 	url := firstOf(c.url, e.getenv("LEDGER_NATS_URL"), DefaultNATSURL)
 	opts := []nats.Option{nats.Name("ledger-cli"), nats.Timeout(5 * time.Second)}
 	creds := firstOf(c.creds, e.getenv("LEDGER_CREDS"))
@@ -60,7 +61,7 @@ func (c *clientFlags) dial(e *env) (*nats.Conn, error) {
 	if ca := firstOf(c.tlsCA, e.getenv("LEDGER_TLS_CA")); ca != "" {
 		opts = append(opts, nats.RootCAs(ca))
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, append(opts, extra...)...)
 	if err != nil {
 		return nil, connectError(url, creds, err)
 	}

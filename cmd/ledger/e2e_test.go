@@ -41,11 +41,13 @@ func TestMain(m *testing.M) {
 
 // server is a `ledger serve` process.
 type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	data string
-	log  *bytes.Buffer
+	t     *testing.T
+	cmd   *exec.Cmd
+	url   string
+	data  string
+	log   *bytes.Buffer
+	ready chan struct{} // closed at the ready line
+	gone  chan struct{} // closed when stdout ends: the process exited
 }
 
 func freePort(t *testing.T) int {
@@ -61,8 +63,32 @@ func freePort(t *testing.T) int {
 // startServer runs `ledger serve` on a fresh port and waits for its ready line.
 func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
-	port := freePort(t)
-	s := &server{t: t, data: data, url: fmt.Sprintf("nats://127.0.0.1:%d", port), log: &bytes.Buffer{}}
+	return startServerAt(t, data, freePort(t), extra...)
+}
+
+// startServerAt runs `ledger serve` on a given port and waits for its ready
+// line.
+func startServerAt(t *testing.T, data string, port int, extra ...string) *server {
+	t.Helper()
+	s := launch(t, data, port, extra...)
+	select {
+	case <-s.ready:
+	case <-s.gone:
+		s.cmd.Wait()
+		t.Fatalf("ledger serve exited before it was ready; log:\n%s", s.log)
+	case <-time.After(60 * time.Second):
+		s.kill()
+		t.Fatalf("ledger serve did not print ready; log:\n%s", s.log)
+	}
+	return s
+}
+
+// launch starts `ledger serve` on a port without waiting for it: s.ready is
+// closed at its ready line, s.gone when its output ends (it exited).
+func launch(t *testing.T, data string, port int, extra ...string) *server {
+	t.Helper()
+	s := &server{t: t, data: data, url: fmt.Sprintf("nats://127.0.0.1:%d", port), log: &bytes.Buffer{},
+		ready: make(chan struct{}), gone: make(chan struct{})}
 	args := append([]string{"serve", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, extra...)
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stderr = s.log
@@ -73,24 +99,30 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan string, 1)
 	go func() {
+		defer close(s.gone)
 		sc := bufio.NewScanner(stdout)
+		announced := false
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "ready") {
-				ready <- sc.Text()
+			if !announced && strings.Contains(sc.Text(), "ready") {
+				announced = true
+				close(s.ready)
 			}
 		}
 		io.Copy(io.Discard, stdout)
 	}()
-	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
-		s.cmd.Process.Kill()
-		t.Fatalf("ledger serve did not print ready; log:\n%s", s.log)
-	}
 	t.Cleanup(func() { s.stop() })
 	return s
+}
+
+// kill ends the server with SIGKILL, as a crash would, and waits for it.
+func (s *server) kill() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.gone
+	s.cmd.Wait()
 }
 
 // stop sends SIGTERM and expects a clean exit.

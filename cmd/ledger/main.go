@@ -1,7 +1,7 @@
 // Command ledger runs the marketplace benefits ledger and talks to it.
 //
 //	ledger serve [--data DIR] [--nats-url URL] [--listen HOST:PORT] [--policy FILE]
-//	ledger submit [FILE|-] [--json]
+//	ledger submit [FILE|-] [--json] [--retry-for DURATION]
 //	ledger tier PARTNER [--at T] [--known-seq N] [--json]
 //	ledger benefits PARTNER [--at T] [--known-seq N] [--json]
 //	ledger history PARTNER [--json]

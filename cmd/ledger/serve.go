@@ -23,11 +23,18 @@ func runServe(e *env, args []string) int {
 	verbose := fs.Bool("v", false, "log at debug level")
 	var sec serveSecurity
 	sec.register(fs)
+	var cl serveCluster
+	cl.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return fail(e, exitError, err)
 	}
 	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen}
 	if err := sec.apply(&cfg); err != nil {
+		return fail(e, exitError, err)
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if err := cl.apply(&cfg, explicit); err != nil {
 		return fail(e, exitError, err)
 	}
 	level := slog.LevelInfo

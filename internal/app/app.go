@@ -39,6 +39,10 @@ type Config struct {
 
 	// TLS on the embedded server's client listener (PEM files; both or none).
 	TLSCert, TLSKey string
+
+	// Cluster makes the embedded server a node of a NATS cluster
+	// (cluster.go); nil runs a single node.
+	Cluster *Cluster
 }
 
 // Ledger is a running ledger.
@@ -109,7 +113,7 @@ func (l *Ledger) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if l.es, err = eventstore.Open(ctx, js, append([]eventstore.Option{eventstore.WithLogger(l.log)}, cfg.StreamOpts...)...); err != nil {
+	if l.es, err = l.openStream(ctx, js, append([]eventstore.Option{eventstore.WithLogger(l.log)}, cfg.StreamOpts...)); err != nil {
 		return err
 	}
 	models, err := openModels(modelsPath(cfg.DataDir), l.log)
@@ -121,12 +125,17 @@ func (l *Ledger) start(ctx context.Context) error {
 	if l.proj, err = ledger.NewProjector(l.es, get, l.log.With("component", "projector")); err != nil {
 		return err
 	}
-	l.startProjector()
-	last, err := l.es.LastSeq(ctx)
-	if err != nil {
+	// The log is checked for lost events before the projector follows it
+	// and the writer appends to it. A damaged log does not stop the start:
+	// the projector stops before the damage, stats and the log error say
+	// what is wrong, queries answer log_damaged and submissions are refused
+	// until it is repaired.
+	last, err := l.proj.CheckLog(ctx)
+	if err != nil && !ledger.IsDamaged(err) {
 		return err
 	}
-	if err := l.catchUp(ctx, last); err != nil {
+	l.startProjector()
+	if err := l.catchUp(ctx, last); err != nil && !ledger.IsDamaged(err) {
 		return err
 	}
 	l.writer = ledger.NewWriter(cfg.Policy, l.es, get, l.proj, last, l.log.With("component", "writer"))
@@ -169,11 +178,19 @@ func (l *Ledger) catchUp(ctx context.Context, last uint64) error {
 }
 
 // openModels opens the read models, starting a fresh file (to be rebuilt from
-// the log) when the existing one is of another schema or damaged.
+// the log) when the existing one is of another schema or damaged. The file is
+// checked through first (projections.Check): bbolt itself crashes the
+// process on a truncated or garbled file instead of reporting it.
 func openModels(path string, log *slog.Logger) (*projections.Store, error) {
-	s, err := projections.Open(path)
+	err := projections.Check(path)
+	if errors.Is(err, projections.ErrInUse) {
+		return nil, err // another ledger has it open: not ours to move aside
+	}
 	if err == nil {
-		return s, nil
+		var s *projections.Store
+		if s, err = projections.Open(path); err == nil {
+			return s, nil
+		}
 	}
 	if _, statErr := os.Stat(path); statErr != nil {
 		return nil, err

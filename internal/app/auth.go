@@ -53,10 +53,19 @@ func (l *Ledger) startEmbedded(ctx context.Context) error {
 	if len(m.Issued) > 0 {
 		l.log.Info("credentials issued", "dir", dir, "identities", m.Issued)
 	}
+	cluster, err := cfg.Cluster.serverCluster(m)
+	if err != nil {
+		return err
+	}
+	var serverName string
+	if cfg.Cluster != nil {
+		serverName = cfg.Cluster.ServerName
+	}
 	l.srv, err = natsserver.Start(ctx, natsserver.Config{StoreDir: storeDir(cfg.DataDir), Host: host, Port: port,
 		SyncAlways: !cfg.NoSync, Logger: l.log.With("component", "nats"), TLS: tls,
 		Auth: &natsserver.Auth{OperatorJWT: m.OperatorJWT, SystemAccount: m.SystemAccount,
-			Accounts: m.AccountJWTs, StoreAccount: m.LedgerAccount}})
+			Accounts: m.AccountJWTs, StoreAccount: m.LedgerAccount},
+		ServerName: serverName, Cluster: cluster})
 	if err != nil {
 		return err
 	}

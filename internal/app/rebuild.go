@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/projections"
 )
@@ -15,9 +16,18 @@ import (
 const closeGrace = 5 * time.Second
 
 // Verify rebuilds the read models in a temporary file and compares them with
-// the live ones (rpc.Admin).
+// the live ones (rpc.Admin). A damaged log fails it with code log_damaged:
+// the read models stopped before the damage, or the rebuild ran into it.
 func (l *Ledger) Verify(ctx context.Context) (ledger.VerifyReport, error) {
-	return ledger.Verify(ctx, l.es, l.models.Load(), l.cfg.DataDir)
+	_, _, failure := l.proj.Status()
+	if failure == nil {
+		r, err := ledger.Verify(ctx, l.es, l.models.Load(), l.cfg.DataDir)
+		if !ledger.IsDamaged(err) {
+			return r, err
+		}
+		failure = err
+	}
+	return ledger.VerifyReport{}, &domain.Error{Code: ledger.CodeDamaged, Msg: "the event log is damaged: " + failure.Error()}
 }
 
 // Rebuild rebuilds the read models from the log into a new file while the

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,12 @@ type Material struct {
 	// start (the ledger.creds file is for other ledger processes).
 	ServiceJWT  string
 	ServiceSeed []byte
+
+	// RouteUser and RoutePassword authenticate the routes between the nodes
+	// of a cluster. The password is derived from the operator's seed, so
+	// nodes that share the signing material (a copy of the credentials
+	// directory) agree on it without another secret to distribute.
+	RouteUser, RoutePassword string
 
 	Issued []string // identities whose credentials files were written on this start
 }
@@ -248,6 +256,7 @@ func (k *keyFile) material() (*Material, error) {
 			return nil, fmt.Errorf("credentials: account %s: %w", name, err)
 		}
 	}
+	m.RouteUser, m.RoutePassword = "route", routePassword(k.Operator)
 	oc := jwt.NewOperatorClaims(opPub)
 	oc.Name = "benefits-ledger"
 	oc.SystemAccount = m.SystemAccount
@@ -255,6 +264,13 @@ func (k *keyFile) material() (*Material, error) {
 		return nil, fmt.Errorf("credentials: operator: %w", err)
 	}
 	return m, nil
+}
+
+// routePassword derives the cluster's route password from the operator seed
+// (a one-way hash under a label of its own: it reveals nothing of the seed).
+func routePassword(operatorSeed string) string {
+	h := sha256.Sum256([]byte("benefits-ledger route password v1\x00" + operatorSeed))
+	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
 // encodeValid signs claims after validating them (Encode reports only

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"time"
 
 	"github.com/benefits-ledger/ledger/internal/app"
@@ -29,6 +30,7 @@ type Config struct {
 	Queries  time.Duration // how long to run the query phase
 	Dir      string        // working directory (default: a temporary one, removed after)
 	Log      io.Writer     // progress lines for people (nil: none)
+	Profile  string        // directory for a CPU profile of each phase (PHASE.prof); "" for none
 }
 
 // Rate is a throughput next to the raw limit it is compared with.
@@ -108,7 +110,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	r := Report{Events: log.lines, Machine: machine()}
 	say("raw JetStream async publish (same bytes, same durability)…")
-	raw, err := rawPublish(ctx, dir, log)
+	var raw Rate
+	err = cfg.profiled("raw_publish", func() (err error) { raw, err = rawPublish(ctx, dir, log); return })
 	if err != nil {
 		return r, fmt.Errorf("raw publish: %w", err)
 	}
@@ -121,7 +124,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	defer l.Close()
 
 	say("ingest through the ledger (%d clients)…", cfg.Clients)
-	ing, rejected, err := ingest(ctx, l, log)
+	var ing Rate
+	var rejected int
+	err = cfg.profiled("ingest", func() (err error) { ing, rejected, err = ingest(ctx, l, log); return })
 	if err != nil {
 		return r, fmt.Errorf("ingest: %w", err)
 	}
@@ -137,26 +142,28 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	r.Partners = int(st.Partners)
 
 	say("raw fold: ordered consumer → bbolt with checkpoint, no decoding…")
-	rawFold, err := rawFold(ctx, l, dir)
+	var rawFolded Rate
+	err = cfg.profiled("raw_fold", func() (err error) { rawFolded, err = rawFold(ctx, l, dir); return })
 	if err != nil {
 		return r, fmt.Errorf("raw fold: %w", err)
 	}
-	say("  %d events/s", rawFold.EventsPerSec)
+	say("  %d events/s", rawFolded.EventsPerSec)
 	say("projection: the ledger's projector over the whole log, fresh read models…")
-	proj, err := projection(ctx, l, dir)
+	var proj Rate
+	err = cfg.profiled("projection", func() (err error) { proj, err = projection(ctx, l, dir); return })
 	if err != nil {
 		return r, fmt.Errorf("projection: %w", err)
 	}
-	r.Projection = proj.vs(rawFold)
+	r.Projection = proj.vs(rawFolded)
 	say("  %d events/s (%.2f× raw fold)", r.Projection.EventsPerSec, r.Projection.Ratio)
 	say("rebuild: a full rebuild of the read models…")
-	if r.Rebuild, err = rebuild(ctx, l, dir); err != nil {
+	if err = cfg.profiled("rebuild", func() (err error) { r.Rebuild, err = rebuild(ctx, l, dir); return }); err != nil {
 		return r, fmt.Errorf("rebuild: %w", err)
 	}
 	say("  %d events/s", r.Rebuild.EventsPerSec)
 
 	say("queries: tier and benefits over the RPC, %d clients, %s…", cfg.Clients, cfg.Queries)
-	if r.Query, err = queries(ctx, l, cfg.Clients, cfg.Queries, cfg.Seed); err != nil {
+	if err = cfg.profiled("query", func() (err error) { r.Query, err = queries(ctx, l, cfg.Clients, cfg.Queries, cfg.Seed); return }); err != nil {
 		return r, fmt.Errorf("queries: %w", err)
 	}
 	say("  %d queries/s, p50 %.2f ms, p99 %.2f ms", r.Query.QPS, r.Query.P50ms, r.Query.P99ms)
@@ -175,4 +182,30 @@ func (r Rate) vs(raw Rate) Rate {
 
 func rate(events int, d time.Duration) Rate {
 	return Rate{EventsPerSec: int64(float64(events) / d.Seconds()), Seconds: float64(d.Milliseconds()) / 1000}
+}
+
+// profiled runs one phase, under a CPU profile when asked: profile before
+// optimizing.
+func (cfg Config) profiled(phase string, fn func() error) error {
+	if cfg.Profile == "" {
+		return fn()
+	}
+	if err := os.MkdirAll(cfg.Profile, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(cfg.Profile, phase+".prof"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	err = fn()
+	pprof.StopCPUProfile()
+	if h, herr := os.Create(filepath.Join(cfg.Profile, phase+".heap")); herr == nil {
+		pprof.WriteHeapProfile(h)
+		h.Close()
+	}
+	return err
 }

@@ -23,7 +23,8 @@ type decision struct {
 var errStale = errors.New("ledger: decision state is behind the log")
 
 func retryable(err error) bool {
-	return errors.Is(err, errStale) || errors.Is(err, eventstore.ErrConflict) || errors.Is(err, eventstore.ErrUnknownOutcome)
+	return errors.Is(err, errStale) || errors.Is(err, eventstore.ErrConflict) || errors.Is(err, eventstore.ErrUnknownOutcome) ||
+		errors.Is(err, eventstore.ErrUnavailable) // a leader change: nothing stored, the next leader takes it
 }
 
 // decideGroup brings the decision state up to date with the log and decides
@@ -44,12 +45,12 @@ func (w *Writer) decideGroup(ctx context.Context, subs []*submission) (*decision
 		return d, fmt.Errorf("%w: %v", errStale, err)
 	}
 	w.mu.Lock()
-	w.snap, w.snapCP = snap, max(snap.Checkpoint(), 1)
+	w.snap, w.snapNext = snap, snap.Checkpoint()+1
 	w.mu.Unlock()
 	defer func() {
 		snap.Close()
 		w.mu.Lock()
-		w.snap, w.snapCP = nil, 0
+		w.snap, w.snapNext = nil, 0
 		w.pend.prune(w.folded)
 		w.mu.Unlock()
 	}()

@@ -1,6 +1,10 @@
 package ledger
 
-import "github.com/benefits-ledger/ledger/domain"
+import (
+	"slices"
+
+	"github.com/benefits-ledger/ledger/domain"
+)
 
 // pending is what the writer has appended (or is about to) that the read
 // models may not hold yet: the overlay that makes the global index and the
@@ -43,13 +47,20 @@ func (p *pending) prune(checkpoint uint64) {
 }
 
 // rollback forgets entries from sequence from on: a batch that was not stored.
+//
+// They are not always the tail of order: an event that changes an older sale
+// (a fraud flag, a cancellation) records the sale under the sale's own,
+// earlier sequence, after the entries of the events before it. So every
+// entry is looked at; stopping at the first earlier one would keep the
+// envelopes of a batch that was never stored, and a retry of those lines
+// would be acknowledged as duplicates of events that do not exist.
 func (p *pending) rollback(from uint64) {
-	i := len(p.order)
-	for i > 0 && p.order[i-1].seq >= from {
-		i--
-		p.forget(p.order[i])
+	for i := len(p.order) - 1; i >= 0; i-- {
+		if p.order[i].seq >= from {
+			p.forget(p.order[i])
+		}
 	}
-	p.order = p.order[:i]
+	p.order = slices.DeleteFunc(p.order, func(e pendingEntry) bool { return e.seq >= from })
 	for id, seq := range p.partners {
 		if seq >= from {
 			delete(p.partners, id)

@@ -50,15 +50,26 @@ func (p *Projector) onFold(h func(uint64, map[string]uint64)) {
 	p.mu.Unlock()
 }
 
+// IsDamaged reports whether err says the log cannot be folded (ErrDamaged,
+// eventstore.ErrSequenceGap).
+func IsDamaged(err error) bool {
+	return errors.Is(err, ErrDamaged) || errors.Is(err, eventstore.ErrSequenceGap)
+}
+
 // Run follows the log until ctx ends or the log cannot be folded. Transient
 // failures (a reconnecting server) are retried.
 func (p *Projector) Run(ctx context.Context) error {
+	if _, err := p.CheckLog(ctx); IsDamaged(err) {
+		return err
+	} else if err != nil {
+		p.log.Warn("projector: cannot check the log before following it", "err", err)
+	}
 	for {
 		err := p.es.Follow(ctx, p.Checkpoint()+1, p.fold)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, ErrDamaged) || errors.Is(err, eventstore.ErrSequenceGap) {
+		if IsDamaged(err) {
 			p.fail(err)
 			return err
 		}
@@ -69,6 +80,30 @@ func (p *Projector) Run(ctx context.Context) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// CheckLog checks, before the log is followed, that it has lost no events:
+// a log with fewer messages than sequences, or one that ends before the read
+// models' checkpoint (a lost tail), is damaged. Following from the
+// checkpoint would notice neither, and after a lost tail the writer's next
+// appends would take sequences the read models have already folded, and
+// never be folded. On damage the projector stops as on an undecodable event
+// (Status, WaitFor report it). It returns the log's last sequence.
+func (p *Projector) CheckLog(ctx context.Context) (last uint64, err error) {
+	if _, _, failure := p.Status(); failure != nil {
+		return 0, failure
+	}
+	last, err = p.es.CheckDense(ctx)
+	if err == nil {
+		if cp := p.Checkpoint(); cp > last {
+			err = fmt.Errorf("%w: the read models hold sequences up to %d but the log ends at %d: events were lost from the log (or the read models are another log's)",
+				ErrDamaged, cp, last)
+		}
+	}
+	if IsDamaged(err) {
+		p.fail(err)
+	}
+	return last, err
 }
 
 func (p *Projector) fold(batch []eventstore.Record, behind uint64) error {
@@ -130,17 +165,19 @@ func (p *Projector) Status() (checkpoint, behind uint64, failure error) {
 	return p.cp, p.behind, p.failure
 }
 
-// WaitFor blocks until the read models hold sequence seq.
+// WaitFor blocks until the read models hold sequence seq. Once the
+// projector has stopped at a damaged log it returns that failure, whatever
+// seq: the read models will not follow the log again until it is repaired.
 func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
 	for {
 		p.mu.Lock()
 		cp, ch, failure := p.cp, p.changed, p.failure
 		p.mu.Unlock()
-		if cp >= seq {
-			return nil
-		}
 		if failure != nil {
 			return failure
+		}
+		if cp >= seq {
+			return nil
 		}
 		select {
 		case <-ch:

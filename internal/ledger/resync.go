@@ -12,6 +12,11 @@ import (
 // fold that, and drops the cached partners it touched. A single ledger never
 // waits here. After a failed append it first finishes the resync.
 func (w *Writer) catchUp(ctx context.Context) error {
+	if _, _, failure := w.proj.Status(); failure != nil {
+		// The read models stopped at a damaged log: decisions on them
+		// would build on what they lack, and appends on the damage.
+		return failure
+	}
 	if w.unsynced {
 		last, err := w.es.LastSeq(ctx)
 		if err != nil {
@@ -22,13 +27,24 @@ func (w *Writer) catchUp(ctx context.Context) error {
 			return fmt.Errorf("read models did not catch up with the log (at %d of %d)", w.proj.Checkpoint(), last)
 		}
 	}
-	if last, err := w.es.LastSeq(ctx); err == nil && last > w.predicted {
+	// Deciding against read models that lack another writer's events is
+	// not safe even though appends are checked per partner: a line refused
+	// on them (a fraud flag of a sale they do not hold yet) is answered
+	// without an append, so no check ever catches it. So when the log's end
+	// is unknown or not folded in time, the group is not decided
+	// (unavailable; the client retries).
+	last, err := w.es.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the log's last sequence: %w", err)
+	}
+	if last > w.predicted {
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := w.proj.WaitFor(wctx, last); err != nil {
-			w.log.Warn("read models behind the log; deciding with what they hold", "err", err)
-		}
+		err := w.proj.WaitFor(wctx, last)
 		cancel()
-		w.predicted = max(w.predicted, last)
+		if err != nil {
+			return fmt.Errorf("read models behind the log another writer appended to: %w", err)
+		}
+		w.predicted = last
 	}
 	w.mu.Lock()
 	stale := w.stale
@@ -86,8 +102,9 @@ func (w *Writer) prune(checkpoint uint64, touched map[string]uint64) {
 		}
 	}
 	w.folded = max(w.folded, checkpoint)
-	if w.snapCP != 0 {
-		checkpoint = min(checkpoint, w.snapCP)
+	if w.snapNext != 0 {
+		// Keep what the open snapshot lacks, even when it holds nothing.
+		checkpoint = min(checkpoint, w.snapNext-1)
 	}
 	w.pend.prune(checkpoint)
 	w.mu.Unlock()

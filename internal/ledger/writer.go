@@ -53,11 +53,11 @@ type Writer struct {
 	log    *slog.Logger
 	reqs   chan *submission
 
-	mu     sync.Mutex // guards pend, stale, snapCP and folded, shared with the projector's pruning
-	pend   *pending
-	stale  map[string]bool // partners another writer appended to
-	snapCP uint64          // checkpoint of the snapshot being decided against, 0 if none
-	folded uint64          // the projector's latest checkpoint
+	mu       sync.Mutex // guards pend, stale, snapNext and folded, shared with the projector's pruning
+	pend     *pending
+	stale    map[string]bool // partners another writer appended to
+	snapNext uint64          // checkpoint of the snapshot being decided against plus one (it may be 0); 0 if none
+	folded   uint64          // the projector's latest checkpoint
 
 	// Owned by the run goroutine.
 	snap      *projections.Snapshot      // the snapshot being decided against
@@ -299,9 +299,13 @@ func shift(results [][]LineResult, predicted, actual uint64) {
 }
 
 func failLines(s *submission, err error) []LineResult {
+	code, msg := CodeUnavailable, "the event log did not accept the batch: "+err.Error()
+	if IsDamaged(err) {
+		code, msg = CodeDamaged, "the ledger records nothing until its damaged event log is repaired: "+err.Error()
+	}
 	out := make([]LineResult, len(s.lines))
 	for j := range out {
-		out[j] = LineResult{Line: j + 1, Code: CodeUnavailable, Error: "the event log did not accept the batch: " + err.Error()}
+		out[j] = LineResult{Line: j + 1, Code: code, Error: msg}
 	}
 	return out
 }

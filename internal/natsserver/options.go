@@ -12,6 +12,11 @@ import (
 const (
 	DefaultHost = "127.0.0.1"
 	DefaultPort = 4222
+
+	// MaxPayload is the largest message the server takes: the size
+	// nats-server recommends as a ceiling, up from its default of 1 MiB, so
+	// a submit request of up to rpc.MaxRequestBytes reaches the ledger.
+	MaxPayload = 8 << 20
 )
 
 // buildOptions turns a Config into nats-server Options. It is the single
@@ -21,10 +26,9 @@ const (
 //   - accounts, users and role permissions: operator mode with the JWTs
 //     of Config.Auth (applyAuth, auth.go);
 //   - TLS for clients (applyTLS, auth.go);
-//   - clustering for an R3 stream (opts.Cluster with Name/Host/Port and
-//     opts.Routes), where JetStream also needs a unique opts.ServerName.
-//
-// Clustering does not exist yet; the ledger runs one node with JetStream on disk.
+//   - clustering for an R3 stream: route listener, routes and route
+//     authentication (applyCluster, cluster.go), where JetStream also
+//     needs a unique opts.ServerName per node.
 func buildOptions(cfg Config) (*server.Options, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("natsserver: StoreDir is required")
@@ -58,15 +62,17 @@ func buildOptions(cfg Config) (*server.Options, error) {
 		NoSigs: true,
 		// The ASCII-art banner is noise inside another program's log.
 		DisableJetStreamBanner: true,
-
-		// Extension point (see the doc comment): cluster settings go here
-		// once the 3-node cluster exists.
+		MaxPayload:             MaxPayload,
 	}
 	// Accounts, users and permissions (operator mode), and client TLS: see auth.go.
 	if err := applyAuth(opts, cfg); err != nil {
 		return nil, err
 	}
 	if err := applyTLS(opts, cfg.TLS); err != nil {
+		return nil, err
+	}
+	// Routes to the other nodes of a cluster: see cluster.go.
+	if err := applyCluster(opts, cfg); err != nil {
 		return nil, err
 	}
 	return opts, nil

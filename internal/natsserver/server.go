@@ -26,7 +26,7 @@ type Config struct {
 	Host       string       // default "127.0.0.1"
 	Port       int          // default 4222; -1 = random free port (server.RANDOM_PORT), for tests
 	SyncAlways bool         // fsync every write; the ledger passes true by default
-	ServerName string       // optional
+	ServerName string       // optional; required (unique, stable) on a cluster node
 	Logger     *slog.Logger // optional; server log lines go here (routine ones at debug level)
 
 	// Auth is required: the server never runs without authentication
@@ -34,6 +34,10 @@ type Config struct {
 	Auth *Auth
 	Open bool
 	TLS  *TLS // optional TLS on the client listener
+
+	// Cluster makes the server a node of a NATS cluster (cluster.go);
+	// nil runs a single node.
+	Cluster *Cluster
 }
 
 // Server is a running embedded NATS server.
@@ -77,7 +81,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.Shutdown()
 		return nil, err
 	}
-	log.Info("nats server ready", "url", ns.ClientURL(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways)
+	if cfg.Cluster != nil {
+		log.Info("nats server ready", "url", ns.ClientURL(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways,
+			"server_name", cfg.ServerName, "cluster", cfg.Cluster.Name, "routes_listen", ns.ClusterAddr())
+	} else {
+		log.Info("nats server ready", "url", ns.ClientURL(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways)
+	}
 	return s, nil
 }
 
@@ -129,6 +138,10 @@ func (s *Server) Shutdown() {
 		s.log.Debug("nats server stopped")
 	})
 }
+
+// Name is the server's name (Config.ServerName, or the server's ID when none
+// was given): what stream info reports as a replica or leader.
+func (s *Server) Name() string { return s.ns.Name() }
 
 // NATS exposes the underlying server for monitoring and tests.
 func (s *Server) NATS() *server.Server { return s.ns }

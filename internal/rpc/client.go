@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/benefits-ledger/ledger/domain"
@@ -73,6 +74,14 @@ func (c *Client) call(ctx context.Context, endpoint string, body []byte) ([]byte
 	if err != nil {
 		if cause := context.Cause(ctx); domain.CodeOf(cause) == ledger.CodeForbidden {
 			return nil, cause
+		}
+		if errors.Is(err, nats.ErrMaxPayload) {
+			// The NATS server's max payload is below the ledger's own limit
+			// (an external server keeps its default of 1 MiB): the request
+			// never left.
+			return nil, &domain.Error{Code: CodeRequestTooLarge, Msg: fmt.Sprintf(
+				"request is %d bytes: the NATS server takes at most %d (max_payload), the ledger %d; send fewer lines per request",
+				len(body), c.nc.MaxPayload(), MaxRequestBytes)}
 		}
 		return nil, fmt.Errorf("rpc: %s: %w", endpoint, err)
 	}

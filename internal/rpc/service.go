@@ -18,7 +18,13 @@ import (
 
 // Limits of a request.
 const (
-	MaxRequestBytes = 8 << 20
+	// MaxRequestBytes is the largest request body. It stays under the
+	// embedded server's max payload (natsserver.MaxPayload, 8 MiB) with room
+	// for headers, so an oversized request still reaches the ledger and is
+	// answered request_too_large; one over the server's max payload is
+	// refused by the client library, and Client reports that as
+	// request_too_large too.
+	MaxRequestBytes = 8<<20 - 64<<10
 	submitTimeout   = 30 * time.Second
 	queryTimeout    = 30 * time.Second
 	adminTimeout    = 30 * time.Minute
@@ -33,6 +39,8 @@ type Server struct {
 	log   *slog.Logger
 	slots chan struct{}
 	wg    sync.WaitGroup
+
+	submitTimeout, queryTimeout time.Duration // deadlines of a request's handling
 }
 
 // Register adds the ledger service on nc. Handlers run concurrently (micro
@@ -46,7 +54,8 @@ func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("rpc: add service: %w", err)
 	}
-	s := &Server{svc: svc, w: w, q: q, log: log, slots: make(chan struct{}, maxInFlight)}
+	s := &Server{svc: svc, w: w, q: q, log: log, slots: make(chan struct{}, maxInFlight),
+		submitTimeout: submitTimeout, queryTimeout: queryTimeout}
 	g := svc.AddGroup(Group)
 	endpoints := map[string]func(context.Context, micro.Request){
 		EndpointSubmit:    s.submit,
@@ -98,10 +107,10 @@ func (s *Server) async(h func(context.Context, micro.Request)) micro.HandlerFunc
 		s.wg.Add(1)
 		go func() {
 			defer func() { <-s.slots; s.wg.Done() }()
-			timeout := queryTimeout
+			timeout := s.queryTimeout
 			switch endpointOf(req.Subject()) {
 			case Subject(EndpointSubmit):
-				timeout = submitTimeout
+				timeout = s.submitTimeout
 			case Subject(EndpointVerify), Subject(EndpointRebuild):
 				timeout = adminTimeout
 			}
@@ -121,6 +130,10 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 	data := req.Data()
 	if len(data) > MaxRequestBytes {
 		s.fail(req, &domain.Error{Code: CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", len(data), MaxRequestBytes)})
+		return
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		s.fail(req, &domain.Error{Code: CodeBadRequest, Msg: "the request has no input lines: send NDJSON, one CloudEvents envelope per line"})
 		return
 	}
 	lines := SplitLines(data)
@@ -143,6 +156,16 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 		enc.Encode(r)
 	}
 	req.Respond(out.Bytes())
+}
+
+// WithTimeouts replaces the deadlines of submit and query requests (30s
+// each by default). A submission still unconfirmed at its deadline is
+// answered with code timeout (resubmitting it is safe); a query's deadline
+// bounds its waits.
+func WithTimeouts(submit, query time.Duration) Option {
+	return func(s *Server, _ map[string]func(context.Context, micro.Request)) {
+		s.submitTimeout, s.queryTimeout = submit, query
+	}
 }
 
 // query adapts a query method to an endpoint: decode the request strictly,

@@ -1,0 +1,96 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// salesOf serves a complete partner's sales as a SaleSource, counting fetches.
+type salesOf struct {
+	p       *Partner
+	fetches int
+	fail    bool
+}
+
+func (s *salesOf) Sale(_, id string) (*Sale, error) {
+	s.fetches++
+	if s.fail {
+		return nil, errors.New("disk on fire")
+	}
+	for _, x := range s.p.Sales {
+		if x.ID == id {
+			c := *x
+			return &c, nil
+		}
+	}
+	return nil, nil
+}
+
+func (s *salesOf) Sales(string) ([]*Sale, error) {
+	s.fetches++
+	if s.fail {
+		return nil, errors.New("disk on fire")
+	}
+	out := make([]*Sale, len(s.p.Sales))
+	for i, x := range s.p.Sales {
+		c := *x
+		out[i] = &c
+	}
+	return out, nil
+}
+
+// TestPartialPartnerDecidesAsComplete: a partner held without its sales
+// decides exactly as the complete one, fetching only what a decision needs.
+func TestPartialPartnerDecidesAsComplete(t *testing.T) {
+	b := NewBook(DefaultPolicy())
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	line := func(id, typ, at, data string) []byte {
+		return fmt.Appendf(nil, `{"specversion":"1.0","id":"%s","source":"t","type":"%s","time":"%s","data":%s}`, id, typ, at, data)
+	}
+	for _, l := range [][]byte{
+		line("p", "OfferPublished", "2024-01-01T00:00:00Z", `{"offer_id":"O-1","partner_id":"P-1","publisher_id":"x","listing_type":"transact","storefront":"appsource"}`),
+		line("e", "PartnerEnrolled", "2024-01-02T00:00:00Z", `{"partner_id":"P-1","name":"P","account_email":"a@p.example"}`),
+		line("c", "MarketingContactAssigned", "2024-01-03T00:00:00Z", `{"partner_id":"P-1","user_id":"u","phone":"+1 555 0100","language":"en"}`),
+		line("s1", "SaleBilled", "2024-02-01T00:00:00Z", `{"sale_id":"S-1","offer_id":"O-1","customer_id":"C","amount_usd_cents":3000000}`),
+		line("s2", "SaleBilled", "2024-03-01T00:00:00Z", `{"sale_id":"S-2","offer_id":"O-1","customer_id":"C","amount_usd_cents":100}`),
+	} {
+		if r := b.Submit(l, now); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	full := b.Partner("P-1")
+	inputs := [][]byte{
+		line("n1", "SaleBilled", "2024-04-01T00:00:00Z", `{"sale_id":"S-3","offer_id":"O-1","customer_id":"C","amount_usd_cents":5}`),
+		line("n2", "SaleBilled", "2024-02-01T00:00:00Z", `{"sale_id":"S-1","offer_id":"O-1","customer_id":"C","amount_usd_cents":3000000}`),
+		line("n3", "SaleBilled", "2024-02-01T00:00:00Z", `{"sale_id":"S-1","offer_id":"O-1","customer_id":"C","amount_usd_cents":1}`),
+		line("n4", "SaleFlaggedFraud", "2024-05-01T00:00:00Z", `{"sale_id":"S-2","confidence":"suspected"}`),
+		line("n5", "SaleFraudCleared", "2024-05-01T00:00:00Z", `{"sale_id":"S-2"}`),
+		line("n6", "BenefitActivated", "2024-05-02T00:00:00Z", `{"partner_id":"P-1","benefit_id":"press-release"}`),
+		line("n7", "BenefitActivated", "2024-05-02T00:00:00Z", `{"partner_id":"P-1","benefit_id":"co-sell-enablement"}`),
+	}
+	for _, raw := range inputs {
+		in, err := ParseEnvelope(raw, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, werr := Decide(full, in, now, b.Policy())
+		src := &salesOf{p: full}
+		partial := RestorePartial(full.Core, full.Offers, full.Metrics, full.Activations, src)
+		got, gerr := Decide(partial, in, now, b.Policy())
+		if !reflect.DeepEqual(want, got) || fmt.Sprint(werr) != fmt.Sprint(gerr) {
+			t.Errorf("%s: partial %v %v, complete %v %v", in.ID, got, gerr, want, werr)
+		}
+		if in.Type != TypeBenefitActivated && src.fetches > 1 {
+			t.Errorf("%s fetched %d times; it needs one sale at most", in.ID, src.fetches)
+		}
+	}
+	// A failing source is an error, never a rejection.
+	in, _ := ParseEnvelope(inputs[3], now)
+	partial := RestorePartial(full.Core, full.Offers, full.Metrics, full.Activations, &salesOf{p: full, fail: true})
+	if _, err := Decide(partial, in, now, b.Policy()); err == nil || CodeOf(err) != "" {
+		t.Errorf("a failing sale source gave %v; want an uncoded error", err)
+	}
+}

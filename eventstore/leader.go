@@ -1,0 +1,166 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// errLeaderChanged cancels an append request that was sent before the
+// stream elected a new leader or the connection reconnected.
+var errLeaderChanged = errors.New("the stream changed leader (or the connection reconnected) while the request was in flight")
+
+// advisoryLeaderElected is the subject on which JetStream announces that a
+// stream (the suffix) has elected a leader.
+const advisoryLeaderElected = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED."
+
+// leaderWatch tells appends in flight that their request may never be
+// answered. On a clustered stream a request that reached a leader which then
+// stepped down (or died), or one sent on a connection that broke before the
+// reply came, gets no answer: the new leader knows nothing of it. Waiting for
+// the request's timeout (10 s by default) would stall every writer on each
+// failover. So an append gives up on a request as soon as the stream
+// announces a new leader, or the connection reconnects; the outcome is then
+// unknown, exactly as after a timeout, and the caller re-checks before
+// retrying.
+type leaderWatch struct {
+	mu    sync.Mutex
+	epoch chan struct{} // closed and replaced on every change
+}
+
+func newLeaderWatch() *leaderWatch { return &leaderWatch{epoch: make(chan struct{})} }
+
+// current is closed at the next change.
+func (w *leaderWatch) current() <-chan struct{} {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.epoch
+}
+
+func (w *leaderWatch) changed() {
+	w.mu.Lock()
+	close(w.epoch)
+	w.epoch = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// watchLeader starts the watch: the stream's leader-elected advisories and
+// the connection's reconnects. It ends when the connection closes.
+func (s *Store) watchLeader() error {
+	w := newLeaderWatch()
+	sub, err := s.nc.Subscribe(advisoryLeaderElected+s.name, func(*nats.Msg) { w.changed() })
+	if err != nil {
+		return fmt.Errorf("eventstore: watch the stream's leader: %w", err)
+	}
+	status := s.nc.StatusChanged(nats.CONNECTED, nats.CLOSED)
+	go func() {
+		for st := range status {
+			if st == nats.CLOSED {
+				s.nc.RemoveStatusListener(status)
+				sub.Unsubscribe()
+				return
+			}
+			w.changed()
+		}
+	}()
+	s.leader = w
+	return nil
+}
+
+// request sends m and waits for the reply, giving up with errLeaderChanged
+// (wrapped with the context's error) when the leader changes first.
+func (s *Store) request(ctx context.Context, m *nats.Msg) (*nats.Msg, error) {
+	epoch := s.leader.current()
+	if epoch == nil {
+		return s.nc.RequestMsgWithContext(ctx, m)
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-epoch:
+			cancel(errLeaderChanged)
+		case <-stop:
+		}
+	}()
+	resp, err := s.nc.RequestMsgWithContext(rctx, m)
+	if err != nil && errors.Is(context.Cause(rctx), errLeaderChanged) && ctx.Err() == nil {
+		return nil, fmt.Errorf("%w: %w", errLeaderChanged, err)
+	}
+	return resp, err
+}
+
+// untilAnswered runs a read-only request, sending it again when the stream
+// changes leader (or the connection reconnects) before it is answered: on a
+// cluster the request may have gone to a leader that is gone, and would
+// otherwise wait out its whole timeout.
+func (s *Store) untilAnswered(ctx context.Context, fn func(context.Context) error) error {
+	for {
+		epoch := s.leader.current()
+		if epoch == nil {
+			return fn(ctx)
+		}
+		rctx, cancel := context.WithCancelCause(ctx)
+		go func() {
+			select {
+			case <-epoch:
+				cancel(errLeaderChanged)
+			case <-rctx.Done():
+			}
+		}()
+		err := fn(rctx)
+		changed := errors.Is(context.Cause(rctx), errLeaderChanged)
+		cancel(nil)
+		if err == nil || !changed || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// unavailableRetry is how long an append that found no leader waits before
+// trying again when no leader election is announced meanwhile.
+const unavailableRetry = 250 * time.Millisecond
+
+// waitLeader waits for the change after epoch, at most unavailableRetry.
+func waitLeader(ctx context.Context, epoch <-chan struct{}) error {
+	t := time.NewTimer(unavailableRetry)
+	defer t.Stop()
+	select {
+	case <-epoch:
+		return nil
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// followCtx is the context a follower reads under: when following (not a
+// bounded Read), it ends with errLeaderChanged at the change after epoch, so
+// that the follower recreates its consumer at once. The consumer may have
+// lived on the server that is gone; waiting for its missed heartbeats and
+// the client library's own recreation (whose requests to a cluster between
+// leaders go unanswered for 10 s) would stall the read models meanwhile.
+func (s *Store) followCtx(ctx context.Context, following bool, epoch <-chan struct{}) (context.Context, func()) {
+	if !following || epoch == nil {
+		return ctx, func() {}
+	}
+	lctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-epoch:
+			cancel(errLeaderChanged)
+		case <-lctx.Done():
+		}
+	}()
+	return lctx, func() { cancel(nil) }
+}
