@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+
+	"github.com/benefits-ledger/ledger/internal/scenario"
 	"testing"
 	"time"
 )
@@ -93,4 +95,43 @@ func TestPartialPartnerDecidesAsComplete(t *testing.T) {
 	if _, err := Decide(partial, in, now, b.Policy()); err == nil || CodeOf(err) != "" {
 		t.Errorf("a failing sale source gave %v; want an uncoded error", err)
 	}
+}
+
+// TestDetachedViewAnswersAsCompiled: a detached View gives the same tier and
+// benefits documents as the View it came from, for every scenario partner
+// and many instants, revoked activations included.
+func TestDetachedViewAnswersAsCompiled(t *testing.T) {
+	b := scenarioBookForTest(t)
+	for _, id := range b.PartnerIDs() {
+		v := Compile(b.Policy(), b.Partner(id), AllKnown)
+		d := v.Detach()
+		for at := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC); at.Year() < 2027; at = at.AddDate(0, 1, 3) {
+			if !reflect.DeepEqual(v.Tier(at, 1), d.Tier(at, 1)) || !reflect.DeepEqual(v.Benefits(at, 1), d.Benefits(at, 1)) {
+				t.Fatalf("%s at %s: detached View answers differently", id, at)
+			}
+		}
+		if d.Footprint() <= 0 {
+			t.Errorf("%s: footprint %d", id, d.Footprint())
+		}
+	}
+}
+
+// scenarioBookForTest submits every acceptance scenario into one Book.
+func scenarioBookForTest(t *testing.T) *Book {
+	t.Helper()
+	dir, _, err := scenario.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scs, err := scenario.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBook(DefaultPolicy())
+	for _, sc := range scs {
+		for _, l := range sc.Lines {
+			b.Submit(l, time.Now())
+		}
+	}
+	return b
 }

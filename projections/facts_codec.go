@@ -45,6 +45,16 @@ func encodeCore(c *domain.PartnerCore) []byte {
 	return e.b
 }
 
+// peekLastSeq reads a core's LastSeq without decoding the rest: queries ask
+// for it on every request, to validate their cache.
+func peekLastSeq(b []byte) (uint64, error) {
+	d := newDec(b)
+	d.s()
+	d.stamp()
+	seq := d.u()
+	return seq, d.err
+}
+
 func decodeCore(b []byte) (*domain.PartnerCore, error) {
 	d := newDec(b)
 	c := &domain.PartnerCore{ID: d.s(), Created: d.stamp(), LastSeq: d.u(), Events: d.i()}

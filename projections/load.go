@@ -24,6 +24,12 @@ func (s *Store) Partner(id string) (*domain.Partner, uint64, error) {
 }
 
 func loadPartner(tx *bolt.Tx, id string) (*domain.Partner, error) {
+	return loadFacts(tx, id, nil)
+}
+
+// loadFacts loads a partner's facts; with a SaleSource, all but its sales,
+// which the source supplies on demand (domain.RestorePartial).
+func loadFacts(tx *bolt.Tx, id string, src domain.SaleSource) (*domain.Partner, error) {
 	v := tx.Bucket(bucketPartners).Get([]byte(id))
 	if v == nil {
 		return nil, nil
@@ -32,50 +38,41 @@ func loadPartner(tx *bolt.Tx, id string) (*domain.Partner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partner %s: %w", id, err)
 	}
-	var offers []*domain.Offer
-	var sales []*domain.Sale
-	var metrics []*domain.MetricReport
-	var acts []*domain.Activation
-	pre := prefix(id)
-	scan := func(bucket []byte, fn func(v []byte) error) error {
-		c := tx.Bucket(bucket).Cursor()
-		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
-			if err := fn(v); err != nil {
-				return fmt.Errorf("partner %s: %s: %w", id, bucket, err)
-			}
-		}
-		return nil
+	offers, err := scanPartner(tx, bucketOffers, id, decodeOffer)
+	if err != nil {
+		return nil, err
 	}
-	err = scan(bucketOffers, func(v []byte) error {
-		o, err := decodeOffer(v)
-		offers = append(offers, o)
-		return err
-	})
-	if err == nil {
-		err = scan(bucketSales, func(v []byte) error {
-			s, err := decodeSale(v)
-			sales = append(sales, s)
-			return err
-		})
+	metrics, err := scanPartner(tx, bucketMetrics, id, decodeMetric)
+	if err != nil {
+		return nil, err
 	}
-	if err == nil {
-		err = scan(bucketMetrics, func(v []byte) error {
-			m, err := decodeMetric(v)
-			metrics = append(metrics, m)
-			return err
-		})
+	acts, err := scanPartner(tx, bucketActivations, id, decodeActivation)
+	if err != nil {
+		return nil, err
 	}
-	if err == nil {
-		err = scan(bucketActivations, func(v []byte) error {
-			a, err := decodeActivation(v)
-			acts = append(acts, a)
-			return err
-		})
+	if src != nil {
+		return domain.RestorePartial(core, offers, metrics, acts, src), nil
 	}
+	sales, err := scanPartner(tx, bucketSales, id, decodeSale)
 	if err != nil {
 		return nil, err
 	}
 	return domain.RestorePartner(core, offers, sales, metrics, acts), nil
+}
+
+// scanPartner decodes every value of one partner's key range in a bucket.
+func scanPartner[T any](tx *bolt.Tx, bucket []byte, id string, decode func([]byte) (*T, error)) ([]*T, error) {
+	var out []*T
+	pre := prefix(id)
+	c := tx.Bucket(bucket).Cursor()
+	for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
+		x, err := decode(v)
+		if err != nil {
+			return nil, fmt.Errorf("partner %s: %s: %w", id, bucket, err)
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }
 
 // PartnerLastSeq returns the sequence of a partner's latest folded event (0
@@ -87,8 +84,8 @@ func (s *Store) PartnerLastSeq(id string) (uint64, error) {
 		if v == nil {
 			return nil
 		}
-		c, err := decodeCore(v)
-		seq = c.LastSeq
+		var err error
+		seq, err = peekLastSeq(v)
 		return err
 	})
 	return seq, err
@@ -159,6 +156,26 @@ func (sn *Snapshot) Checkpoint() uint64 { return sn.checkpoint }
 
 // Partner loads a partner's facts (nil when it does not exist).
 func (sn *Snapshot) Partner(id string) (*domain.Partner, error) { return loadPartner(sn.tx, id) }
+
+// PartialPartner loads a partner's facts without its sales, which src
+// supplies as decisions need them.
+func (sn *Snapshot) PartialPartner(id string, src domain.SaleSource) (*domain.Partner, error) {
+	return loadFacts(sn.tx, id, src)
+}
+
+// Sale loads one sale of a partner (nil when it does not exist).
+func (sn *Snapshot) Sale(partner, id string) (*domain.Sale, error) {
+	v := sn.tx.Bucket(bucketSales).Get(pkey(partner, []byte(id)))
+	if v == nil {
+		return nil, nil
+	}
+	return decodeSale(v)
+}
+
+// Sales loads every sale of a partner.
+func (sn *Snapshot) Sales(partner string) ([]*domain.Sale, error) {
+	return scanPartner(sn.tx, bucketSales, partner, decodeSale)
+}
 
 func (sn *Snapshot) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bool) {
 	v := sn.tx.Bucket(bucketEnvelopes).Get([]byte(id))

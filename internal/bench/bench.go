@@ -51,6 +51,10 @@ type QueryStats struct {
 	Tier    Latency `json:"tier"`
 	Benefit Latency `json:"benefits"`
 	Errors  int     `json:"errors"`
+	// Every partner is asked once before the measured phase (compiling
+	// each partner's view cold), as a serving ledger would have been.
+	Partners      int     `json:"partners"`
+	WarmupSeconds float64 `json:"warmup_s"`
 }
 
 // Latency is one query kind's latency.

@@ -6,54 +6,53 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 )
 
-// viewCache keeps recently queried partners (with their compiled views)
-// within a budget counted in events, the measure of what a partner costs in
-// memory. Eviction is random — Go's map order — which needs no bookkeeping
-// on the read path and does well on skewed access.
+// viewCache keeps the detached Views of recently queried partners within a
+// budget counted in facts' worth (domain.View.Footprint). Eviction is random
+// — Go's map order — which needs no bookkeeping on the read path and does
+// well on skewed access.
 type viewCache struct {
 	mu     sync.Mutex
 	budget int64
 	size   int64
-	m      map[string]*domain.Partner
+	m      map[string]cachedView
+}
+
+type cachedView struct {
+	v      *domain.View
+	last   uint64 // the partner's last sequence the View was compiled at
+	weight int64
 }
 
 func newViewCache(budget int64) *viewCache {
-	return &viewCache{budget: budget, m: map[string]*domain.Partner{}}
+	return &viewCache{budget: budget, m: map[string]cachedView{}}
 }
 
-// get returns the cached partner if it is at lastSeq.
-func (c *viewCache) get(id string, lastSeq uint64) (*domain.Partner, bool) {
+// get returns the cached View if it was compiled at lastSeq.
+func (c *viewCache) get(id string, lastSeq uint64) (*domain.View, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p, ok := c.m[id]
-	if !ok || p.LastSeq() != lastSeq {
+	e, ok := c.m[id]
+	if !ok || e.last != lastSeq {
 		return nil, false
 	}
-	return p, true
+	return e.v, true
 }
 
-// put caches p, evicting others to stay within the budget.
-func (c *viewCache) put(p *domain.Partner) {
-	cost := weight(p)
+// put caches a View, evicting others to stay within the budget.
+func (c *viewCache) put(id string, lastSeq uint64, v *domain.View) {
+	e := cachedView{v: v, last: lastSeq, weight: v.Footprint()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.m[p.ID]; ok {
-		c.size -= weight(old)
+	if old, ok := c.m[id]; ok {
+		c.size -= old.weight
 	}
-	for id, q := range c.m {
-		if c.size+cost <= c.budget {
+	for k, o := range c.m {
+		if c.size+e.weight <= c.budget {
 			break
 		}
-		delete(c.m, id)
-		c.size -= weight(q)
+		delete(c.m, k)
+		c.size -= o.weight
 	}
-	c.m[p.ID] = p
-	c.size += cost
-}
-
-func weight(p *domain.Partner) int64 {
-	if p.Core == nil {
-		return 1
-	}
-	return p.Core.Events + 1
+	c.m[id] = e
+	c.size += e.weight
 }

@@ -117,15 +117,23 @@ func (w *Writer) partner(id string) (*domain.Partner, error) {
 	if p, ok := w.cache[id]; ok {
 		return p, nil
 	}
-	p, err := w.snap.Partner(id)
+	p, err := w.snap.PartialPartner(id, saleSource{w})
 	if err != nil {
 		return nil, err
 	}
 	if p == nil {
 		p = domain.NewPartner(id)
-	} else {
-		w.cached += p.Core.Events
 	}
+	w.cached += p.Footprint()
 	w.cache[id] = p
 	return p, nil
 }
+
+// saleSource supplies the sales of the writer's partial partners from the
+// snapshot being decided against. Partners are held without their sales
+// (most of their facts): a sale needs none of them, a correction needs one.
+// A sale not in memory has no pending change, so the snapshot has it current.
+type saleSource struct{ w *Writer }
+
+func (s saleSource) Sale(partner, id string) (*domain.Sale, error) { return s.w.snap.Sale(partner, id) }
+func (s saleSource) Sales(partner string) ([]*domain.Sale, error)  { return s.w.snap.Sales(partner) }

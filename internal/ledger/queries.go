@@ -51,12 +51,13 @@ type Queries struct {
 	cache *viewCache
 }
 
-// queryCacheEvents bounds the partners kept compiled for queries, in events.
-const queryCacheEvents = 150_000
+// queryCacheFacts bounds the detached Views kept for queries, in facts' worth
+// (about 25 MB for a million sales).
+const queryCacheFacts = 200_000
 
 // NewQueries returns the query side.
 func NewQueries(pol *domain.Policy, es *eventstore.Store, models func() *projections.Store, proj *Projector, written func() uint64) *Queries {
-	return &Queries{pol: pol, es: es, models: models, proj: proj, written: written, clock: time.Now, cache: newViewCache(queryCacheEvents)}
+	return &Queries{pol: pol, es: es, models: models, proj: proj, written: written, clock: time.Now, cache: newViewCache(queryCacheFacts)}
 }
 
 // Tier answers the tier document.
@@ -117,13 +118,13 @@ func (q *Queries) Attention(ctx context.Context, r Query) (AttentionDoc, error) 
 	doc := AttentionDoc{At: at, KnownSeq: echo, Items: []domain.AttentionItem{}}
 	err = q.models().PartnerIDs(func(id string) error {
 		p, err := q.partner(id, known)
-		if errors.Is(err, errUnknownPartner) {
-			return nil
+		if domain.CodeOf(err) == domain.CodeUnknownPartner {
+			return nil // not yet known at the cut-off
 		}
 		if err != nil {
 			return err
 		}
-		doc.Items = append(doc.Items, q.compile(p, known).Attention(at)...)
+		doc.Items = append(doc.Items, domain.Compile(q.pol, p, known).Attention(at)...)
 		return ctx.Err()
 	})
 	return doc, err
@@ -139,11 +140,8 @@ func (q *Queries) view(ctx context.Context, r Query) (*domain.View, time.Time, u
 	if err != nil {
 		return nil, at, 0, err
 	}
-	p, err := q.partner(r.PartnerID, known)
-	if err != nil {
-		return nil, at, 0, err
-	}
-	return q.compile(p, known), at, echo, nil
+	v, err := q.viewOf(r.PartnerID, known)
+	return v, at, echo, err
 }
 
 func (q *Queries) at(s string) (time.Time, error) {
@@ -192,27 +190,14 @@ func (q *Queries) fresh(ctx context.Context, seq uint64) error {
 	return &domain.Error{Code: CodeProjectionBehind, Msg: err.Error()}
 }
 
-var errUnknownPartner = errors.New("unknown partner")
-
-// partner loads a partner's facts, from the cache when its last folded
-// sequence is unchanged.
+// partner loads a partner's complete facts.
 func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
 	if !domain.ValidPartnerID(id) {
 		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", id)}
 	}
-	models := q.models()
-	last, err := models.PartnerLastSeq(id)
+	p, _, err := q.models().Partner(id)
 	if err != nil {
 		return nil, err
-	}
-	p, ok := q.cache.get(id, last)
-	if !ok {
-		if p, _, err = models.Partner(id); err != nil {
-			return nil, err
-		}
-		if p != nil {
-			q.cache.put(p)
-		}
 	}
 	if p == nil || !p.KnownAt(known) {
 		return nil, &domain.Error{Code: domain.CodeUnknownPartner, Msg: fmt.Sprintf("partner %s is not known", id)}
@@ -220,13 +205,30 @@ func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
 	return p, nil
 }
 
-// compile returns the partner's View at the cut-off: the cached full view,
-// or a fresh one for an earlier cut-off.
-func (q *Queries) compile(p *domain.Partner, known uint64) *domain.View {
-	if known == domain.AllKnown || known >= p.LastSeq() {
-		return p.View(q.pol)
+// viewOf returns the View a tier or benefits question needs. With all
+// knowledge it is the cached detached View, valid while the partner's last
+// folded sequence is unchanged — never a stale answer; for an earlier
+// cut-off it is compiled afresh.
+func (q *Queries) viewOf(id string, known uint64) (*domain.View, error) {
+	if known == domain.AllKnown && domain.ValidPartnerID(id) {
+		last, err := q.models().PartnerLastSeq(id)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := q.cache.get(id, last); ok {
+			return v, nil
+		}
 	}
-	return domain.Compile(q.pol, p, known)
+	p, err := q.partner(id, known)
+	if err != nil {
+		return nil, err
+	}
+	if known != domain.AllKnown && known < p.LastSeq() {
+		return domain.Compile(q.pol, p, known), nil
+	}
+	v := domain.Compile(q.pol, p, domain.AllKnown).Detach()
+	q.cache.put(id, p.LastSeq(), v)
+	return v, nil
 }
 
 // AuditEvent is one of a partner's events as recorded.

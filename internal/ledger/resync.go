@@ -113,7 +113,14 @@ func (w *Writer) prune(checkpoint uint64, touched map[string]uint64) {
 // evict keeps the cache within its budget, dropping partners with nothing
 // pending (the read models hold all of them).
 func (w *Writer) evict() {
-	if w.cached <= cacheBudgetEvents {
+	if w.cached <= cacheBudgetFacts {
+		return
+	}
+	w.cached = 0
+	for _, p := range w.cache {
+		w.cached += p.Footprint()
+	}
+	if w.cached <= cacheBudgetFacts {
 		return
 	}
 	w.mu.Lock()
@@ -122,7 +129,7 @@ func (w *Writer) evict() {
 		if _, pinned := w.pend.partners[id]; !pinned {
 			w.drop(id)
 		}
-		if w.cached <= cacheBudgetEvents*3/4 {
+		if w.cached <= cacheBudgetFacts*3/4 {
 			return
 		}
 	}
@@ -132,8 +139,6 @@ func (w *Writer) evict() {
 func (w *Writer) drop(id string) {
 	if p, ok := w.cache[id]; ok {
 		delete(w.cache, id)
-		if p.Core != nil {
-			w.cached -= p.Core.Events
-		}
+		w.cached -= p.Footprint()
 	}
 }

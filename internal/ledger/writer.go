@@ -21,8 +21,8 @@ const (
 	CodeLineTooLong domain.Code = "line_too_long"
 	CodeUnavailable domain.Code = "unavailable"
 
-	cacheBudgetEvents = 150_000 // events' worth of partner state kept decided-ready
-	maxAttempts       = 3       // appends of one submission before it is failed
+	cacheBudgetFacts = 100_000 // facts of partner state kept decided-ready (partners are held without their sales)
+	maxAttempts      = 3       // appends of one submission before it is failed
 )
 
 // LineResult is the outcome of one input line: the `submit --json` line.
@@ -62,7 +62,7 @@ type Writer struct {
 	// Owned by the run goroutine.
 	snap      *projections.Snapshot      // the snapshot being decided against
 	cache     map[string]*domain.Partner // decision state, by partner
-	cached    int64                      // events' worth of state in cache
+	cached    int64                      // facts in cache (approximate between evictions)
 	predicted uint64                     // last sequence assigned, in flight included
 	carry     *submission                // too big to join the last group: leads the next
 	unsynced  bool                       // a failed append left state to resynchronize

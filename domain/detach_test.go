@@ -1,0 +1,45 @@
+package domain_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/gen"
+)
+
+// TestDetachedViewsOnGeneratedLog: on a realistic log (fraud, cancellations,
+// revocations, every era), detached Views answer tier and benefits exactly
+// as the Views they came from.
+func TestDetachedViewsOnGeneratedLog(t *testing.T) {
+	cfg := gen.Config{Events: 6000, Seed: 11}
+	b := domain.NewBook(domain.DefaultPolicy())
+	if err := gen.Generate(cfg, func(line []byte) error {
+		if r := b.Submit(line, cfg.Clock()); r.Err != nil {
+			t.Fatalf("generated line rejected: %v", r.Err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	revoked := 0
+	for _, id := range b.PartnerIDs() {
+		v := domain.Compile(b.Policy(), b.Partner(id), domain.AllKnown)
+		d := v.Detach()
+		for at := time.Date(2020, 7, 1, 0, 0, 0, 0, time.UTC); at.Before(cfg.Clock()); at = at.AddDate(0, 2, 5) {
+			bv, bd := v.Benefits(at, 1), d.Benefits(at, 1)
+			if !reflect.DeepEqual(v.Tier(at, 1), d.Tier(at, 1)) || !reflect.DeepEqual(bv, bd) {
+				t.Fatalf("%s at %s: detached View answers differently", id, at)
+			}
+			for _, a := range bv.Activations {
+				if a.Status == domain.StatusRevoked {
+					revoked++
+				}
+			}
+		}
+	}
+	if revoked == 0 {
+		t.Fatal("no revoked activation in the generated log: the recounts went untested")
+	}
+}
