@@ -129,8 +129,13 @@ func (p *Partner) Exists() bool { return p.Core != nil }
 
 func (p *Partner) PartnerCore(string) *PartnerCore { return p.Core }
 
-func (p *Partner) PutPartnerCore(c *PartnerCore) {
-	p.Core = c
+func (p *Partner) PutPartnerCore(c *PartnerCore) { p.Core = c }
+
+// stale drops the cached View when a fact it compiled changes: sales,
+// metric reports and offers. Activations, contacts, sanctions and opt-outs
+// the View reads from the partner as they are, so a run of activations does
+// not recompile the partner for each one.
+func (p *Partner) stale() {
 	p.fullMu.Lock()
 	p.full = nil
 	p.fullMu.Unlock()
@@ -144,6 +149,7 @@ func (p *Partner) Offer(id string) *Offer {
 }
 
 func (p *Partner) PutOffer(o *Offer) {
+	p.stale()
 	if i, ok := p.offerIdx[o.ID]; ok {
 		p.Offers[i] = o
 		return
@@ -173,6 +179,7 @@ func (p *Partner) Sale(id string) *Sale {
 }
 
 func (p *Partner) PutSale(s *Sale) {
+	p.stale()
 	if i, ok := p.saleIdx[s.ID]; ok {
 		p.Sales[i] = s
 		return
@@ -181,7 +188,10 @@ func (p *Partner) PutSale(s *Sale) {
 	p.Sales = append(p.Sales, s)
 }
 
-func (p *Partner) PutMetric(_ string, m *MetricReport) { p.Metrics = append(p.Metrics, m) }
+func (p *Partner) PutMetric(_ string, m *MetricReport) {
+	p.stale()
+	p.Metrics = append(p.Metrics, m)
+}
 
 func (p *Partner) Activation(_ string, seq uint64) *Activation {
 	if i, ok := p.actIdx[seq]; ok {

@@ -129,12 +129,16 @@ type candidate struct {
 // mergeCandidates sorts candidates by instant and merges those at the same
 // instant: kinds combine, and the entry cause is the latest recorded one.
 func mergeCandidates(cs []candidate) []candidate {
-	slices.SortFunc(cs, func(a, b candidate) int {
+	byTime := func(a, b candidate) int {
 		if c := cmp.Compare(a.at, b.at); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.cause.Seq, b.cause.Seq)
-	})
+	}
+	// Sales mostly arrive in time order: check before sorting.
+	if !slices.IsSortedFunc(cs, byTime) {
+		slices.SortFunc(cs, byTime)
+	}
 	out := cs[:0]
 	for _, c := range cs {
 		if n := len(out); n > 0 && out[n-1].at == c.at {
@@ -147,6 +151,29 @@ func mergeCandidates(cs []candidate) []candidate {
 		out = append(out, c)
 	}
 	return out
+}
+
+// insertCandidates merges a few extra candidates (era starts, track ends,
+// anniversaries) into sorted, merged candidates.
+func insertCandidates(cs, extra []candidate) []candidate {
+	slices.SortFunc(extra, func(a, b candidate) int { return cmp.Compare(a.at, b.at) })
+	out := make([]candidate, 0, len(cs)+len(extra))
+	i := 0
+	for _, e := range extra {
+		for i < len(cs) && cs[i].at < e.at {
+			out = append(out, cs[i])
+			i++
+		}
+		switch n := len(out); {
+		case i < len(cs) && cs[i].at == e.at:
+			cs[i].kind |= e.kind
+		case n > 0 && out[n-1].at == e.at:
+			out[n-1].kind |= e.kind
+		default:
+			out = append(out, e)
+		}
+	}
+	return append(out, cs[i:]...)
 }
 
 // effectiveMetrics keeps, for each metric and period, the last report known at
@@ -239,16 +266,17 @@ func (w *sweep) rank(t time.Time) int {
 // effect only at the next anniversary (DOMAIN.md §4).
 func (m *tierModel) compile(cands []candidate) {
 	hasTTM := false
+	var extra []candidate
 	for _, e := range m.pol.Eras {
-		cands = append(cands, candidate{at: e.From.UnixNano(), kind: candEra})
+		extra = append(extra, candidate{at: e.From.UnixNano(), kind: candEra})
 		hasTTM = hasTTM || e.Basis == BasisTTM
 		for _, et := range e.trackList {
 			if et.Until != nil {
-				cands = append(cands, candidate{at: et.Until.UnixNano() + 1, kind: candTrackEnd})
+				extra = append(extra, candidate{at: et.Until.UnixNano() + 1, kind: candTrackEnd})
 			}
 		}
 	}
-	cands = mergeCandidates(cands)
+	cands = insertCandidates(mergeCandidates(cands), extra)
 	firstEra := m.pol.Eras[0].From.UnixNano()
 	first := m.newSweep()
 	for _, c := range cands {
@@ -261,14 +289,15 @@ func (m *tierModel) compile(cands []candidate) {
 		// Anniversaries until every entry has left the TTM window and one more
 		// period has begun; after that the held tier no longer changes.
 		horizon := time.Unix(0, max(cands[len(cands)-1].at, m.first.UnixNano())).UTC().AddDate(2, 0, 0)
+		var years []candidate
 		for k := 0; ; k++ {
 			s := m.first.AddDate(k, 0, 0)
 			if s.After(horizon) {
 				break
 			}
-			cands = append(cands, candidate{at: s.UnixNano(), kind: candAnniversary})
+			years = append(years, candidate{at: s.UnixNano(), kind: candAnniversary})
 		}
-		cands = mergeCandidates(cands)
+		cands = insertCandidates(cands, years)
 	}
 
 	held, running, inTTM := 0, 0, false

@@ -11,6 +11,7 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/projections"
+	"golang.org/x/sync/errgroup"
 )
 
 // Projector follows the log and folds it into the read models, one bbolt
@@ -65,7 +66,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		p.log.Warn("projector: cannot check the log before following it", "err", err)
 	}
 	for {
-		err := p.es.Follow(ctx, p.Checkpoint()+1, p.fold)
+		err := p.follow(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -106,22 +107,68 @@ func (p *Projector) CheckLog(ctx context.Context) (last uint64, err error) {
 	return last, err
 }
 
-func (p *Projector) fold(batch []eventstore.Record, behind uint64) error {
-	events := make([]domain.Event, 0, len(batch))
-	touched := make(map[string]uint64)
+// decoded is a batch of the log, decoded, on its way to the fold.
+type decoded struct {
+	events  []domain.Event
+	touched map[string]uint64
+	behind  uint64
+}
+
+// follow folds the log as it grows, as a pipeline: the follower goroutine
+// reads and decodes, this one folds, so decoding and bbolt each keep a core
+// busy. When the fold falls behind, waiting batches are folded together in
+// one transaction. On any error both stop; Run resumes from the checkpoint,
+// which only a committed fold moves.
+func (p *Projector) follow(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	queue := make(chan decoded, 4)
+	g.Go(func() error {
+		defer close(queue)
+		return p.es.Follow(gctx, p.Checkpoint()+1, func(batch []eventstore.Record, behind uint64) error {
+			d, err := decodeBatch(batch, behind)
+			if err != nil {
+				return err
+			}
+			select {
+			case queue <- d:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	g.Go(func() error {
+		for d := range queue {
+			for len(d.events) < foldBatch && len(queue) > 0 {
+				next := <-queue
+				d.events = append(d.events, next.events...)
+				for id, seq := range next.touched {
+					d.touched[id] = seq
+				}
+				d.behind = next.behind
+			}
+			if err := p.models().Fold(d.events); err != nil {
+				return fmt.Errorf("%w: %v", ErrDamaged, err)
+			}
+			p.advance(d.events[len(d.events)-1].Seq, d.behind, d.touched)
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// decodeBatch decodes a delivered batch; an undecodable event damages the log.
+func decodeBatch(batch []eventstore.Record, behind uint64) (decoded, error) {
+	d := decoded{events: make([]domain.Event, 0, len(batch)), touched: map[string]uint64{}, behind: behind}
 	for _, r := range batch {
 		e, err := DecodeEvent(r)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrDamaged, err)
+			return d, fmt.Errorf("%w: %v", ErrDamaged, err)
 		}
-		events = append(events, e)
-		touched[e.Partner] = e.Seq
+		d.events = append(d.events, e)
+		d.touched[e.Partner] = e.Seq
 	}
-	if err := p.models().Fold(events); err != nil {
-		return fmt.Errorf("%w: %v", ErrDamaged, err)
-	}
-	p.advance(batch[len(batch)-1].Seq, behind, touched)
-	return nil
+	return d, nil
 }
 
 func (p *Projector) advance(cp, behind uint64, touched map[string]uint64) {
