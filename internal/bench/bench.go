@@ -55,6 +55,16 @@ type QueryStats struct {
 	// each partner's view cold), as a serving ledger would have been.
 	Partners      int     `json:"partners"`
 	WarmupSeconds float64 `json:"warmup_s"`
+	// Raw is request/reply through the same server to a service that does
+	// nothing, from as many clients: the floor under the query figures.
+	Raw RawRequests `json:"raw"`
+}
+
+// RawRequests are the raw request/reply figures.
+type RawRequests struct {
+	QPS   int64   `json:"qps"`
+	P50ms float64 `json:"p50_ms"`
+	P99ms float64 `json:"p99_ms"`
 }
 
 // Latency is one query kind's latency.
@@ -170,7 +180,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err = cfg.profiled("query", func() (err error) { r.Query, err = queries(ctx, l, cfg.Clients, cfg.Queries, cfg.Seed); return }); err != nil {
 		return r, fmt.Errorf("queries: %w", err)
 	}
-	say("  %d queries/s, p50 %.2f ms, p99 %.2f ms", r.Query.QPS, r.Query.P50ms, r.Query.P99ms)
+	say("  %d queries/s, p50 %.2f ms, p99 %.2f ms (raw request/reply: %d/s, p50 %.2f ms, p99 %.2f ms)", r.Query.QPS, r.Query.P50ms, r.Query.P99ms,
+		r.Query.Raw.QPS, r.Query.Raw.P50ms, r.Query.Raw.P99ms)
 	r.PeakRSSMB = peakRSSMB()
 	return r, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/benefits-ledger/ledger/projections"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -228,6 +229,10 @@ func queries(ctx context.Context, l *app.Ledger, clients int, dur time.Duration,
 	if len(ids) == 0 {
 		return QueryStats{}, fmt.Errorf("no partners")
 	}
+	raw, err := rawRequests(ctx, l, clients, dur/2)
+	if err != nil {
+		return QueryStats{}, fmt.Errorf("raw requests: %w", err)
+	}
 	warm, err := warmUp(ctx, l, ids, clients)
 	if err != nil {
 		return QueryStats{}, err
@@ -282,7 +287,7 @@ func queries(ctx context.Context, l *app.Ledger, clients int, dur time.Duration,
 	took := time.Since(start)
 	all := append(slices.Clone(tier), benefits...)
 	qs := QueryStats{Clients: clients, Count: len(all), QPS: int64(float64(len(all)) / took.Seconds()), Errors: errs,
-		WarmupSeconds: warm.Seconds(), Partners: len(ids)}
+		WarmupSeconds: warm.Seconds(), Partners: len(ids), Raw: raw}
 	qs.P50ms, qs.P99ms = percentile(all, 50), percentile(all, 99)
 	qs.Tier = Latency{percentile(tier, 50), percentile(tier, 99)}
 	qs.Benefit = Latency{percentile(benefits, 50), percentile(benefits, 99)}
@@ -348,4 +353,57 @@ func warmUp(ctx context.Context, l *app.Ledger, ids []string, clients int) (time
 	wg.Wait()
 	close(errs)
 	return time.Since(start), <-errs
+}
+
+// rawRequests is the raw limit of queries: a micro service on the same
+// server that answers every request at once with a document of a tier
+// document's size, asked by the same number of clients over their own
+// connections. Whatever the ledger's queries add is the difference.
+func rawRequests(ctx context.Context, l *app.Ledger, clients int, dur time.Duration) (RawRequests, error) {
+	creds := nats.UserCredentials(app.CredsFile(l.DataDir(), "ledger"))
+	srv, err := nats.Connect(l.ClientURL(), creds)
+	if err != nil {
+		return RawRequests{}, err
+	}
+	defer srv.Close()
+	doc := make([]byte, 420)
+	for i := range doc {
+		doc[i] = 'x'
+	}
+	svc, err := micro.AddService(srv, micro.Config{Name: "benchecho", Version: "1.0.0",
+		Endpoint: &micro.EndpointConfig{Subject: "benchecho.tier", Handler: micro.HandlerFunc(func(r micro.Request) { r.Respond(doc) })}})
+	if err != nil {
+		return RawRequests{}, err
+	}
+	defer svc.Stop()
+	var mu sync.Mutex
+	var all []time.Duration
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(dur)
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nc, err := nats.Connect(l.ClientURL(), creds)
+			if err != nil {
+				return
+			}
+			defer nc.Close()
+			var mine []time.Duration
+			req := []byte(`{"partner_id":"P-00001","at":"2024-05-10T00:00:00Z"}`)
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				if _, err := nc.RequestWithContext(ctx, "benchecho.tier", req); err != nil {
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return RawRequests{QPS: int64(float64(len(all)) / time.Since(start).Seconds()), P50ms: percentile(all, 50), P99ms: percentile(all, 99)}, nil
 }
