@@ -48,7 +48,7 @@ func runBench(e *env, args []string) int {
 	fmt.Fprintf(t, "rebuild\t%d events/s\t\n", r.Rebuild.EventsPerSec)
 	fmt.Fprintf(t, "queries\t%d/s\tp50 %.2f ms, p99 %.2f ms (%d clients, %d errors)\n", r.Query.QPS, r.Query.P50ms, r.Query.P99ms, r.Query.Clients, r.Query.Errors)
 	fmt.Fprintf(t, "  raw request/reply\t%d/s\tp50 %.2f ms, p99 %.2f ms (a service that does nothing, same clients)\n", r.Query.Raw.QPS, r.Query.Raw.P50ms, r.Query.Raw.P99ms)
-	fmt.Fprintf(t, "peak RSS\t%d MB\t\n", r.PeakRSSMB)
+	fmt.Fprintf(t, "peak RSS\t%d MB\t%d MB anonymous (heap, stacks); the rest is bbolt's mapped file pages\n", r.PeakRSSMB, r.PeakAnonMB)
 	fmt.Fprintf(t, "machine\t%s\t\n", r.Machine)
 	t.Flush()
 	return exitOK

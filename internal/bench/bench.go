@@ -81,7 +81,8 @@ type Report struct {
 	Projection Rate       `json:"projection"`
 	Rebuild    Rate       `json:"rebuild"`
 	Query      QueryStats `json:"query"`
-	PeakRSSMB  int64      `json:"peak_rss_mb"`
+	PeakRSSMB  int64      `json:"peak_rss_mb"`  // VmHWM: includes the bbolt files' mapped pages
+	PeakAnonMB int64      `json:"peak_anon_mb"` // sampled RssAnon: heap and stacks
 	Rejected   int        `json:"rejected"`
 	Machine    string     `json:"machine"`
 }
@@ -121,6 +122,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	resetPeakRSS()
+	anon := sampleAnon()
 
 	r := Report{Events: log.lines, Machine: machine()}
 	say("raw JetStream async publish (same bytes, same durability)…")
@@ -182,7 +184,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	say("  %d queries/s, p50 %.2f ms, p99 %.2f ms (raw request/reply: %d/s, p50 %.2f ms, p99 %.2f ms)", r.Query.QPS, r.Query.P50ms, r.Query.P99ms,
 		r.Query.Raw.QPS, r.Query.Raw.P50ms, r.Query.Raw.P99ms)
-	r.PeakRSSMB = peakRSSMB()
+	r.PeakRSSMB, r.PeakAnonMB = peakRSSMB(), anon.peak()
 	return r, nil
 }
 

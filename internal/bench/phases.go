@@ -304,19 +304,56 @@ func percentile(ds []time.Duration, p int) float64 {
 	return float64(s[i].Microseconds()) / 1000
 }
 
-// peakRSSMB is the process's peak resident set (VmHWM).
-func peakRSSMB() int64 {
+// peakRSSMB is the process's peak resident set (VmHWM): every page it
+// touched, the read model files bbolt maps included.
+func peakRSSMB() int64 { return procStatusMB("VmHWM:") }
+
+// procStatusMB reads one "kB" field of /proc/self/status, in MB.
+func procStatusMB(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		if strings.HasPrefix(line, field) {
 			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
 			return kb / 1024
 		}
 	}
 	return -1
+}
+
+// anonSampler records the peak of the process's anonymous memory (RssAnon:
+// heap, stacks — not the file pages bbolt maps, which the kernel can drop
+// and reread), which the kernel does not track, by sampling it.
+type anonSampler struct {
+	stop chan struct{}
+	done chan int64
+}
+
+func sampleAnon() *anonSampler {
+	a := &anonSampler{stop: make(chan struct{}), done: make(chan int64, 1)}
+	go func() {
+		peak := procStatusMB("RssAnon:")
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-a.stop:
+				a.done <- peak
+				return
+			case <-t.C:
+				peak = max(peak, procStatusMB("RssAnon:"))
+			}
+		}
+	}()
+	return a
+}
+
+// peak stops sampling and returns the peak in MB.
+func (a *anonSampler) peak() int64 {
+	close(a.stop)
+	return <-a.done
 }
 
 func machine() string {

@@ -13,7 +13,7 @@ import (
 // (schema, type, partner). The envelope itself is stored exactly as received.
 const (
 	HdrRecorded   = "Ledger-Recorded"    // the ledger's clock when it decided (RFC 3339, UTC)
-	HdrPolicy     = "Ledger-Policy"      // policy version and digest the decision used
+	HdrPolicy     = "Ledger-Policy"      // policy version and digest an activation or contact decision used
 	HdrGrantLine  = "Ledger-Grant-Line"  // BenefitActivated: the line it was accepted under
 	HdrGrantOffer = "Ledger-Grant-Offer" // … the offer behind that line, if any
 	HdrGrantStart = "Ledger-Grant-Start" // … the activation period
@@ -24,9 +24,10 @@ const (
 // encodeEvent turns a decided event into the message to append: the raw
 // envelope plus what the decider determined, in headers.
 func encodeEvent(e domain.Event, raw []byte, pol *domain.Policy) eventstore.Message {
-	h := map[string]string{
-		HdrRecorded: e.Recorded.Format(time.RFC3339Nano),
-		HdrPolicy:   pol.Version + "@" + pol.Digest(),
+	h := map[string]string{HdrRecorded: e.Recorded.Format(time.RFC3339Nano)}
+	if e.Grant != nil || e.Target != 0 {
+		// Only these decisions depend on the policy (entitlement, status).
+		h[HdrPolicy] = pol.Version + "@" + pol.Digest()
 	}
 	if g := e.Grant; g != nil {
 		h[HdrGrantLine] = g.Line
