@@ -35,24 +35,6 @@ import (
 // event times.
 var fuzzNow = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// scenarioLines returns every line of every scenario, in file order.
-func scenarioLines(tb testing.TB) [][][]byte {
-	tb.Helper()
-	dir, _, err := scenario.Dir()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	scs, err := scenario.Load(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := make([][][]byte, len(scs))
-	for i, sc := range scs {
-		out[i] = sc.Lines
-	}
-	return out
-}
-
 // render is an input line with the attributes in a fixed order.
 func render(id, typ, at string, data map[string]any) []byte {
 	d, err := json.Marshal(data)
@@ -205,7 +187,7 @@ func parseEdgeCases() []string {
 
 // FuzzParseEnvelope checks ParseEnvelope on arbitrary lines.
 func FuzzParseEnvelope(f *testing.F) {
-	for _, sc := range scenarioLines(f) {
+	for _, sc := range scenario.Lines(f) {
 		for _, l := range sc {
 			f.Add(l)
 		}
@@ -702,7 +684,7 @@ func factShape(b *domain.Book) string {
 
 // FuzzBook submits sequences of lines to a fresh Book.
 func FuzzBook(f *testing.F) {
-	scs := scenarioLines(f)
+	scs := scenario.Lines(f)
 	c := newBookCase(scs)
 	submitAll := func(from, n int) []byte {
 		var ops []byte

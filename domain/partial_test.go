@@ -119,17 +119,9 @@ func TestDetachedViewAnswersAsCompiled(t *testing.T) {
 // scenarioBookForTest submits every acceptance scenario into one Book.
 func scenarioBookForTest(t *testing.T) *Book {
 	t.Helper()
-	dir, _, err := scenario.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	scs, err := scenario.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := NewBook(DefaultPolicy())
-	for _, sc := range scs {
-		for _, l := range sc.Lines {
+	for _, lines := range scenario.Lines(t) {
+		for _, l := range lines {
 			b.Submit(l, time.Now())
 		}
 	}

@@ -48,24 +48,7 @@ func (l bookLedger) Query(kind, partner, at string, known uint64) ([]byte, error
 // TestScenarios runs every acceptance scenario through the pure decider and
 // folds. New files in the scenario directory are picked up without code changes.
 func TestScenarios(t *testing.T) {
-	dir, source, err := scenario.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("scenarios from %s: %s", source, dir)
-	scs, err := scenario.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sc := range scs {
-		t.Run(sc.Name, func(t *testing.T) {
-			problems, err := scenario.Run(sc, bookLedger{domain.NewBook(domain.DefaultPolicy())})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range problems {
-				t.Error(p)
-			}
-		})
-	}
+	scenario.RunEach(t, func(*testing.T) scenario.Ledger {
+		return bookLedger{domain.NewBook(domain.DefaultPolicy())}
+	})
 }

@@ -18,17 +18,9 @@ import (
 // kind of fact, corrections included.
 func scenarioBook(t *testing.T) *domain.Book {
 	t.Helper()
-	dir, _, err := scenario.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	scs, err := scenario.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := domain.NewBook(domain.DefaultPolicy())
-	for _, sc := range scs {
-		for _, line := range sc.Lines {
+	for _, lines := range scenario.Lines(t) {
+		for _, line := range lines {
 			b.Submit(line, time.Now())
 		}
 	}

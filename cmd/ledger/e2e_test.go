@@ -206,25 +206,7 @@ func (l cliLedger) Query(kind, partner, at string, known uint64) ([]byte, error)
 // `ledger serve` (embedded NATS JetStream, bbolt read models, the RPC),
 // through the CLI.
 func TestScenariosEndToEnd(t *testing.T) {
-	dir, source, err := scenario.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("scenarios from %s: %s", source, dir)
-	scs, err := scenario.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sc := range scs {
-		t.Run(sc.Name, func(t *testing.T) {
-			s := startServer(t, t.TempDir())
-			problems, err := scenario.Run(sc, cliLedger{s})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range problems {
-				t.Error(p)
-			}
-		})
-	}
+	scenario.RunEach(t, func(t *testing.T) scenario.Ledger {
+		return cliLedger{startServer(t, t.TempDir())}
+	})
 }

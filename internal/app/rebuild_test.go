@@ -22,27 +22,11 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func scenarioLines(t *testing.T) [][][]byte {
-	dir, _, err := scenario.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	scs, err := scenario.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][][]byte
-	for _, sc := range scs {
-		out = append(out, sc.Lines)
-	}
-	return out
-}
-
 // TestReplayToSeqEqualsLiveThen: a replay that stops at sequence N equals
 // the live read models as they were when they had folded N.
 func TestReplayToSeqEqualsLiveThen(t *testing.T) {
 	l := start(t, Config{})
-	scs := scenarioLines(t)
+	scs := scenario.Lines(t)
 	submit(t, l.Writer(), scs[0]...)
 	ctx := ctxT(t)
 	n := l.Writer().LastSeq()
@@ -74,7 +58,7 @@ func TestReplayToSeqEqualsLiveThen(t *testing.T) {
 func TestVerifyDetectsAlteredReadModel(t *testing.T) {
 	dir := t.TempDir()
 	l := start(t, Config{DataDir: dir})
-	for _, sc := range scenarioLines(t) {
+	for _, sc := range scenario.Lines(t) {
 		submit(t, l.Writer(), sc...)
 	}
 	ctx := ctxT(t)
