@@ -14,6 +14,9 @@ import (
 // and the number of messages the ordered consumer keeps in flight.
 const MaxReadBatch = 4096
 
+// minBatchCap is the smallest batch allocated while following a log.
+const minBatchCap = 64
+
 // flushAfter bounds how long a partial batch waits for more records. Records
 // are normally handed over as soon as the server says nothing more is pending
 // (NumPending == 0); this only matters while the consumer is being recreated
@@ -163,7 +166,11 @@ func (s *Store) consume(ctx context.Context, start uint64, filter string, end ui
 			return err
 		}
 		*last = batch[len(batch)-1].Seq
-		batch = make([]Record, 0, batchCap(*last+1, end))
+		// A fresh slice, since fn may keep the one it was given; sized for
+		// what the server says is pending, so that following a live log
+		// (one small batch after another) does not allocate MaxReadBatch
+		// records each time.
+		batch = make([]Record, 0, min(batchCap(*last+1, end), max(int(min(pending, MaxReadBatch)), minBatchCap)))
 		return nil
 	}
 

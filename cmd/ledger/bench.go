@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/benefits-ledger/ledger/internal/bench"
+	"github.com/benefits-ledger/ledger/internal/gen"
 )
 
 // runBench measures the ledger next to the raw limits of JetStream and bbolt,
@@ -19,7 +20,7 @@ func runBench(e *env, args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	events := fs.Int("events", 100_000, "events to generate and ingest")
-	partners := fs.Int("partners", 0, "partners (default: events/100)")
+	partners := fs.Int("partners", 0, fmt.Sprintf("partners (default: events/%d)", gen.DefaultEventsPerPartner))
 	clients := fs.Int("clients", 8, "concurrent clients (ingest and queries)")
 	seed := fs.Int64("seed", 1, "workload seed")
 	queries := fs.Duration("queries", 5*time.Second, "length of the query phase")
@@ -45,7 +46,7 @@ func runBench(e *env, args []string) int {
 	fmt.Fprintf(t, "events\t%d\t(%d partners, %d rejected)\n", r.Events, r.Partners, r.Rejected)
 	fmt.Fprintf(t, "ingest\t%d events/s\t%.2f× raw JetStream async publish (%d/s)\n", r.Ingest.EventsPerSec, r.Ingest.Ratio, r.Ingest.RawEventsPerSec)
 	fmt.Fprintf(t, "projection\t%d events/s\t%.2f× raw ordered consumer → bbolt (%d/s)\n", r.Projection.EventsPerSec, r.Projection.Ratio, r.Projection.RawEventsPerSec)
-	fmt.Fprintf(t, "rebuild\t%d events/s\t\n", r.Rebuild.EventsPerSec)
+	fmt.Fprintf(t, "rebuild\t%d events/s\t%.2f× raw ordered consumer → bbolt\n", r.Rebuild.EventsPerSec, r.Rebuild.Ratio)
 	fmt.Fprintf(t, "queries\t%d/s\tp50 %.2f ms, p99 %.2f ms (%d clients, %d errors)\n", r.Query.QPS, r.Query.P50ms, r.Query.P99ms, r.Query.Clients, r.Query.Errors)
 	fmt.Fprintf(t, "  raw request/reply\t%d/s\tp50 %.2f ms, p99 %.2f ms (a service that does nothing, same clients)\n", r.Query.Raw.QPS, r.Query.Raw.P50ms, r.Query.Raw.P99ms)
 	fmt.Fprintf(t, "peak RSS\t%d MB\t%d MB anonymous (heap, stacks); the rest is bbolt's mapped file pages\n", r.PeakRSSMB, r.PeakAnonMB)

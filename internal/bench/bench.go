@@ -173,10 +173,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	r.Projection = proj.vs(rawFolded)
 	say("  %d events/s (%.2f× raw fold)", r.Projection.EventsPerSec, r.Projection.Ratio)
 	say("rebuild: a full rebuild of the read models…")
-	if err = cfg.profiled("rebuild", func() (err error) { r.Rebuild, err = rebuild(ctx, l, dir); return }); err != nil {
+	var rb Rate
+	if err = cfg.profiled("rebuild", func() (err error) { rb, err = rebuild(ctx, l, dir); return }); err != nil {
 		return r, fmt.Errorf("rebuild: %w", err)
 	}
-	say("  %d events/s", r.Rebuild.EventsPerSec)
+	r.Rebuild = rb.vs(rawFolded)
+	say("  %d events/s (%.2f× raw fold)", r.Rebuild.EventsPerSec, r.Rebuild.Ratio)
 
 	say("queries: tier and benefits over the RPC, %d clients, %s…", cfg.Clients, cfg.Queries)
 	if err = cfg.profiled("query", func() (err error) { r.Query, err = queries(ctx, l, cfg.Clients, cfg.Queries, cfg.Seed); return }); err != nil {

@@ -1,0 +1,46 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/benefits-ledger/ledger/internal/gen"
+)
+
+// TestRunSmall runs every phase of the bench on a small log: the document
+// is complete and consistent (every event ingested, none rejected, every
+// rate paired with its raw limit). It checks no timing: this machine is
+// shared and noisy.
+func TestRunSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two JetStream servers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := Run(ctx, Config{Events: 3000, Clients: 4, Queries: 300 * time.Millisecond, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Events < 2900 || r.Rejected != 0 {
+		t.Fatalf("events %d, rejected %d: want about 3000 generated, none rejected", r.Events, r.Rejected)
+	}
+	if want := (gen.Config{Events: 3000}).WithDefaults().Partners; r.Partners != want {
+		t.Errorf("partners %d, want the generator's %d", r.Partners, want)
+	}
+	for name, rate := range map[string]Rate{"ingest": r.Ingest, "projection": r.Projection, "rebuild": r.Rebuild} {
+		if rate.EventsPerSec <= 0 || rate.RawEventsPerSec <= 0 || rate.Ratio <= 0 || rate.Seconds <= 0 {
+			t.Errorf("%s: %+v, want every figure positive", name, rate)
+		}
+	}
+	q := r.Query
+	if q.Clients != 4 || q.Count == 0 || q.Errors != 0 || q.Partners != r.Partners {
+		t.Errorf("query: %+v, want 4 clients, some queries, no errors, every partner warmed", q)
+	}
+	if q.P50ms <= 0 || q.P99ms < q.P50ms || q.Raw.QPS <= 0 || q.Raw.P99ms < q.Raw.P50ms {
+		t.Errorf("query latencies: %+v", q)
+	}
+	if r.PeakRSSMB <= 0 || r.PeakAnonMB <= 0 || r.PeakAnonMB > r.PeakRSSMB {
+		t.Errorf("peak RSS %d MB, anonymous %d MB", r.PeakRSSMB, r.PeakAnonMB)
+	}
+}
