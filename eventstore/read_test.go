@@ -408,3 +408,24 @@ func TestFollowRecreatesConsumer(t *testing.T) {
 	mustAppend(t, s, bulk("P-1", 15, 0), nil)
 	f.until(t, 11, 15, 15*time.Second)
 }
+
+func TestBatchCap(t *testing.T) {
+	for _, c := range []struct {
+		next, end, pending uint64
+		want               int
+	}{
+		{1, 0, MaxReadBatch, MaxReadBatch}, // following, nothing known yet
+		{1, 0, 0, minBatchCap},             // following a live log: small batches
+		{1, 0, 200, 200},                   // what the server says is pending
+		{1, 0, 1 << 20, MaxReadBatch},      // far behind
+		{10, 12, MaxReadBatch, 3},          // a short bounded read
+		{10, 12, 0, 3},                     // …not more than is left
+		{10, 100_000, 0, minBatchCap},      // a long bounded read, little pending
+		{10, 100_000, MaxReadBatch, MaxReadBatch},
+		{13, 12, 5, minBatchCap}, // past the end of a bounded read
+	} {
+		if got := batchCap(c.next, c.end, c.pending); got != c.want {
+			t.Errorf("batchCap(%d, %d, %d) = %d, want %d", c.next, c.end, c.pending, got, c.want)
+		}
+	}
+}
