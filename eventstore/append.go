@@ -57,15 +57,29 @@ type pubAck struct {
 // against the stream as it was before the append. Every partner in expect
 // must have a message in msgs.
 //
+// With ExpectLastSeq, the append instead succeeds only if the stream's last
+// sequence is still the one given, and expect must be empty: see
+// ExpectLastSeq for when that is the better check.
+//
 // Errors: *ConflictError (errors.Is ErrConflict) when an expectation failed;
 // ErrUnknownOutcome when the commit was sent but its result was lost;
 // ErrUnavailable when the stream did not take it until ctx ended (no leader,
 // a leader change before the commit); ErrInvalid for bad arguments. In every
 // error case except ErrUnknownOutcome nothing was stored.
-func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]uint64) (first uint64, err error) {
+func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]uint64, opts ...AppendOption) (first uint64, err error) {
+	var o appendOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.lastSeq != nil && len(expect) > 0 {
+		return 0, fmt.Errorf("%w: per-partner expectations together with ExpectLastSeq", ErrInvalid)
+	}
 	out, err := buildMsgs(s.name, msgs, expect)
 	if err != nil {
 		return 0, err
+	}
+	if o.lastSeq != nil {
+		out[0].Header[jetstream.ExpectedLastSeqHeader] = []string{strconv.FormatUint(*o.lastSeq, 10)}
 	}
 	// A context that is already done must not reach commit, where any
 	// failure counts as an unknown outcome.
@@ -98,6 +112,9 @@ func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]ui
 		return 0, err
 	}
 	if ack.Error != nil {
+		if o.lastSeq != nil {
+			return 0, streamConflict(ack.Error, *o.lastSeq)
+		}
 		return 0, s.ackError(ctx, ack.Error, msgs, expect)
 	}
 	if len(out) > 1 && ack.Count != len(out) {
@@ -293,6 +310,17 @@ func (s *Store) ackError(ctx context.Context, apiErr *jetstream.APIError, msgs [
 		}
 	}
 	return &ConflictError{Partner: order[0], Expected: expect[order[0]], Actual: reported}
+}
+
+// streamConflict turns the error ack of an append under ExpectLastSeq into
+// the Append error.
+func streamConflict(apiErr *jetstream.APIError, expected uint64) error {
+	switch apiErr.ErrorCode {
+	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+		actual, _ := parseWrongLastSeq(apiErr.Description)
+		return &ConflictError{Expected: expected, Actual: actual}
+	}
+	return fmt.Errorf("eventstore: append rejected: %w", apiErr)
 }
 
 // parseWrongLastSeq extracts N from "wrong last sequence: N".

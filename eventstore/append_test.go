@@ -408,3 +408,60 @@ func TestParseWrongLastSeq(t *testing.T) {
 		t.Error("parsed a description without a number")
 	}
 }
+
+// TestAppendExpectLastSeq checks the stream-wide expectation: an append
+// succeeds only on the stream's current last sequence, single messages and
+// batches alike, and a failed one stores nothing and reports the stream's
+// actual last sequence.
+func TestAppendExpectLastSeq(t *testing.T) {
+	ctx := context.Background()
+	one := []Message{msg("C", "X", 0)}
+	batch := []Message{msg("A", "X", 0), msg("C", "X", 1), msg("A", "Y", 2)}
+	tests := []struct {
+		name     string
+		msgs     []Message
+		expected uint64
+		wantErr  bool
+	}{
+		// Setup leaves the stream at 4.
+		{"single current", one, 4, false},
+		{"batch current", batch, 4, false},
+		{"single behind", one, 3, true},
+		{"batch behind", batch, 2, true},
+		{"batch ahead", batch, 5, true},
+		{"batch on an empty stream's sequence", batch, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			mustAppend(t, e.store, []Message{msg("A", "X", 0), msg("A", "Y", 1)}, nil)
+			mustAppend(t, e.store, []Message{msg("A", "X", 2), msg("B", "X", 3)}, nil)
+
+			first, err := e.store.Append(ctx, tt.msgs, nil, ExpectLastSeq(tt.expected))
+			last, _ := e.store.LastSeq(ctx)
+			if !tt.wantErr {
+				if err != nil || first != 5 || last != 4+uint64(len(tt.msgs)) {
+					t.Fatalf("Append = %d, %v; last %d: want first 5, last %d", first, err, last, 4+len(tt.msgs))
+				}
+				return
+			}
+			var ce *ConflictError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrConflict) {
+				t.Fatalf("err = %v, want a *ConflictError", err)
+			}
+			if ce.Partner != "" || ce.Expected != tt.expected || ce.Actual != 4 {
+				t.Errorf("conflict = %+v, want the stream's: expected %d, actual 4", *ce, tt.expected)
+			}
+			if last != 4 {
+				t.Errorf("LastSeq = %d after a refused append, want 4 (nothing stored)", last)
+			}
+		})
+	}
+	t.Run("not with per-partner expectations", func(t *testing.T) {
+		e := newEnv(t)
+		_, err := e.store.Append(ctx, one, map[string]uint64{"C": 0}, ExpectLastSeq(0))
+		if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("err = %v, want ErrInvalid", err)
+		}
+	})
+}

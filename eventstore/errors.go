@@ -31,9 +31,11 @@ var (
 	ErrSequenceGap = errors.New("eventstore: sequence gap")
 )
 
-// ConflictError reports that a partner's last sequence was not what the
-// caller expected, so nothing from the append was stored. Actual is the
-// partner's last sequence as re-read after the failure (0 if it has none).
+// ConflictError reports that a partner's last sequence (or, with
+// ExpectLastSeq, the stream's: Partner is then "") was not what the caller
+// expected, so nothing from the append was stored. Actual is the last
+// sequence as re-read after the failure, or as the server reported it (0 if
+// unknown or none).
 type ConflictError struct {
 	Partner  string
 	Expected uint64
@@ -41,6 +43,9 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
+	if e.Partner == "" {
+		return fmt.Sprintf("eventstore: stream: expected last sequence %d, actual %d", e.Expected, e.Actual)
+	}
 	return fmt.Sprintf("eventstore: partner %s: expected last sequence %d, actual %d", e.Partner, e.Expected, e.Actual)
 }
 

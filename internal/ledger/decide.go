@@ -44,6 +44,12 @@ func (w *Writer) decideGroup(ctx context.Context, subs []*submission) (*decision
 	if err != nil {
 		return d, fmt.Errorf("%w: %v", errStale, err)
 	}
+	if snap.Checkpoint() > w.predicted {
+		// Another writer appended since catchUp, and the read models
+		// already hold it: partners cached before may lack it, which only
+		// per-partner checks catch (see launch).
+		w.metAnotherWriter()
+	}
 	w.mu.Lock()
 	w.snap, w.snapNext = snap, snap.Checkpoint()+1
 	w.mu.Unlock()

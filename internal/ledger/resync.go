@@ -38,6 +38,7 @@ func (w *Writer) catchUp(ctx context.Context) error {
 		return fmt.Errorf("reading the log's last sequence: %w", err)
 	}
 	if last > w.predicted {
+		w.metAnotherWriter()
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := w.proj.WaitFor(wctx, last)
 		cancel()

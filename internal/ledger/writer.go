@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -21,8 +22,9 @@ const (
 	CodeLineTooLong domain.Code = "line_too_long"
 	CodeUnavailable domain.Code = "unavailable"
 
-	cacheBudgetFacts = 100_000 // facts of partner state kept decided-ready (partners are held without their sales)
-	maxAttempts      = 3       // appends of one submission before it is failed
+	cacheBudgetFacts = 100_000          // facts of partner state kept decided-ready (partners are held without their sales)
+	maxAttempts      = 3                // appends of one submission before it is failed
+	contentionWindow = 10 * time.Second // per-partner checks after meeting another writer
 )
 
 // LineResult is the outcome of one input line: the `submit --json` line.
@@ -66,6 +68,7 @@ type Writer struct {
 	predicted uint64                     // last sequence assigned, in flight included
 	carry     *submission                // too big to join the last group: leads the next
 	unsynced  bool                       // a failed append left state to resynchronize
+	contended time.Time                  // until then, appends are checked per partner (see launch)
 
 	lastSeq atomic.Uint64 // the stream's last sequence as this writer knows it (confirmed)
 }
@@ -230,13 +233,35 @@ func takeGroup(queue []*submission) ([]*submission, []*submission) {
 }
 
 // launch appends a decided group in the background.
+//
+// Alone on the stream, the writer's state is complete up to the stream's end
+// (catchUp), so the one check that nobody appended since, on the stream's
+// last sequence, implies every partner's: the server compares two numbers
+// instead of looking up each partner's last message. Once another writer
+// shows up (a failed stream check, or the log ahead of us in catchUp), the
+// writer checks per partner for contentionWindow, so that writers on
+// different partners do not fail each other's appends.
 func (w *Writer) launch(ctx context.Context, d *decision) *flight {
 	fl := &flight{d: d, done: make(chan struct{})}
+	expect, opts := d.expect, []eventstore.AppendOption(nil)
+	if time.Now().After(w.contended) {
+		expect, opts = nil, []eventstore.AppendOption{eventstore.ExpectLastSeq(d.first - 1)}
+	}
 	go func() {
-		fl.first, fl.err = w.es.Append(ctx, d.msgs, d.expect)
+		fl.first, fl.err = w.es.Append(ctx, d.msgs, expect, opts...)
 		close(fl.done)
 	}()
 	return fl
+}
+
+// metAnotherWriter switches appends to per-partner checks for a while.
+func (w *Writer) metAnotherWriter() { w.contended = time.Now().Add(contentionWindow) }
+
+// streamConflict reports a failed check of the stream's last sequence:
+// another writer appended, not necessarily to the same partners.
+func streamConflict(err error) bool {
+	var c *eventstore.ConflictError
+	return errors.As(err, &c) && c.Partner == ""
 }
 
 // land waits for a group's append and replies to its submissions. ok is false
@@ -261,7 +286,12 @@ func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok 
 		reply(d)
 		return nil, false
 	}
-	w.log.Warn("append failed; resynchronizing", "err", fl.err)
+	if streamConflict(fl.err) {
+		w.log.Info("another writer appended; checking appends per partner", "err", fl.err, "for", contentionWindow)
+		w.metAnotherWriter()
+	} else {
+		w.log.Warn("append failed; resynchronizing", "err", fl.err)
+	}
 	w.resync(ctx, d.first)
 	return w.requeue(d.subs, fl.err), false
 }
@@ -271,7 +301,11 @@ func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok 
 func (w *Writer) requeue(subs []*submission, err error) []*submission {
 	var again []*submission
 	for _, s := range subs {
-		s.attempts++
+		if !streamConflict(err) {
+			// The next attempt is checked per partner: a failed stream
+			// check does not count against the submission.
+			s.attempts++
+		}
 		if s.attempts < maxAttempts && retryable(err) && s.ctx.Err() == nil {
 			again = append(again, s)
 			continue
