@@ -238,9 +238,10 @@ func takeGroup(queue []*submission) ([]*submission, []*submission) {
 // (catchUp), so the one check that nobody appended since, on the stream's
 // last sequence, implies every partner's: the server compares two numbers
 // instead of looking up each partner's last message. Once another writer
-// shows up (a failed stream check, or the log ahead of us in catchUp), the
-// writer checks per partner for contentionWindow, so that writers on
-// different partners do not fail each other's appends.
+// shows up (a failed stream check, the log ahead of us in catchUp, or read
+// models holding events we did not number), the writer checks per partner
+// for contentionWindow, so that writers on different partners do not fail
+// each other's appends.
 func (w *Writer) launch(ctx context.Context, d *decision) *flight {
 	fl := &flight{d: d, done: make(chan struct{})}
 	expect, opts := d.expect, []eventstore.AppendOption(nil)
