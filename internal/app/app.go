@@ -57,6 +57,7 @@ type Ledger struct {
 	writer *ledger.Writer
 	q      *ledger.Queries
 	rpc    *rpc.Server
+	gate   *rpc.ReaderGate
 
 	cancelWriter context.CancelFunc
 	wg           sync.WaitGroup
@@ -150,6 +151,9 @@ func (l *Ledger) start(ctx context.Context) error {
 		l.writer.Run(wctx)
 	}()
 	l.q = ledger.NewQueries(cfg.Policy, l.es, get, l.proj, l.writer.LastSeq)
+	if l.gate, err = rpc.StartReaderGate(l.nc, l.es.StreamName(), l.log.With("component", "readers")); err != nil {
+		return err
+	}
 	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"), rpc.WithAdmin(l)); err != nil {
 		return err
 	}
@@ -264,6 +268,9 @@ func (l *Ledger) Close() error {
 	l.closeOnce.Do(func() {
 		if l.rpc != nil {
 			l.rpc.Stop()
+		}
+		if l.gate != nil {
+			l.gate.Stop()
 		}
 		if l.cancelWriter != nil {
 			l.cancelWriter()

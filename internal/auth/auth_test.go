@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
 )
 
 var allTypes = []string{
@@ -206,5 +208,65 @@ func TestProvision(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "compliance") {
 		t.Errorf("no warning about compliance.creds: %s", logs.String())
+	}
+}
+
+// TestProvisionRetiresCredsOfAMovedIdentity: a credentials file issued for
+// the account an identity lived in before (the admin and the auditor lived
+// in the stream's account) is moved aside and a new one issued in the
+// identity's own account.
+func TestProvisionRetiresCredsOfAMovedIdentity(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "credentials")
+	if _, err := Provision(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := loadKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The admin's file as the old model issued it: on behalf of the ledger account.
+	signer, _, err := k.scopedSigner(string(Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ledgerPub, _ := k.account(LedgerAccountName)
+	user, _ := nkeys.CreateUser()
+	userPub, _ := user.PublicKey()
+	seed, _ := user.Seed()
+	uc := jwt.NewUserClaims(userPub)
+	uc.Name, uc.IssuerAccount = string(Admin), ledgerPub
+	uc.SetScoped(true)
+	tok, err := uc.Encode(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := jwt.FormatUserConfig(tok, seed)
+	path := CredsFile(dir, string(Admin))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Provision(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(m.Issued, string(Admin)) {
+		t.Errorf("admin not issued anew: %v", m.Issued)
+	}
+	retired, _ := filepath.Glob(path + ".retired-*")
+	if len(retired) != 1 {
+		t.Fatalf("retired files: %v", retired)
+	}
+	if b, _ := os.ReadFile(retired[0]); !bytes.Equal(b, old) {
+		t.Error("the retired file is not the old one")
+	}
+	if err := k.checkCreds(path, string(Admin)); err == nil {
+		t.Error("the old signing key still validates the new file (it should have rotated)")
+	}
+	k2, _, _ := loadKeys(dir)
+	if err := k2.checkCreds(path, string(Admin)); err != nil {
+		t.Errorf("new admin.creds: %v", err)
 	}
 }

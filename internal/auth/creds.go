@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
@@ -109,6 +110,9 @@ func Provision(dir string, log *slog.Logger) (*Material, error) {
 	var missing []string
 	for _, id := range Identities() {
 		path := CredsFile(dir, id)
+		if err := k.retireMovedCreds(path, id, log); err != nil {
+			return nil, err
+		}
 		_, statErr := os.Stat(path)
 		exists := statErr == nil
 		if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
@@ -347,6 +351,50 @@ func (k *keyFile) checkCreds(path, id string) error {
 	if uc.Issuer != signerPub || uc.IssuerAccount != accPub {
 		return errors.New("not issued by this ledger's signing key for " + id)
 	}
+	return nil
+}
+
+// retireMovedCreds moves aside a credentials file issued for another of
+// this ledger's accounts than the identity lives in now (admin and auditor
+// lived in the stream's account before they got accounts of their own). Such
+// a file no longer works — its user's account no longer lists the signing
+// key — so it is renamed to ID.creds.retired-TIME and a new one is issued in
+// its place, with a warning naming both.
+func (k *keyFile) retireMovedCreds(path, id string, log *slog.Logger) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil // missing or unreadable: handled by the caller's checks
+	}
+	tok, err := jwt.ParseDecoratedJWT(b)
+	if err != nil {
+		return nil
+	}
+	uc, err := jwt.DecodeUserClaims(tok)
+	if err != nil {
+		return nil
+	}
+	_, want, err := k.account(accountOf(id))
+	if err != nil {
+		return err
+	}
+	if uc.IssuerAccount == "" || uc.IssuerAccount == want {
+		return nil
+	}
+	ours := false
+	for name := range k.Accounts {
+		if _, pub, err := k.account(name); err == nil && pub == uc.IssuerAccount {
+			ours = true
+		}
+	}
+	if !ours {
+		return nil
+	}
+	aside := path + ".retired-" + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, aside); err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	log.Warn("credentials file was issued for the account this identity lived in before; it no longer works: moved aside, a new one is issued",
+		"identity", id, "file", path, "moved_to", aside)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -41,10 +42,11 @@ func RoleOfSubject(subject string) (Role, error) {
 }
 
 // Account names (as written in the account JWTs; the public keys are
-// generated on first start).
+// generated on first start). Every role has an account of its own, named
+// after it (see accountOf).
 const (
 	SystemAccountName = "SYS"    // the server's system account: no users
-	LedgerAccountName = "ledger" // the stream, the service; admin and auditor users
+	LedgerAccountName = "ledger" // the stream and the ledger's own service user, nobody else
 )
 
 // ServiceUser is the ledger's own user: the only identity that may publish
@@ -61,55 +63,112 @@ func Identities() []string {
 	return ids
 }
 
-// accountOf is the account an identity's user lives in. Admin and auditor
-// live in the ledger account because they read the stream with ordered
-// consumers (JetStream's API is per account); the submitting roles each have
-// their own account so that the ledger learns the role from the subject.
+// accountOf is the account an identity's user lives in. Only the ledger's
+// own user lives in the ledger account, beside the stream: a responder
+// publishes its reply to whatever subject a request names, and a stream
+// captures every matching publish in its account, so a client that shared
+// the stream's account could have the ledger's service, the JetStream API or
+// micro discovery write into the log by naming a reply subject inside
+// ledger.events.>. Across an account boundary the server rewrites reply
+// subjects (imports answer on _R_.… subjects that map back to the
+// importer), so no request of a client can make anything be stored in the
+// stream. Each role therefore has an account of its own, which imports what
+// the role may call; the submitting roles' imports also carry the role.
 func accountOf(id string) string {
-	switch id {
-	case ServiceUser, string(Admin), string(Auditor):
+	if id == ServiceUser {
 		return LedgerAccountName
 	}
 	return id
 }
 
-// roleAccounts are the accounts of the submitting roles.
-func roleAccounts() []Role {
-	var out []Role
-	for _, r := range roles {
-		if accountOf(string(r)) == string(r) {
-			out = append(out, r)
-		}
-	}
-	return out
+// roleAccounts are the accounts of the roles: one each.
+func roleAccounts() []Role { return slices.Clone(roles) }
+
+// Reads reports whether the role may read the stream itself (JetStream
+// reads, ledger.verify): the admin and the auditor.
+func (r Role) Reads() bool { return r == Admin || r == Auditor }
+
+// apiImport is a JetStream API subject of the stream that a reading role
+// calls as it is; multi answers more than one message per request.
+type apiImport struct {
+	subject string
+	multi   bool
 }
 
-// streamReadSubjects are the JetStream API subjects that read the stream
-// without changing it: stream info, single-message gets, and creating,
-// pulling from, inspecting and deleting consumers (an ordered consumer
-// creates and deletes its own). Listing consumers is left out on purpose:
-// consumer names are unguessable, so a reader cannot touch the ledger's own.
-func streamReadSubjects(stream string) []string {
-	return []string{
-		"$JS.API.INFO",
-		"$JS.API.STREAM.NAMES",
-		"$JS.API.STREAM.INFO." + stream,
-		"$JS.API.STREAM.MSG.GET." + stream,
-		"$JS.API.DIRECT.GET." + stream,
-		"$JS.API.DIRECT.GET." + stream + ".>",
-		"$JS.API.CONSUMER.CREATE." + stream,
-		"$JS.API.CONSUMER.CREATE." + stream + ".>",
-		"$JS.API.CONSUMER.MSG.NEXT." + stream + ".*",
-		"$JS.API.CONSUMER.INFO." + stream + ".*",
-		"$JS.API.CONSUMER.DELETE." + stream + ".*",
-		"$JS.FC." + stream + ".>", // flow-control replies of push-based ordered consumers
+// streamReadAPI are the JetStream API subjects that read the stream without
+// changing it and go straight to JetStream: account and stream info, the
+// stream list, single and batched message gets, pulling from and inspecting
+// a consumer. Consumer creation and deletion go through the ledger's reader
+// gate instead (ReaderGateSubject), which bounds how many consumers a role
+// may hold and refuses push consumers. Listing consumers is left out on
+// purpose: consumer names are unguessable, so a reader cannot pull from,
+// inspect or delete the ledger's own.
+func streamReadAPI(stream string) []apiImport {
+	return []apiImport{
+		{"$JS.API.INFO", false},
+		{"$JS.API.STREAM.NAMES", false},
+		{"$JS.API.STREAM.LIST", false},
+		{"$JS.API.STREAM.INFO." + stream, false},
+		{"$JS.API.STREAM.MSG.GET." + stream, false},
+		{"$JS.API.DIRECT.GET." + stream, true},
+		{"$JS.API.DIRECT.GET." + stream + ".>", true},
+		{"$JS.API.CONSUMER.MSG.NEXT." + stream + ".*", true},
+		{"$JS.API.CONSUMER.INFO." + stream + ".*", false},
 	}
 }
+
+// The consumer operations of a reading role, as its clients address them
+// (the JetStream API) and as the ledger's reader gate receives them.
+const (
+	consumerCreateAPI = "$JS.API.CONSUMER.CREATE." + StreamName + ".>" // …<name>[.<filter>]
+	consumerDeleteAPI = "$JS.API.CONSUMER.DELETE." + StreamName + ".*" // …<name>
+	readerGatePrefix  = "ledger.readers"
+)
+
+// Reader gate operations: what a role's consumer request asks for.
+const (
+	GateCreate = "create"
+	GateDelete = "delete"
+)
+
+// ReaderGateSubject is the subject on which the ledger receives role r's
+// consumer requests of kind op (GateCreate or GateDelete): the role's
+// account imports it as the JetStream API subject, so the role in it is set
+// by the server, never by the client. The subject continues with the
+// consumer name (and, for a create, the filter), as in the API subject.
+func ReaderGateSubject(r Role, op string) string {
+	return readerGatePrefix + "." + string(r) + "." + op
+}
+
+// ParseReaderGateSubject splits a subject received by the reader gate into
+// the role, the operation and the rest of the JetStream API subject (the
+// consumer name, then any filter).
+func ParseReaderGateSubject(subject string) (r Role, op, rest string, err error) {
+	tail, ok := strings.CutPrefix(subject, readerGatePrefix+".")
+	if !ok {
+		return "", "", "", fmt.Errorf("not a reader gate subject: %q", subject)
+	}
+	parts := strings.SplitN(tail, ".", 3)
+	if len(parts) != 3 || (parts[1] != GateCreate && parts[1] != GateDelete) {
+		return "", "", "", fmt.Errorf("not a reader gate subject: %q", subject)
+	}
+	if r, err = ParseRole(parts[0]); err != nil {
+		return "", "", "", err
+	}
+	if !r.Reads() {
+		return "", "", "", fmt.Errorf("role %s does not read the stream", r)
+	}
+	return r, parts[1], parts[2], nil
+}
+
+// ReaderGateSubscription is the subject the ledger subscribes for the gate.
+const ReaderGateSubscription = readerGatePrefix + ".>"
 
 // Permissions returns the subject permissions of an identity's user. They
 // are allow-lists: anything not listed is refused by the server with a
 // permissions violation. The explicit denies only make the intent readable.
-// The service user has no restrictions.
+// The service user has no restrictions. Every subject a role may publish is
+// an import of its account (roleImports) or its own inbox.
 func Permissions(id string) jwt.Permissions {
 	var p jwt.Permissions
 	if id == ServiceUser {
@@ -121,13 +180,15 @@ func Permissions(id string) jwt.Permissions {
 	if r.MaySubmitAny() {
 		pub = append(pub, SubjectSubmit)
 	}
-	switch r {
-	case Admin:
-		pub = append(pub, SubjectVerify, SubjectRebuild)
-		pub = append(pub, streamReadSubjects(StreamName)...)
-	case Auditor:
+	if r.Reads() {
 		pub = append(pub, SubjectVerify)
-		pub = append(pub, streamReadSubjects(StreamName)...)
+		for _, a := range streamReadAPI(StreamName) {
+			pub = append(pub, a.subject)
+		}
+		pub = append(pub, consumerCreateAPI, consumerDeleteAPI)
+	}
+	if r == Admin {
+		pub = append(pub, SubjectRebuild)
 	}
 	p.Pub.Allow.Add(pub...)
 	p.Pub.Deny.Add(SubjectEvents, SubjectSubmit+".>")
@@ -139,33 +200,70 @@ func Permissions(id string) jwt.Permissions {
 }
 
 // ledgerExports are the services the ledger account offers to the role
-// accounts: each role's submit subject, the queries and discovery.
+// accounts: each role's submit subject, the queries, discovery, verify and
+// rebuild, and for the reading roles the stream's read API and their reader
+// gate. An export is public, but only accounts this operator signs exist,
+// and only their JWTs (roleImports) say who imports what.
 func ledgerExports() jwt.Exports {
 	var ex jwt.Exports
+	service := func(name, subject string, multi bool) {
+		e := &jwt.Export{Name: name, Subject: jwt.Subject(subject), Type: jwt.Service}
+		if multi {
+			e.ResponseType = jwt.ResponseTypeStream
+		}
+		ex.Add(e)
+	}
 	for _, r := range roleAccounts() {
 		if r.MaySubmitAny() {
-			ex.Add(&jwt.Export{Name: "submit as " + string(r), Subject: jwt.Subject(SubmitSubject(r)), Type: jwt.Service})
+			service("submit as "+string(r), SubmitSubject(r), false)
+		}
+		if r.Reads() {
+			service("consumers of "+string(r), ReaderGateSubject(r, ">"), false)
 		}
 	}
 	for _, q := range QuerySubjects {
-		ex.Add(&jwt.Export{Name: q, Subject: jwt.Subject(q), Type: jwt.Service})
+		service(q, q, false)
 	}
+	service(SubjectVerify, SubjectVerify, false)
+	service(SubjectRebuild, SubjectRebuild, false)
 	// Discovery answers once per running ledger: a stream of responses.
-	ex.Add(&jwt.Export{Name: "discovery", Subject: SubjectDiscovery, Type: jwt.Service, ResponseType: jwt.ResponseTypeStream})
+	service("discovery", SubjectDiscovery, true)
+	for _, a := range streamReadAPI(StreamName) {
+		service(a.subject, a.subject, a.multi)
+	}
 	return ex
 }
 
 // roleImports are the imports of a role's account: ledger.submit renamed to
-// the role's submit subject, the queries and discovery as they are.
+// the role's submit subject, the queries and discovery as they are; for the
+// reading roles verify and the stream's read API, with consumer creation
+// and deletion renamed to the role's reader gate; rebuild for the admin.
 func roleImports(r Role, ledgerAccount string) jwt.Imports {
 	var im jwt.Imports
+	imp := func(name, remote, local string) {
+		i := &jwt.Import{Name: name, Account: ledgerAccount, Type: jwt.Service, Subject: jwt.Subject(remote)}
+		if local != "" {
+			i.LocalSubject = jwt.RenamingSubject(local)
+		}
+		im.Add(i)
+	}
 	if r.MaySubmitAny() {
-		im.Add(&jwt.Import{Name: "submit", Account: ledgerAccount, Type: jwt.Service,
-			Subject: jwt.Subject(SubmitSubject(r)), LocalSubject: SubjectSubmit})
+		imp("submit", SubmitSubject(r), SubjectSubmit)
 	}
 	for _, q := range QuerySubjects {
-		im.Add(&jwt.Import{Name: q, Account: ledgerAccount, Type: jwt.Service, Subject: jwt.Subject(q)})
+		imp(q, q, "")
 	}
-	im.Add(&jwt.Import{Name: "discovery", Account: ledgerAccount, Type: jwt.Service, Subject: SubjectDiscovery})
+	imp("discovery", SubjectDiscovery, "")
+	if r.Reads() {
+		imp(SubjectVerify, SubjectVerify, "")
+		for _, a := range streamReadAPI(StreamName) {
+			imp(a.subject, a.subject, "")
+		}
+		imp("consumer create", ReaderGateSubject(r, GateCreate)+".>", consumerCreateAPI)
+		imp("consumer delete", ReaderGateSubject(r, GateDelete)+".*", consumerDeleteAPI)
+	}
+	if r == Admin {
+		imp(SubjectRebuild, SubjectRebuild, "")
+	}
 	return im
 }

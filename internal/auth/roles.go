@@ -5,16 +5,20 @@
 //
 // The model in one paragraph. The embedded server runs in operator (JWT)
 // mode with no anonymous access. The "ledger" account holds the event stream
-// and the ledger's own service user, the only user that may publish to
-// ledger.events.> or change the stream; the admin and auditor users live in
-// it too, with subject permissions that let them query and read the stream
-// but not write it. Each submitting role (billing, storefront, rewards-team,
-// compliance) has its own account that imports the ledger's service
-// subjects; its import renames ledger.submit to ledger.submit.<role>, so the
-// ledger learns the caller's role from the subject it receives, which no
-// client can choose: a client of one role account has no import that reaches
-// another role's subject. The ledger then checks each line's event type
-// against the role (Role.CheckSubmit).
+// and the ledger's own service user, and nothing else: it is the only user
+// that may publish to ledger.events.> or change the stream, and since no
+// client shares its account, no client's request can make a responder (the
+// ledger's service, the JetStream API, micro discovery) publish a reply into
+// the stream — the server rewrites reply subjects that cross an account
+// boundary. Every role has an account of its own that imports what the role
+// may call: the queries and discovery; ledger.submit, renamed to
+// ledger.submit.<role>, so the ledger learns the caller's role from the
+// subject it receives, which no client can choose; for the admin and the
+// auditor, verify and the stream's read-only JetStream API, with consumer
+// creation and deletion renamed to the ledger's reader gate, which bounds
+// and checks them. The ledger then checks each line's event type against
+// the role (Role.CheckSubmit). The role accounts have no JetStream of their
+// own: they can create no streams, consumers or storage.
 package auth
 
 import (

@@ -1,0 +1,291 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/benefits-ledger/ledger/internal/auth"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Limits of the reader gate. Consumers live in the stream's account and
+// count against its limits, the ledger's own readers' included: the gate
+// bounds what clients hold so that whatever they do, the ledger's own
+// projector, verify and audits can still create theirs.
+const (
+	// ReaderConsumersPerRole is how many consumers one reading role (admin,
+	// auditor) may hold at once through one ledger: an ordered consumer
+	// uses one at a time, so 16 lets a handful of tools replay in parallel.
+	ReaderConsumersPerRole = 16
+	// readerInactiveMax is the longest a reader's consumer outlives its
+	// last pull: abandoned consumers go away by themselves.
+	readerInactiveMax = 5 * time.Minute
+	// readerMaxWaiting bounds the pull requests parked on one consumer
+	// (the server's default of 512 is for shared work queues).
+	readerMaxWaiting = 16
+	// readerMaxBatch bounds the messages one pull request may ask for
+	// (the ledger's own reads ask for 4,096).
+	readerMaxBatch = 10_000
+	// readerMaxExpires bounds how long one pull request may wait.
+	readerMaxExpires = 5 * time.Minute
+	// readerMaxRequest bounds a consumer request's body: a consumer
+	// configuration is well under a kilobyte.
+	readerMaxRequest = 64 << 10
+	// readerAPITimeout bounds each JetStream API call the gate makes.
+	readerAPITimeout = 5 * time.Second
+	// readerPending bounds the gate's queue of requests not yet handled;
+	// beyond it the client library drops requests (the caller times out),
+	// so a flood costs a bounded amount of memory.
+	readerPendingMsgs  = 256
+	readerPendingBytes = 4 << 20
+)
+
+// JetStream API error codes the gate answers with, so that JetStream
+// clients recognise them (nats.go's jetstream.ErrMaximumConsumersLimit,
+// ErrConsumerNotFound).
+const (
+	jsErrMaximumConsumers = 10026
+	jsErrConsumerNotFound = 10014
+	jsErrBadRequest       = 10003
+)
+
+// ReaderGate creates and deletes the consumers of the reading roles on the
+// event stream. Their accounts import the JetStream API's consumer create
+// and delete subjects as the gate's subjects (auth.ReaderGateSubject), so
+// the role comes from the server; everything else they read goes to
+// JetStream directly. The gate lets a role create only pull consumers that
+// acknowledge nothing (an ordered consumer is one), in memory, that expire
+// when idle, with bounded pulls, at most ReaderConsumersPerRole at a time;
+// and delete only consumers it created. A push consumer is refused: its
+// deliveries would be published in the stream's account, to a subject of
+// the reader's choosing.
+type ReaderGate struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	log    *slog.Logger
+	stream string
+	limit  int
+	sub    *nats.Subscription
+
+	mu   sync.Mutex
+	held map[auth.Role]map[string]bool // consumers the gate created, by role
+}
+
+// StartReaderGate subscribes the gate for stream on nc (the ledger's own
+// connection, in the stream's account). Several ledgers on one stream share
+// the subscription as a queue group, each with its own count. Stop it with
+// Stop.
+func StartReaderGate(nc *nats.Conn, stream string, log *slog.Logger) (*ReaderGate, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("reader gate: %w", err)
+	}
+	g := &ReaderGate{nc: nc, js: js, log: log, stream: stream, limit: ReaderConsumersPerRole,
+		held: map[auth.Role]map[string]bool{}}
+	if g.sub, err = nc.QueueSubscribe(auth.ReaderGateSubscription, "ledger-readers", g.handle); err != nil {
+		return nil, fmt.Errorf("reader gate: subscribe: %w", err)
+	}
+	if err := g.sub.SetPendingLimits(readerPendingMsgs, readerPendingBytes); err != nil {
+		g.sub.Unsubscribe()
+		return nil, fmt.Errorf("reader gate: %w", err)
+	}
+	if err := nc.Flush(); err != nil {
+		g.sub.Unsubscribe()
+		return nil, fmt.Errorf("reader gate: flush: %w", err)
+	}
+	return g, nil
+}
+
+// Stop unsubscribes the gate. Consumers it created stay until they are
+// idle for readerInactiveMax.
+func (g *ReaderGate) Stop() error { return g.sub.Unsubscribe() }
+
+// createRequest is the JetStream API's consumer create request, decoded to
+// the fields JetStream knows: what is forwarded is re-encoded from it.
+type createRequest struct {
+	Stream   string                   `json:"stream_name"`
+	Config   jetstream.ConsumerConfig `json:"config"`
+	Action   string                   `json:"action,omitempty"`
+	Pedantic bool                     `json:"pedantic,omitempty"`
+}
+
+// apiError is a JetStream API error reply.
+type apiError struct {
+	Type  string `json:"type"`
+	Error struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+func (g *ReaderGate) handle(m *nats.Msg) {
+	if m.Reply == "" || strings.HasPrefix(m.Reply, "$JS.") {
+		return // not a client's request (see isRequest)
+	}
+	role, op, rest, err := auth.ParseReaderGateSubject(m.Subject)
+	if err != nil {
+		g.refuse(m, "consumer_create", 400, jsErrBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readerAPITimeout)
+	defer cancel()
+	switch op {
+	case auth.GateCreate:
+		g.create(ctx, m, role, rest)
+	case auth.GateDelete:
+		g.delete(ctx, m, role, rest)
+	}
+}
+
+// create checks and forwards a consumer create request.
+func (g *ReaderGate) create(ctx context.Context, m *nats.Msg, role auth.Role, rest string) {
+	const kind = "consumer_create"
+	name, _, _ := strings.Cut(rest, ".")
+	req, err := g.checkCreate(m.Data, name)
+	if err != nil {
+		g.refuse(m, kind, 400, jsErrBadRequest, err.Error())
+		return
+	}
+	if !g.reserve(ctx, role, name) {
+		g.refuse(m, kind, 400, jsErrMaximumConsumers, fmt.Sprintf(
+			"reader_consumer_limit: role %s holds %d consumers on %s, at most %d; delete one, or let idle ones expire (%s)",
+			role, g.limit, g.stream, g.limit, readerInactiveMax))
+		return
+	}
+	body, _ := json.Marshal(req)
+	resp, err := g.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.CREATE."+g.stream+"."+rest, body)
+	if err != nil || !created(resp.Data) {
+		g.release(role, name)
+	}
+	if err != nil {
+		g.refuse(m, kind, 503, 0, "unavailable: creating the consumer: "+err.Error())
+		return
+	}
+	g.respond(m, resp.Data)
+}
+
+// checkCreate decodes a create request and returns what may be forwarded:
+// a pull consumer that acknowledges nothing, in memory, with its idle
+// expiry and pulls bounded.
+func (g *ReaderGate) checkCreate(data []byte, name string) (*createRequest, error) {
+	if len(data) > readerMaxRequest {
+		return nil, fmt.Errorf("request_too_large: consumer request is %d bytes, at most %d", len(data), readerMaxRequest)
+	}
+	var req createRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return nil, fmt.Errorf("invalid_request: consumer request: %w", err)
+	}
+	c := &req.Config
+	switch {
+	case req.Stream != g.stream:
+		return nil, fmt.Errorf("invalid_request: stream %.64q, want %s", req.Stream, g.stream)
+	case c.Name != "" && c.Name != name:
+		return nil, errors.New("invalid_request: the consumer name in the subject and the configuration differ")
+	case c.Durable != "":
+		return nil, errors.New("forbidden: readers may not create durable consumers; use an ordered or ephemeral pull consumer")
+	case c.DeliverSubject != "":
+		return nil, errors.New("forbidden: readers may not create push consumers; use an ordered or pull consumer")
+	case c.AckPolicy != jetstream.AckNonePolicy:
+		return nil, errors.New("forbidden: readers cannot acknowledge messages; use ack policy none (an ordered consumer does)")
+	}
+	c.Name = name
+	if c.InactiveThreshold <= 0 || c.InactiveThreshold > readerInactiveMax {
+		c.InactiveThreshold = readerInactiveMax
+	}
+	if c.MaxWaiting <= 0 || c.MaxWaiting > readerMaxWaiting {
+		c.MaxWaiting = readerMaxWaiting
+	}
+	if c.MaxRequestBatch <= 0 || c.MaxRequestBatch > readerMaxBatch {
+		c.MaxRequestBatch = readerMaxBatch
+	}
+	if c.MaxRequestExpires <= 0 || c.MaxRequestExpires > readerMaxExpires {
+		c.MaxRequestExpires = readerMaxExpires
+	}
+	c.MemoryStorage, c.Replicas = true, 1
+	// Create only: an existing consumer (the ledger's own, say) is never
+	// changed through the gate.
+	req.Action = "create"
+	return &req, nil
+}
+
+// reserve counts a consumer for role, pruning consumers that have gone
+// away when the role is at its limit. It reports false at the limit.
+func (g *ReaderGate) reserve(ctx context.Context, role auth.Role, name string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	held := g.held[role]
+	if held == nil {
+		held = map[string]bool{}
+		g.held[role] = held
+	}
+	if held[name] {
+		return true
+	}
+	if len(held) >= g.limit {
+		for n := range held {
+			if _, err := g.js.Consumer(ctx, g.stream, n); errors.Is(err, jetstream.ErrConsumerNotFound) {
+				delete(held, n)
+			}
+		}
+	}
+	if len(held) >= g.limit {
+		return false
+	}
+	held[name] = true
+	return true
+}
+
+func (g *ReaderGate) release(role auth.Role, name string) {
+	g.mu.Lock()
+	delete(g.held[role], name)
+	g.mu.Unlock()
+}
+
+// delete forwards a consumer delete request for a consumer the role holds.
+func (g *ReaderGate) delete(ctx context.Context, m *nats.Msg, role auth.Role, name string) {
+	const kind = "consumer_delete"
+	g.mu.Lock()
+	mine := g.held[role][name]
+	g.mu.Unlock()
+	if !mine {
+		g.refuse(m, kind, 404, jsErrConsumerNotFound, "consumer not found")
+		return
+	}
+	resp, err := g.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.DELETE."+g.stream+"."+name, nil)
+	if err != nil {
+		g.refuse(m, kind, 503, 0, "unavailable: deleting the consumer: "+err.Error())
+		return
+	}
+	g.release(role, name)
+	g.respond(m, resp.Data)
+}
+
+// created reports whether a JetStream API reply is not an error.
+func created(data []byte) bool {
+	var r struct {
+		Error *json.RawMessage `json:"error"`
+	}
+	return json.Unmarshal(data, &r) == nil && r.Error == nil
+}
+
+func (g *ReaderGate) refuse(m *nats.Msg, kind string, code, errCode int, desc string) {
+	var e apiError
+	e.Type = "io.nats.jetstream.api.v1." + kind + "_response"
+	e.Error.Code, e.Error.ErrCode, e.Error.Description = code, errCode, desc
+	b, _ := json.Marshal(e)
+	g.respond(m, b)
+}
+
+func (g *ReaderGate) respond(m *nats.Msg, data []byte) {
+	if err := m.Respond(data); err != nil {
+		g.log.Warn("reader gate: reply not sent", "subject", m.Subject, "err", err)
+	}
+}
