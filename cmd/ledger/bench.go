@@ -27,13 +27,14 @@ func runBench(e *env, args []string) int {
 	dir := fs.String("dir", "", "working directory (default: a temporary one, removed after)")
 	asJSON := fs.Bool("json", false, "print the bench document as JSON")
 	profile := fs.String("profile", "", "write a CPU profile of each phase into this directory")
+	rawLines := fs.Int("raw-publish-lines", bench.DefaultRawPublishLines, "lines the raw per-message publish is measured over (its rate does not depend on it)")
 	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
 		return fail(e, exitError, usageError{"bench takes flags only"})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	r, err := bench.Run(ctx, bench.Config{Events: *events, Partners: *partners, Clients: *clients, Seed: *seed,
-		Queries: *queries, Dir: *dir, Log: e.stderr, Profile: *profile})
+		Queries: *queries, Dir: *dir, Log: e.stderr, Profile: *profile, RawPublishLines: *rawLines})
 	if err != nil {
 		return fail(e, exitError, err)
 	}
@@ -44,9 +45,12 @@ func runBench(e *env, args []string) int {
 	}
 	t := table(e.stdout)
 	fmt.Fprintf(t, "events\t%d\t(%d partners, %d rejected)\n", r.Events, r.Partners, r.Rejected)
-	fmt.Fprintf(t, "ingest\t%d events/s\t%.2f× raw JetStream async publish (%d/s)\n", r.Ingest.EventsPerSec, r.Ingest.Ratio, r.Ingest.RawEventsPerSec)
+	fmt.Fprintf(t, "ingest\t%d events/s\t%.2f× raw JetStream async publish, fsync per message (%d/s)\n", r.Ingest.EventsPerSec, r.Ingest.Ratio, r.Ingest.RawEventsPerSec)
+	fmt.Fprintf(t, "\t\t%.2f× raw atomic batch publish, 1,000 a batch (%d/s)\n", r.Ingest.BatchRatio, r.Ingest.RawBatchEventsPerSec)
 	fmt.Fprintf(t, "projection\t%d events/s\t%.2f× raw ordered consumer → bbolt (%d/s)\n", r.Projection.EventsPerSec, r.Projection.Ratio, r.Projection.RawEventsPerSec)
-	fmt.Fprintf(t, "rebuild\t%d events/s\t%.2f× raw ordered consumer → bbolt\n", r.Rebuild.EventsPerSec, r.Rebuild.Ratio)
+	fmt.Fprintf(t, "\t\t%.2f× ordered read + decode (%d/s)\n", r.Projection.ReadDecodeRatio, r.Projection.ReadDecodeEventsPerSec)
+	fmt.Fprintf(t, "rebuild\t%d events/s\t%.2f× raw ordered consumer → bbolt, %.2f× read + decode\n", r.Rebuild.EventsPerSec, r.Rebuild.Ratio, r.Rebuild.ReadDecodeRatio)
+	fmt.Fprintf(t, "read models\t%d MB\t%.1f bytes per event\n", r.ReadModelBytes>>20, r.ReadModelBytesPerEvent)
 	fmt.Fprintf(t, "queries\t%d/s\tp50 %.2f ms, p99 %.2f ms (%d clients, %d errors)\n", r.Query.QPS, r.Query.P50ms, r.Query.P99ms, r.Query.Clients, r.Query.Errors)
 	fmt.Fprintf(t, "  raw request/reply\t%d/s\tp50 %.2f ms, p99 %.2f ms (a service that does nothing, same clients)\n", r.Query.Raw.QPS, r.Query.Raw.P50ms, r.Query.Raw.P99ms)
 	fmt.Fprintf(t, "peak RSS\t%d MB\t%d MB anonymous (heap, stacks); the rest is bbolt's mapped file pages\n", r.PeakRSSMB, r.PeakAnonMB)

@@ -33,6 +33,27 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s: %+v, want every figure positive", name, rate)
 		}
 	}
+	if r.Ingest.RawBatchEventsPerSec <= 0 || r.Ingest.BatchRatio <= 0 {
+		t.Errorf("ingest: no raw batch ceiling: %+v", r.Ingest)
+	}
+	for name, rate := range map[string]Rate{"projection": r.Projection, "rebuild": r.Rebuild} {
+		if rate.ReadDecodeEventsPerSec <= 0 || rate.ReadDecodeRatio <= 0 {
+			t.Errorf("%s: no read + decode ceiling: %+v", name, rate)
+		}
+	}
+	if r.ReadModelBytes <= 0 || r.ReadModelBytesPerEvent <= 0 || len(r.ReadModelBuckets) == 0 {
+		t.Errorf("read models: %d bytes, %.1f per event, buckets %v", r.ReadModelBytes, r.ReadModelBytesPerEvent, r.ReadModelBuckets)
+	}
+	var inUse int64
+	for _, b := range r.ReadModelBuckets {
+		inUse += b
+	}
+	if inUse <= 0 || inUse > r.ReadModelBytes {
+		t.Errorf("buckets hold %d bytes of a %d-byte file", inUse, r.ReadModelBytes)
+	}
+	if r.RawPublishLines != r.Events {
+		t.Errorf("raw publish over %d lines, want the whole small log (%d)", r.RawPublishLines, r.Events)
+	}
 	q := r.Query
 	if q.Clients != 4 || q.Count == 0 || q.Errors != 0 || q.Partners != r.Partners {
 		t.Errorf("query: %+v, want 4 clients, some queries, no errors, every partner warmed", q)
