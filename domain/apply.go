@@ -129,6 +129,7 @@ func finishApply(f Facts, core *PartnerCore, e Event) error {
 		return fmt.Errorf("seq %d: partner %s already at seq %d", e.Seq, core.ID, core.LastSeq)
 	}
 	core.LastSeq = e.Seq
+	core.Chain = e.Chain
 	core.Events++
 	f.PutPartnerCore(core)
 	f.PutEnvelope(e.ID, e.Seq, e.Fingerprint())

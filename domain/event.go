@@ -15,6 +15,10 @@ type Event struct {
 	Grant *GrantNote
 	// Target is the sequence of the activation a RewardsTeamContacted names.
 	Target uint64
+	// Chain is the event's tamper-evidence chain value as recorded (hex; ""
+	// for events recorded before the chain existed). The domain keeps it
+	// opaque: it is the partner's link for its next event.
+	Chain string
 }
 
 // GrantNote is the decider's choice for an activation. It is fixed at

@@ -28,6 +28,7 @@ type PartnerCore struct {
 	Contacts  []ContactAssignment `json:"contacts,omitempty"`
 	Sanctions []Sanction          `json:"sanctions,omitempty"`
 	Opts      []OptChange         `json:"opts,omitempty"`
+	Chain     string              `json:"chain,omitempty"` // the recorded chain of the partner's latest event ("" if none)
 }
 
 type Enrolment struct {

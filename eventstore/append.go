@@ -151,13 +151,11 @@ func buildMsgs(stream string, msgs []Message, expect map[string]uint64) ([]*nats
 
 	out := make([]*nats.Msg, len(msgs))
 	for i, m := range msgs {
-		h := make(nats.Header, len(m.Header)+6)
-		for k, v := range m.Header {
+		stored := m.StoredHeader()
+		h := make(nats.Header, len(stored)+3)
+		for k, v := range stored {
 			h[k] = []string{v}
 		}
-		h[HdrSchema] = []string{schemaVersion}
-		h[HdrType] = []string{m.Type}
-		h[HdrPartner] = []string{m.Partner}
 		if i == 0 {
 			// Pre-checked by the server: refuses to store into another stream
 			// should the subject space ever be remapped.

@@ -74,6 +74,7 @@ type Store struct {
 // Record is one stored event.
 type Record struct {
 	Seq     uint64
+	Subject string // the message subject, as stored
 	Partner string
 	Type    string
 	Data    []byte
@@ -223,7 +224,7 @@ func newRecord(seq uint64, subject string, hdr nats.Header, data []byte, stored 
 			h[k] = v[0]
 		}
 	}
-	return Record{Seq: seq, Partner: partner, Type: typ, Data: data, Header: h, Stored: stored.UTC()}
+	return Record{Seq: seq, Subject: subject, Partner: partner, Type: typ, Data: data, Header: h, Stored: stored.UTC()}
 }
 
 // withDefaultTimeout adds defaultTimeout to a context without a deadline.

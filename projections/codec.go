@@ -13,7 +13,7 @@ import (
 // and times as Unix nanoseconds. It is deterministic (the digest depends on
 // it), several times faster than JSON, and keeps the file — and the mapped
 // memory it costs — small. Every value starts with its codec version.
-const codecVersion = 1
+const codecVersion = 2
 
 var errCorrupt = errors.New("projections: corrupt value")
 

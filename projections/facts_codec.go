@@ -42,6 +42,7 @@ func encodeCore(c *domain.PartnerCore) []byte {
 		e.s(x.BenefitID)
 		e.s(x.OfferID)
 	}
+	e.s(c.Chain)
 	return e.b
 }
 
@@ -75,6 +76,7 @@ func decodeCore(b []byte) (*domain.PartnerCore, error) {
 	for n := d.count(); n > 0 && d.err == nil; n-- {
 		c.Opts = append(c.Opts, domain.OptChange{Stamp: d.stamp(), Out: d.flag(), BenefitID: d.s(), OfferID: d.s()})
 	}
+	c.Chain = d.s()
 	return c, d.done()
 }
 

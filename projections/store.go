@@ -47,7 +47,7 @@ var (
 
 // schemaVersion changes when the layout or codec changes: a file with another
 // version is rebuilt from the log.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // ErrSchema reports a read model file of another layout version.
 var ErrSchema = errors.New("projections: read model schema differs")

@@ -54,7 +54,8 @@ func commands() map[string]command {
 		"stats":     {"events, partners, projection lag", runStats},
 		"demo":      {"write a synthetic input log (NDJSON) for trying the ledger", runDemo},
 		"replay":    {"rebuild the read models from the log into a new file (what-if with --policy)", runReplay},
-		"verify":    {"compare the live read models with a rebuild from the log", runVerify},
+		"verify":    {"compare the live read models with a rebuild from the log; --log: check the log's chain", runVerify},
+		"chain":     {"the head of the log's tamper-evidence chain, to write down", runChain},
 		"rebuild":   {"rebuild the live read models from the log and swap them in", runRebuild},
 		"bench":     {"measure throughput and latency next to the raw JetStream/bbolt limits", runBench},
 	}
@@ -84,7 +85,7 @@ func run(e *env, args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ledger COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "replay", "verify", "rebuild", "bench", "demo"} {
+	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "replay", "verify", "chain", "rebuild", "bench", "demo"} {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands()[name].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'ledger COMMAND -h' for a command's flags")

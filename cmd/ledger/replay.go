@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/benefits-ledger/ledger/eventstore"
@@ -79,6 +80,11 @@ func runReplay(e *env, args []string) int {
 // runVerify asks the ledger to rebuild its read models from the log and
 // compare them with the live ones.
 func runVerify(e *env, args []string) int {
+	for _, a := range args {
+		if a == "--log" || a == "-log" || strings.HasPrefix(a, "--log=") || strings.HasPrefix(a, "-log=") {
+			return runVerifyLog(e, args)
+		}
+	}
 	return runAdmin(e, args, "verify", func(raw []byte) (string, bool, error) {
 		var r ledger.VerifyReport
 		if err := json.Unmarshal(raw, &r); err != nil {

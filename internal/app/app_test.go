@@ -133,6 +133,8 @@ func TestTwoWritersNeverBothWin(t *testing.T) {
 	if da.Sum != db.Sum {
 		t.Errorf("replicas' read models differ: %s vs %s", da.Sum, db.Sum)
 	}
+	// Each writer chained its events on the other's: the chain holds.
+	checkChain(t, a.EventStore())
 }
 
 // TestRetryAfterRestartIsDuplicate: the same input retried after a restart is
@@ -160,6 +162,7 @@ func TestRetryAfterRestartIsDuplicate(t *testing.T) {
 	if err != nil || st.Events != uint64(len(lines)) {
 		t.Errorf("after retry: %d events recorded (%v), want %d", st.Events, err, len(lines))
 	}
+	checkChain(t, l.EventStore())
 }
 
 // TestStopMidSubmitLosesNothing stops the ledger while a client is

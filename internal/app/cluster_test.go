@@ -208,6 +208,8 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 			t.Errorf("ledger %d verify: %+v %v", i, rep, err)
 		}
 	}
+	// Two writers through leader losses: the chain holds.
+	checkChain(t, es)
 
 	for i, f := range failovers {
 		if f.ackedAt >= in.total {

@@ -57,7 +57,7 @@ func DecodeEvent(r eventstore.Record) (domain.Event, error) {
 	if in.Type != r.Type {
 		return domain.Event{}, fmt.Errorf("seq %d: subject type %s but envelope type %s", r.Seq, r.Type, in.Type)
 	}
-	e := domain.Event{Input: in, Seq: r.Seq, Recorded: recorded.UTC(), Partner: r.Partner}
+	e := domain.Event{Input: in, Seq: r.Seq, Recorded: recorded.UTC(), Partner: r.Partner, Chain: r.Header[eventstore.HdrChain]}
 	if line := r.Header[HdrGrantLine]; line != "" {
 		start, err1 := time.Parse(time.RFC3339Nano, r.Header[HdrGrantStart])
 		end, err2 := time.Parse(time.RFC3339Nano, r.Header[HdrGrantEnd])

@@ -102,12 +102,18 @@ func (w *Writer) decide(d *decision) error {
 				e.Seq = next
 				next++
 				w.predicted = e.Seq
+				msg := encodeEvent(e, raw, w.pol)
+				var prev string
+				if p != nil && p.Core != nil {
+					prev = p.Core.Chain
+				}
+				e.Chain = msg.Chained(prev)
 				if err := domain.Apply(writerFacts{w, p}, e); err != nil {
 					// The partner's state is ahead of our numbering: another
 					// writer appended.
 					return fmt.Errorf("%w: %v", errStale, err)
 				}
-				d.msgs = append(d.msgs, encodeEvent(e, raw, w.pol))
+				d.msgs = append(d.msgs, msg)
 				r.OK, r.Seq = true, e.Seq
 			}
 		}
