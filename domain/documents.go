@@ -10,6 +10,7 @@ type TierDoc struct {
 	PartnerID    string     `json:"partner_id"`
 	At           time.Time  `json:"at"`
 	KnownSeq     uint64     `json:"known_seq"`
+	KnownAt      *time.Time `json:"known_at,omitempty"` // the knowledge instant asked for, if any
 	Era          *string    `json:"era"`
 	Tier         TierRank   `json:"tier"`
 	Sanctioned   bool       `json:"sanctioned"`
@@ -42,6 +43,7 @@ type BenefitsDoc struct {
 	PartnerID   string          `json:"partner_id"`
 	At          time.Time       `json:"at"`
 	KnownSeq    uint64          `json:"known_seq"`
+	KnownAt     *time.Time      `json:"known_at,omitempty"` // the knowledge instant asked for, if any
 	Sanctioned  bool            `json:"sanctioned"`
 	Entitled    []EntitledDoc   `json:"entitled"`
 	Activations []ActivationDoc `json:"activations"`

@@ -11,6 +11,7 @@ import (
 type HistoryDoc struct {
 	PartnerID   string       `json:"partner_id"`
 	KnownSeq    uint64       `json:"known_seq"`
+	KnownAt     *time.Time   `json:"known_at,omitempty"` // the knowledge instant asked for, if any
 	Policy      string       `json:"policy"`
 	Changes     []TierChange `json:"changes"`
 	Corrections []Correction `json:"corrections"`

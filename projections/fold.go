@@ -21,6 +21,7 @@ func (s *Store) Fold(events []domain.Event) error {
 		meta := tx.Bucket(bucketMeta)
 		cp := getU64(meta, keyCheckpoint)
 		f := newTxFacts(tx)
+		ri := loadRecordedIndex(meta)
 		for _, e := range events {
 			if e.Seq <= cp {
 				continue
@@ -31,9 +32,13 @@ func (s *Store) Fold(events []domain.Event) error {
 			if err := domain.Apply(f, e); err != nil {
 				return fmt.Errorf("projections: fold: %w", err)
 			}
+			ri.add(e)
 			cp = e.Seq
 		}
 		if err := f.flush(); err != nil {
+			return err
+		}
+		if err := ri.flush(tx); err != nil {
 			return err
 		}
 		if err := meta.Put(keyEvents, u64(getU64(meta, keyEvents)+uint64(f.applied))); err != nil {

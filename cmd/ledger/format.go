@@ -160,39 +160,6 @@ func cause(c domain.Cause) string {
 	return c.Kind
 }
 
-func printAudit(w io.Writer, raw []byte) error {
-	var d ledger.AuditDoc
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return err
-	}
-	t := table(w)
-	fmt.Fprintln(t, "SEQ\tRECORDED\tTYPE\tID\tTIME")
-	for _, ev := range d.Events {
-		var env struct{ ID, Time string }
-		json.Unmarshal(ev.Envelope, &env)
-		fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%s\n", ev.Seq, ev.Recorded, ev.Type, env.ID, env.Time)
-	}
-	return t.Flush()
-}
-
-func printAttention(w io.Writer, raw []byte) error {
-	var d ledger.AttentionDoc
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "attention at %s (as known at sequence %d): %d items\n\n", d.At.Format(time.RFC3339), d.KnownSeq, len(d.Items))
-	t := table(w)
-	fmt.Fprintln(t, "KIND\tPARTNER\tDUE SINCE\tSUBJECT\tDETAIL")
-	for _, it := range d.Items {
-		subject := it.SaleID
-		if it.ActivationSeq != 0 {
-			subject = fmt.Sprintf("%s (seq %d)", it.BenefitID, it.ActivationSeq)
-		}
-		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", it.Kind, it.PartnerID, day(it.Since), subject, it.Detail)
-	}
-	return t.Flush()
-}
-
 func printStats(w io.Writer, raw []byte) error {
 	var d ledger.StatsDoc
 	if err := json.Unmarshal(raw, &d); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
@@ -67,7 +68,7 @@ func (w *Writer) decideGroup(ctx context.Context, subs []*submission) (*decision
 // partners and the pending overlay, applying accepted events tentatively (so
 // later lines see earlier ones) under predicted sequence numbers.
 func (w *Writer) decide(d *decision) error {
-	now := w.clock().UTC()
+	now := w.recordedNow()
 	d.first = max(w.predicted, w.proj.Checkpoint()) + 1
 	next := d.first
 	dir := writerDirectory{w}
@@ -120,6 +121,24 @@ func (w *Writer) decide(d *decision) error {
 		d.results = append(d.results, rs)
 	}
 	return nil
+}
+
+// recordedNow is the instant a group is recorded at: the clock, but never
+// before an instant already recorded, so that the events recorded at or
+// before any instant are a prefix of the log ("known at", see
+// projections.Store.KnownAt) even if the clock steps back.
+func (w *Writer) recordedNow() time.Time {
+	if w.lastRecorded.IsZero() {
+		if hw, err := w.models().RecordedHighWater(); err == nil {
+			w.lastRecorded = hw
+		}
+	}
+	now := w.clock().UTC()
+	if now.Before(w.lastRecorded) {
+		now = w.lastRecorded
+	}
+	w.lastRecorded = now
+	return now
 }
 
 // partner returns the decision state of a partner, loading it from the

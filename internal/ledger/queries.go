@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,10 +26,23 @@ type Query struct {
 	PartnerID string `json:"partner_id"`
 	At        string `json:"at,omitempty"`        // RFC 3339; default now
 	KnownSeq  uint64 `json:"known_seq,omitempty"` // knowledge cut-off; 0 = everything
+	// KnownAt is a knowledge cut-off by the ledger's recorded clock (RFC 3339
+	// or a plain date): only events recorded at or before it count. With
+	// KnownSeq too, the earlier of the two applies.
+	KnownAt string `json:"known_at,omitempty"`
 	MinSeq    uint64 `json:"min_seq,omitempty"`   // wait until the read models hold this sequence
 	// Corrections bounds how many of the latest corrections a history
 	// analyses (0: DefaultHistoryCorrections, -1: all).
 	Corrections int `json:"corrections,omitempty"`
+
+	// Paging (audit, attention; paging.go).
+	FromSeq  uint64   `json:"from_seq,omitempty"`  // audit: first sequence of the page (default 1)
+	Limit    int      `json:"limit,omitempty"`     // audit, attention: most events or items per page (default 1000, at most 10000)
+	Types    []string `json:"types,omitempty"`     // audit: only these event types
+	FromTime string   `json:"from_time,omitempty"` // audit: only events whose event time is at or after this
+	ToTime   string   `json:"to_time,omitempty"`   // audit: … and before this
+	Kinds    []string `json:"kinds,omitempty"`     // attention: only these kinds
+	From     string   `json:"from,omitempty"`      // attention: the cursor a page's "next" gave
 }
 
 // DefaultHistoryCorrections is how many corrections a history analyses
@@ -62,29 +74,33 @@ func NewQueries(pol *domain.Policy, es *eventstore.Store, models func() *project
 
 // Tier answers the tier document.
 func (q *Queries) Tier(ctx context.Context, r Query) (domain.TierDoc, error) {
-	v, at, echo, err := q.view(ctx, r)
+	v, at, k, err := q.view(ctx, r)
 	if err != nil {
 		return domain.TierDoc{}, err
 	}
-	return v.Tier(at, echo), nil
+	doc := v.Tier(at, k.echo)
+	doc.KnownAt = k.at
+	return doc, nil
 }
 
 // Benefits answers the benefits document.
 func (q *Queries) Benefits(ctx context.Context, r Query) (domain.BenefitsDoc, error) {
-	v, at, echo, err := q.view(ctx, r)
+	v, at, k, err := q.view(ctx, r)
 	if err != nil {
 		return domain.BenefitsDoc{}, err
 	}
-	return v.Benefits(at, echo), nil
+	doc := v.Benefits(at, k.echo)
+	doc.KnownAt = k.at
+	return doc, nil
 }
 
 // History answers the held-tier history.
 func (q *Queries) History(ctx context.Context, r Query) (domain.HistoryDoc, error) {
-	known, echo, err := q.knowledge(ctx, r)
+	k, err := q.knowledge(ctx, r)
 	if err != nil {
 		return domain.HistoryDoc{}, err
 	}
-	p, err := q.partner(r.PartnerID, known)
+	p, err := q.partner(r.PartnerID, k.cut)
 	if err != nil {
 		return domain.HistoryDoc{}, err
 	}
@@ -95,84 +111,81 @@ func (q *Queries) History(ctx context.Context, r Query) (domain.HistoryDoc, erro
 	case limit < 0:
 		limit = 0
 	}
-	return domain.RecentHistory(q.pol, p, known, echo, limit), nil
-}
-
-// AttentionDoc is the attention report.
-type AttentionDoc struct {
-	At       time.Time              `json:"at"`
-	KnownSeq uint64                 `json:"known_seq"`
-	Items    []domain.AttentionItem `json:"items"`
-}
-
-// Attention lists what someone must act on at r.At, across partners.
-func (q *Queries) Attention(ctx context.Context, r Query) (AttentionDoc, error) {
-	at, err := q.at(r.At)
-	if err != nil {
-		return AttentionDoc{}, err
-	}
-	known, echo, err := q.knowledge(ctx, r)
-	if err != nil {
-		return AttentionDoc{}, err
-	}
-	doc := AttentionDoc{At: at, KnownSeq: echo, Items: []domain.AttentionItem{}}
-	err = q.models().PartnerIDs(func(id string) error {
-		p, err := q.partner(id, known)
-		if domain.CodeOf(err) == domain.CodeUnknownPartner {
-			return nil // not yet known at the cut-off
-		}
-		if err != nil {
-			return err
-		}
-		doc.Items = append(doc.Items, domain.Compile(q.pol, p, known).Attention(at)...)
-		return ctx.Err()
-	})
-	return doc, err
+	doc := domain.RecentHistory(q.pol, p, k.cut, k.echo, limit)
+	doc.KnownAt = k.at
+	return doc, nil
 }
 
 // view validates a partner query and returns the partner's View.
-func (q *Queries) view(ctx context.Context, r Query) (*domain.View, time.Time, uint64, error) {
+func (q *Queries) view(ctx context.Context, r Query) (*domain.View, time.Time, knowledge, error) {
 	at, err := q.at(r.At)
 	if err != nil {
-		return nil, at, 0, err
+		return nil, at, knowledge{}, err
 	}
-	known, echo, err := q.knowledge(ctx, r)
+	k, err := q.knowledge(ctx, r)
 	if err != nil {
-		return nil, at, 0, err
+		return nil, at, k, err
 	}
-	v, err := q.viewOf(r.PartnerID, known)
-	return v, at, echo, err
+	v, err := q.viewOf(r.PartnerID, k.cut)
+	return v, at, k, err
 }
 
 func (q *Queries) at(s string) (time.Time, error) {
 	if s == "" {
 		return q.clock().UTC(), nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return t, &domain.Error{Code: domain.CodeInvalidField, Field: "at", Msg: fmt.Sprintf("at must be an RFC 3339 time with offset (got %q)", s)}
-	}
-	return t.UTC(), nil
+	return ParseInstant("at", s)
+}
+
+// knowledge is a query's knowledge cut-off: cut is what to apply, echo the
+// sequence the document echoes (the last one counted), at the instant asked
+// for (nil without known_at).
+type knowledge struct {
+	cut, echo uint64
+	at        *time.Time
 }
 
 // knowledge waits until the read models are fresh enough for the request and
-// returns the knowledge cut-off to apply and the sequence to echo.
-func (q *Queries) knowledge(ctx context.Context, r Query) (known, echo uint64, err error) {
+// returns the knowledge cut-off to apply.
+func (q *Queries) knowledge(ctx context.Context, r Query) (knowledge, error) {
+	var k knowledge
+	if r.KnownAt != "" {
+		t, err := ParseInstant("known_at", r.KnownAt)
+		if err != nil {
+			return k, err
+		}
+		k.at = &t
+	}
 	target := max(r.MinSeq, q.written(), r.KnownSeq)
 	if r.KnownSeq > 0 && r.KnownSeq > q.written() {
 		last, err := q.es.LastSeq(ctx)
 		if err == nil && r.KnownSeq > last {
-			return 0, 0, &domain.Error{Code: domain.CodeInvalidField, Field: "known_seq",
+			return k, &domain.Error{Code: domain.CodeInvalidField, Field: "known_seq",
 				Msg: fmt.Sprintf("known_seq %d is beyond the last recorded sequence %d", r.KnownSeq, last)}
 		}
 	}
 	if err := q.fresh(ctx, target); err != nil {
-		return 0, 0, err
+		return k, err
 	}
-	if r.KnownSeq > 0 {
-		return r.KnownSeq, r.KnownSeq, nil
+	switch {
+	case k.at != nil:
+		seq, err := q.models().KnownAt(*k.at)
+		if err != nil {
+			return k, err
+		}
+		if r.KnownSeq > 0 {
+			seq = min(seq, r.KnownSeq)
+		}
+		// The read models may hold more than the writer numbered (another
+		// writer): what they hold is what can be counted.
+		seq = min(seq, q.proj.Checkpoint())
+		k.cut, k.echo = seq, seq
+	case r.KnownSeq > 0:
+		k.cut, k.echo = r.KnownSeq, r.KnownSeq
+	default:
+		k.cut, k.echo = domain.AllKnown, q.proj.Checkpoint()
 	}
-	return domain.AllKnown, q.proj.Checkpoint(), nil
+	return k, nil
 }
 
 // fresh waits briefly for the read models to reach seq, and otherwise says
@@ -229,44 +242,6 @@ func (q *Queries) viewOf(id string, known uint64) (*domain.View, error) {
 	v := domain.Compile(q.pol, p, domain.AllKnown).Detach()
 	q.cache.put(id, p.LastSeq(), v)
 	return v, nil
-}
-
-// AuditEvent is one of a partner's events as recorded.
-type AuditEvent struct {
-	Seq      uint64            `json:"seq"`
-	Recorded string            `json:"recorded"`
-	Stored   time.Time         `json:"stored"`
-	Type     string            `json:"type"`
-	Envelope json.RawMessage   `json:"envelope"`
-	Headers  map[string]string `json:"headers"`
-}
-
-// AuditDoc is a partner's events in recorded order, read from the log itself.
-type AuditDoc struct {
-	PartnerID string       `json:"partner_id"`
-	Events    []AuditEvent `json:"events"`
-}
-
-// Audit reads the partner's events from the log (the truth, not the read models).
-func (q *Queries) Audit(ctx context.Context, r Query) (AuditDoc, error) {
-	if !domain.ValidPartnerID(r.PartnerID) {
-		return AuditDoc{}, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", r.PartnerID)}
-	}
-	doc := AuditDoc{PartnerID: r.PartnerID, Events: []AuditEvent{}}
-	err := q.es.Read(ctx, 1, r.PartnerID, func(rs []eventstore.Record) error {
-		for _, rec := range rs {
-			doc.Events = append(doc.Events, AuditEvent{Seq: rec.Seq, Recorded: rec.Header[HdrRecorded], Stored: rec.Stored,
-				Type: rec.Type, Envelope: json.RawMessage(rec.Data), Headers: rec.Header})
-		}
-		return nil
-	})
-	if err != nil {
-		return doc, err
-	}
-	if len(doc.Events) == 0 {
-		return doc, &domain.Error{Code: domain.CodeUnknownPartner, Msg: fmt.Sprintf("partner %s has no events", r.PartnerID)}
-	}
-	return doc, nil
 }
 
 // StatsDoc is the ledger's counters.

@@ -62,13 +62,14 @@ type Writer struct {
 	folded   uint64          // the projector's latest checkpoint
 
 	// Owned by the run goroutine.
-	snap      *projections.Snapshot      // the snapshot being decided against
-	cache     map[string]*domain.Partner // decision state, by partner
-	cached    int64                      // facts in cache (approximate between evictions)
-	predicted uint64                     // last sequence assigned, in flight included
-	carry     *submission                // too big to join the last group: leads the next
-	unsynced  bool                       // a failed append left state to resynchronize
-	contended time.Time                  // until then, appends are checked per partner (see launch)
+	snap         *projections.Snapshot      // the snapshot being decided against
+	cache        map[string]*domain.Partner // decision state, by partner
+	cached       int64                      // facts in cache (approximate between evictions)
+	predicted    uint64                     // last sequence assigned, in flight included
+	carry        *submission                // too big to join the last group: leads the next
+	unsynced     bool                       // a failed append left state to resynchronize
+	contended    time.Time                  // until then, appends are checked per partner (see launch)
+	lastRecorded time.Time                  // the latest instant a group was recorded at (recordedNow)
 
 	lastSeq atomic.Uint64 // the stream's last sequence as this writer knows it (confirmed)
 }
