@@ -30,7 +30,7 @@ type Query struct {
 	// or a plain date): only events recorded at or before it count. With
 	// KnownSeq too, the earlier of the two applies.
 	KnownAt string `json:"known_at,omitempty"`
-	MinSeq    uint64 `json:"min_seq,omitempty"`   // wait until the read models hold this sequence
+	MinSeq  uint64 `json:"min_seq,omitempty"` // wait until the read models hold this sequence
 	// Corrections bounds how many of the latest corrections a history
 	// analyses (0: DefaultHistoryCorrections, -1: all).
 	Corrections int `json:"corrections,omitempty"`
