@@ -15,6 +15,7 @@ type decision struct {
 	subs    []*submission
 	results [][]LineResult
 	msgs    []eventstore.Message
+	events  []domain.Event // msgs as decided: the projector folds them from memory once stored
 	expect  map[string]uint64
 	first   uint64 // predicted sequence of msgs[0]
 }
@@ -115,6 +116,7 @@ func (w *Writer) decide(d *decision) error {
 					return fmt.Errorf("%w: %v", errStale, err)
 				}
 				d.msgs = append(d.msgs, msg)
+				d.events = append(d.events, e)
 				r.OK, r.Seq = true, e.Seq
 			}
 		}

@@ -28,6 +28,11 @@ type Projector struct {
 	changed chan struct{} // closed and replaced whenever cp moves
 	hooks   []func(checkpoint uint64, partners map[string]uint64)
 	failure error // a fold that cannot go on: a damaged log or read model
+
+	mem       []handoff     // groups this ledger appended, waiting to be folded from memory (Offer)
+	memEvents int           // events in mem
+	hint      uint64        // the log holds at least this sequence (Notify, polls)
+	wake      chan struct{} // a handoff or a hint arrived
 }
 
 // ErrDamaged marks a log the projector cannot fold: it stops rather than
@@ -40,7 +45,7 @@ func NewProjector(es *eventstore.Store, models func() *projections.Store, log *s
 	if err != nil {
 		return nil, err
 	}
-	return &Projector{es: es, models: models, log: log, cp: cp, changed: make(chan struct{})}, nil
+	return &Projector{es: es, models: models, log: log, cp: cp, changed: make(chan struct{}), wake: make(chan struct{}, 1)}, nil
 }
 
 // onFold registers a hook called after each fold with the new checkpoint and
@@ -114,18 +119,195 @@ type decoded struct {
 	behind  uint64
 }
 
-// follow folds the log as it grows, as a pipeline: the follower goroutine
-// reads and decodes, this one folds, so decoding and bbolt each keep a core
-// busy. When the fold falls behind, waiting batches are folded together in
-// one transaction. On any error both stop; Run resumes from the checkpoint,
-// which only a committed fold moves.
+// Limits of folding from memory.
+const (
+	// memoryEvents bounds the events the writer's handoffs may hold while
+	// the fold is behind (about 1,000 bytes each, decoded): beyond it a
+	// handoff is dropped and those events are read from the log instead.
+	memoryEvents = 64 * MaxLines
+	// pollInterval is how often the projector asks the log for its end when
+	// nothing arrives from this ledger's writer: how soon it notices what
+	// another writer appended, unless someone is waiting for it (Notify).
+	pollInterval = 250 * time.Millisecond
+)
+
+// handoff is a group this ledger's writer appended, as decided: the events
+// with their sequences, stored exactly so.
+type handoff struct {
+	events []domain.Event
+}
+
+func (h handoff) first() uint64 { return h.events[0].Seq }
+func (h handoff) last() uint64  { return h.events[len(h.events)-1].Seq }
+
+// Offer hands the projector a group this ledger appended, once the append
+// is acknowledged with the sequences the events carry: they are folded
+// from memory, without reading the log back and parsing every envelope
+// again. A handoff that does not fit (the fold is far behind) is dropped:
+// the events are then read from the log.
+func (p *Projector) Offer(events []domain.Event) {
+	if len(events) == 0 {
+		return
+	}
+	p.mu.Lock()
+	if p.memEvents+len(events) <= memoryEvents {
+		p.mem = append(p.mem, handoff{events})
+		p.memEvents += len(events)
+	}
+	p.mu.Unlock()
+	p.poke()
+}
+
+// Notify tells the projector that the log holds at least sequence seq (the
+// writer saw another writer's appends; a query waits for them): it reads
+// what memory does not hold from the log at once instead of at its next
+// poll.
+func (p *Projector) Notify(seq uint64) {
+	p.mu.Lock()
+	p.hint = max(p.hint, seq)
+	p.mu.Unlock()
+	p.poke()
+}
+
+func (p *Projector) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// follow folds the log as it grows: what this ledger's writer appended from
+// memory (Offer), anything else — other writers' events, a gap after a
+// dropped handoff, the log at start — read from the log. It learns of the
+// log's end from the writer, from Notify, and by asking every pollInterval.
 func (p *Projector) follow(ctx context.Context) error {
+	last, err := p.es.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	p.Notify(last)
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		folded, err := p.foldMemory()
+		if err != nil {
+			return err
+		}
+		if folded {
+			continue
+		}
+		if p.gap() {
+			before := p.Checkpoint()
+			if err := p.readLog(ctx); err != nil {
+				return err
+			}
+			if p.Checkpoint() == before {
+				// The log holds less than the hint said (a query's
+				// min_seq beyond its end): take its end as it is.
+				last, err := p.es.LastSeq(ctx)
+				if err != nil {
+					return err
+				}
+				p.mu.Lock()
+				p.hint = last
+				p.mu.Unlock()
+				if last > before {
+					continue
+				}
+				select { // nothing to read: wait for news
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-p.wake:
+				case <-tick.C:
+				}
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.wake:
+		case <-tick.C:
+			last, err := p.es.LastSeq(ctx)
+			if err != nil {
+				return err
+			}
+			p.mu.Lock()
+			p.hint = max(p.hint, last)
+			if last > p.cp {
+				p.behind = last - p.cp
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// foldMemory folds the handoffs that continue the checkpoint, in one
+// transaction up to foldBatch events, and drops those the read models
+// already hold. It reports whether it folded anything.
+func (p *Projector) foldMemory() (bool, error) {
+	p.mu.Lock()
+	cp := p.cp
+	var events []domain.Event
+	for len(p.mem) > 0 && len(events) < foldBatch {
+		h := p.mem[0]
+		if h.last() <= cp {
+			p.mem, p.memEvents = p.mem[1:], p.memEvents-len(h.events)
+			continue
+		}
+		if h.first() > cp+1 {
+			break // a gap before it: read from the log
+		}
+		skip := int(cp + 1 - h.first())
+		events = append(events, h.events[skip:]...)
+		cp = h.last()
+		p.mem, p.memEvents = p.mem[1:], p.memEvents-len(h.events)
+	}
+	behind := p.hint
+	p.mu.Unlock()
+	if len(events) == 0 {
+		return false, nil
+	}
+	touched := map[string]uint64{}
+	for _, e := range events {
+		touched[e.Partner] = e.Seq
+	}
+	if err := p.models().Fold(events); err != nil {
+		return false, fmt.Errorf("%w: %v", ErrDamaged, err)
+	}
+	if behind > cp {
+		behind -= cp
+	} else {
+		behind = 0
+	}
+	p.advance(cp, behind, touched)
+	return true, nil
+}
+
+// gap reports whether the log holds events beyond the checkpoint that
+// memory does not: before the first handoff, or up to what the log is known
+// to hold.
+func (p *Projector) gap() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.mem) > 0 {
+		return p.mem[0].first() > p.cp+1
+	}
+	return p.hint > p.cp
+}
+
+// readLog folds the log from the checkpoint to its end (as it is when the
+// read starts), as a pipeline: one goroutine reads and decodes, this one
+// folds, so decoding and bbolt each keep a core busy. When the fold falls
+// behind, waiting batches are folded together in one transaction. On any
+// error both stop; the checkpoint only moves with a committed fold.
+func (p *Projector) readLog(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	queue := make(chan decoded, 4)
 	g.Go(func() error {
 		defer close(queue)
-		return p.es.Follow(gctx, p.Checkpoint()+1, func(batch []eventstore.Record, behind uint64) error {
-			d, err := decodeBatch(batch, behind)
+		return p.es.Read(gctx, p.Checkpoint()+1, "", func(batch []eventstore.Record) error {
+			d, err := decodeBatch(batch, 0)
 			if err != nil {
 				return err
 			}
@@ -145,12 +327,18 @@ func (p *Projector) follow(ctx context.Context) error {
 				for id, seq := range next.touched {
 					d.touched[id] = seq
 				}
-				d.behind = next.behind
 			}
 			if err := p.models().Fold(d.events); err != nil {
 				return fmt.Errorf("%w: %v", ErrDamaged, err)
 			}
-			p.advance(d.events[len(d.events)-1].Seq, d.behind, d.touched)
+			last := d.events[len(d.events)-1].Seq
+			p.mu.Lock()
+			behind := uint64(0)
+			if p.hint > last {
+				behind = p.hint - last
+			}
+			p.mu.Unlock()
+			p.advance(last, behind, d.touched)
 		}
 		return nil
 	})

@@ -193,6 +193,9 @@ func (q *Queries) knowledge(ctx context.Context, r Query) (knowledge, error) {
 func (q *Queries) fresh(ctx context.Context, seq uint64) error {
 	wctx, cancel := context.WithTimeout(ctx, freshnessWait)
 	defer cancel()
+	if seq > q.proj.Checkpoint() {
+		q.proj.Notify(seq)
+	}
 	err := q.proj.WaitFor(wctx, seq)
 	switch {
 	case err == nil:

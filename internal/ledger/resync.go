@@ -39,6 +39,7 @@ func (w *Writer) catchUp(ctx context.Context) error {
 	}
 	if last > w.predicted {
 		w.metAnotherWriter()
+		w.proj.Notify(last)
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := w.proj.WaitFor(wctx, last)
 		cancel()
@@ -77,6 +78,7 @@ func (w *Writer) resync(ctx context.Context, from uint64) {
 	}
 	w.lastSeq.Store(max(w.lastSeq.Load(), last))
 	w.predicted = last
+	w.proj.Notify(last)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := w.proj.WaitFor(wctx, last); err != nil {

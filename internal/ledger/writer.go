@@ -275,6 +275,7 @@ func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok 
 	last := d.first + uint64(len(d.msgs)) - 1
 	switch {
 	case fl.err == nil && fl.first == d.first:
+		w.proj.Offer(d.events)
 		w.lastSeq.Store(last)
 		reply(d)
 		w.evict()
