@@ -191,10 +191,11 @@ func (s *sender) try(lines [][]byte) ([]ledger.LineResult, error) {
 }
 
 // retryable: the request may not have been processed (or its answer was
-// lost), or the ledger could not append its lines; resubmitting is safe.
+// lost), or the ledger could not append its lines, or it was refused busy
+// (nothing done); resubmitting is safe.
 func retryable(err error) bool {
 	code := domain.CodeOf(err)
-	return code == rpc.CodeTimeout || code == ledger.CodeUnavailable ||
+	return code == rpc.CodeTimeout || code == ledger.CodeUnavailable || code == rpc.CodeBusy ||
 		errors.Is(err, errLinkLost) || errors.Is(err, errUnavailableLines) || errors.Is(err, nats.ErrDisconnected) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionClosed) ||

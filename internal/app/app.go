@@ -43,6 +43,14 @@ type Config struct {
 	// Cluster makes the embedded server a node of a NATS cluster
 	// (cluster.go); nil runs a single node.
 	Cluster *Cluster
+
+	// RPCOptions are extra options of the RPC service (rpc.WithLimits,
+	// rpc.WithTimeouts); tests lower limits with them.
+	RPCOptions []rpc.Option
+
+	// MaxPayload replaces the embedded server's max payload (0: the
+	// default, natsserver.MaxPayload); tests lower it.
+	MaxPayload int32
 }
 
 // Ledger is a running ledger.
@@ -67,7 +75,9 @@ type Ledger struct {
 	projMu     sync.Mutex // guards the projector's run
 	cancelProj context.CancelFunc
 	projDone   chan struct{}
-	rebuildMu  sync.Mutex // one rebuild at a time
+	adminMu    sync.Mutex // one rebuild or verify at a time (TryLock: others are answered busy)
+
+	lock *os.File // the data directory's lock (lock.go), held until Close
 }
 
 // Paths inside the data directory.
@@ -100,7 +110,15 @@ func (l *Ledger) start(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	// The lock comes first: a second process on the same directory must
+	// not touch the credentials, the JetStream store or the read models.
 	var err error
+	if l.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return err
+	}
+	if err := removeTemps(cfg.DataDir, l.log); err != nil {
+		return err
+	}
 	if cfg.NATSURL == "" {
 		err = l.startEmbedded(ctx) // credentials, server, in-process connection: auth.go
 	} else {
@@ -154,7 +172,8 @@ func (l *Ledger) start(ctx context.Context) error {
 	if l.gate, err = rpc.StartReaderGate(l.nc, l.es.StreamName(), l.log.With("component", "readers")); err != nil {
 		return err
 	}
-	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"), rpc.WithAdmin(l)); err != nil {
+	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"),
+		append([]rpc.Option{rpc.WithAdmin(l)}, cfg.RPCOptions...)...); err != nil {
 		return err
 	}
 	return nil
@@ -294,6 +313,9 @@ func (l *Ledger) Close() error {
 		}
 		if l.srv != nil {
 			l.srv.Shutdown()
+		}
+		if l.lock != nil {
+			l.lock.Close() // releases the flock
 		}
 	})
 	return err

@@ -64,6 +64,9 @@ func buildOptions(cfg Config) (*server.Options, error) {
 		DisableJetStreamBanner: true,
 		MaxPayload:             MaxPayload,
 	}
+	if cfg.MaxPayload > 0 {
+		opts.MaxPayload = cfg.MaxPayload
+	}
 	// Accounts, users and permissions (operator mode), and client TLS: see auth.go.
 	if err := applyAuth(opts, cfg); err != nil {
 		return nil, err

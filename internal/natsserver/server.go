@@ -38,6 +38,10 @@ type Config struct {
 	// Cluster makes the server a node of a NATS cluster (cluster.go);
 	// nil runs a single node.
 	Cluster *Cluster
+
+	// MaxPayload replaces the server's max payload (0: MaxPayload). Tests
+	// lower it to reach the reply size limit with small data.
+	MaxPayload int32
 }
 
 // Server is a running embedded NATS server.

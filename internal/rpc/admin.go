@@ -42,6 +42,6 @@ func respond[D any](s *Server, fn func(context.Context) (D, error)) func(context
 			s.fail(req, err)
 			return
 		}
-		req.RespondJSON(doc)
+		s.respondJSON(req, doc)
 	}
 }

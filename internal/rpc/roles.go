@@ -20,7 +20,7 @@ const EndpointSubmitRole = "submit-role"
 // addRoleSubmit registers the role-carrying submit endpoint.
 func (s *Server) addRoleSubmit(g micro.Group) error {
 	return g.AddEndpoint(EndpointSubmitRole, s.async(s.submit),
-		micro.WithEndpointSubject(EndpointSubmit+".*"), micro.WithEndpointPendingLimits(-1, -1))
+		micro.WithEndpointSubject(EndpointSubmit+".*"), micro.WithEndpointPendingLimits(subPendingMsgs, subPendingBytes))
 }
 
 // permitOf returns the permit of the role a submit subject carries: nil (all

@@ -32,8 +32,15 @@ const (
 	CodeTooManyLines    domain.Code = "too_many_lines"
 	CodeRequestTooLarge domain.Code = "request_too_large"
 	CodeTimeout         domain.Code = "timeout"
-	CodeBadRequest      domain.Code = "invalid_request"
-	CodeInternal        domain.Code = "internal"
+	// CodeBusy refuses a request at once because the ledger holds as many
+	// requests as its Limits allow (per endpoint, per connection, in all),
+	// or an administrative rebuild or verify is already running. Retry later.
+	CodeBusy domain.Code = "busy"
+	// CodeReplyTooLarge answers a request whose reply is over the NATS
+	// server's max payload: the reply cannot be sent, this small error is.
+	CodeReplyTooLarge domain.Code = "reply_too_large"
+	CodeBadRequest    domain.Code = "invalid_request"
+	CodeInternal      domain.Code = "internal"
 )
 
 // ErrorBody is the JSON body of an error reply.

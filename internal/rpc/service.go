@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,10 +35,13 @@ const (
 // Server is the registered service.
 type Server struct {
 	svc      micro.Service
+	nc       *nats.Conn
 	w        *ledger.Writer
 	q        *ledger.Queries
 	log      *slog.Logger
-	work     chan job // requests for the workers; at most maxInFlight run at once
+	work     chan job // admitted requests for the workers; at most maxInFlight run at once
+	limits   Limits
+	adm      *admission
 	stopOnce sync.Once
 	wg       sync.WaitGroup
 
@@ -45,7 +49,9 @@ type Server struct {
 }
 
 // Register adds the ledger service on nc. Handlers run concurrently (micro
-// delivers one message at a time per endpoint), bounded by maxInFlight.
+// delivers one message at a time per endpoint), bounded by maxInFlight; the
+// requests held at once are bounded by Limits (WithLimits), beyond which a
+// request is answered busy at once.
 func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logger, opts ...Option) (*Server, error) {
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        ServiceName,
@@ -55,11 +61,8 @@ func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("rpc: add service: %w", err)
 	}
-	s := &Server{svc: svc, w: w, q: q, log: log, work: make(chan job),
+	s := &Server{svc: svc, nc: nc, w: w, q: q, log: log, limits: DefaultLimits(),
 		submitTimeout: submitTimeout, queryTimeout: queryTimeout}
-	for range maxInFlight {
-		go s.worker()
-	}
 	g := svc.AddGroup(Group)
 	endpoints := map[string]func(context.Context, micro.Request){
 		EndpointSubmit:    s.submit,
@@ -73,8 +76,15 @@ func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logg
 	for _, opt := range opts {
 		opt(s, endpoints)
 	}
+	// The admission holds at most limits.Total requests, so handing one to
+	// the workers never blocks the subscription that delivered it.
+	s.adm = newAdmission(s.limits)
+	s.work = make(chan job, s.limits.Total)
+	for range maxInFlight {
+		go s.worker()
+	}
 	for name, h := range endpoints {
-		if err := g.AddEndpoint(name, s.async(h), micro.WithEndpointPendingLimits(-1, -1)); err != nil {
+		if err := g.AddEndpoint(name, s.async(h), micro.WithEndpointPendingLimits(subPendingMsgs, subPendingBytes)); err != nil {
 			s.Stop()
 			return nil, fmt.Errorf("rpc: add endpoint %s: %w", name, err)
 		}
@@ -100,16 +110,22 @@ func (s *Server) Stop() error {
 	return err
 }
 
-// async hands a request to the worker pool, so one slow request does not
-// hold the others; each runs with a deadline.
+// async admits a request (Limits) and hands it to the worker pool, so one
+// slow request does not hold the others; each runs with a deadline. A
+// request over the limits is answered busy at once, never queued.
 func (s *Server) async(h func(context.Context, micro.Request)) micro.HandlerFunc {
 	return func(req micro.Request) {
 		if !isRequest(req) {
 			s.dropped(req)
 			return
 		}
+		t, err := s.adm.admit(endpointOf(req.Subject()), clientOf(req), requestBytes(req))
+		if err != nil {
+			s.fail(req, err)
+			return
+		}
 		s.wg.Add(1)
-		s.work <- job{h, req}
+		s.work <- job{h, req, t}
 	}
 }
 
@@ -117,6 +133,7 @@ func (s *Server) async(h func(context.Context, micro.Request)) micro.HandlerFunc
 type job struct {
 	h   func(context.Context, micro.Request)
 	req micro.Request
+	t   ticket
 }
 
 // worker serves requests until the pool closes. Long-lived workers keep
@@ -134,6 +151,7 @@ func (s *Server) worker() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		j.h(ctx, j.req)
 		cancel()
+		s.adm.release(j.t)
 		s.wg.Done()
 	}
 }
@@ -172,7 +190,7 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 	for _, r := range results {
 		enc.Encode(r)
 	}
-	req.Respond(out.Bytes())
+	s.respond(req, out.Bytes())
 }
 
 // WithTimeouts replaces the deadlines of submit and query requests (30s
@@ -203,8 +221,44 @@ func query[D any](s *Server, fn func(context.Context, ledger.Query) (D, error)) 
 			s.fail(req, err)
 			return
 		}
-		req.RespondJSON(doc)
+		s.respondJSON(req, doc)
 	}
+}
+
+// respondJSON answers a document (see respond).
+func (s *Server) respondJSON(req micro.Request, doc any) {
+	b, err := json.Marshal(doc)
+	if err != nil {
+		s.fail(req, fmt.Errorf("rpc: encode the reply: %w", err))
+		return
+	}
+	s.respond(req, b)
+}
+
+// respond answers data. A reply over the NATS server's max payload cannot
+// be sent (the server would drop it and the caller time out): it is logged
+// and answered reply_too_large instead. Any other send error is logged.
+func (s *Server) respond(req micro.Request, data []byte) {
+	limit := s.nc.MaxPayload()
+	if int64(len(data)) <= limit {
+		err := req.Respond(data)
+		if err == nil {
+			return
+		}
+		if !isMaxPayload(err) {
+			s.log.Error("reply not sent", "subject", req.Subject(), "bytes", len(data), "err", err)
+			return
+		}
+	}
+	s.log.Warn("reply over the max payload; answering reply_too_large", "subject", req.Subject(), "bytes", len(data), "max_payload", limit)
+	s.fail(req, &domain.Error{Code: CodeReplyTooLarge, Msg: fmt.Sprintf(
+		"the reply is %d bytes, over the NATS server's max payload of %d: ask for less", len(data), limit)})
+}
+
+// isMaxPayload tells a send refused for its size (micro wraps the client
+// library's error as text, not as a chain).
+func isMaxPayload(err error) bool {
+	return errors.Is(err, nats.ErrMaxPayload) || strings.Contains(err.Error(), nats.ErrMaxPayload.Error())
 }
 
 // fail answers a coded error: micro error headers with an HTTP-like status,
@@ -216,18 +270,28 @@ func (s *Server) fail(req micro.Request, err error) {
 		s.log.Error("request failed", "subject", req.Subject(), "err", err)
 	}
 	b, _ := json.Marshal(body)
-	req.Error(status(body.Code), string(body.Code), b)
+	if err := req.Error(status(body.Code), string(body.Code), b); err != nil {
+		s.log.Error("error reply not sent", "subject", req.Subject(), "code", body.Code, "bytes", len(b), "err", err)
+		if isMaxPayload(err) {
+			// The message itself is too large (it quotes the request):
+			// the code alone still goes out.
+			b, _ = json.Marshal(ErrorBody{Code: body.Code, Error: string(body.Code) + " (the message was too large to send)"})
+			if err := req.Error(status(body.Code), string(body.Code), b); err != nil {
+				s.log.Error("error reply not sent", "subject", req.Subject(), "code", body.Code, "err", err)
+			}
+		}
+	}
 }
 
 func status(c domain.Code) string {
 	switch c {
 	case domain.CodeUnknownPartner:
 		return "404"
-	case ledger.CodeProjectionBehind, ledger.CodeDamaged, ledger.CodeUnavailable:
+	case ledger.CodeProjectionBehind, ledger.CodeDamaged, ledger.CodeUnavailable, CodeBusy:
 		return "503"
 	case CodeTimeout:
 		return "504"
-	case CodeInternal:
+	case CodeInternal, CodeReplyTooLarge:
 		return "500"
 	case ledger.CodeForbidden:
 		return "403"
