@@ -241,7 +241,10 @@ func ledgerExports() jwt.Exports {
 func roleImports(r Role, ledgerAccount string) jwt.Imports {
 	var im jwt.Imports
 	imp := func(name, remote, local string) {
-		i := &jwt.Import{Name: name, Account: ledgerAccount, Type: jwt.Service, Subject: jwt.Subject(remote)}
+		// Share: the server tells the ledger which connection a request
+		// came from (Nats-Request-Info), which bounds what one connection
+		// may queue.
+		i := &jwt.Import{Name: name, Account: ledgerAccount, Type: jwt.Service, Subject: jwt.Subject(remote), Share: true}
 		if local != "" {
 			i.LocalSubject = jwt.RenamingSubject(local)
 		}

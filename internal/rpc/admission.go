@@ -182,14 +182,13 @@ const requestInfoHeader = "Nats-Request-Info"
 // maxClientKey clips a client key: it lives in a map while requests pend.
 const maxClientKey = 256
 
-// clientOf tells which client connection sent a request. A request from a
-// role's account carries the server's Nats-Request-Info (account, and the
-// connection id and user when the export shares them). A request from the
-// ledger's own account carries no such header that the server vouches for,
-// so it is told by its reply subject's inbox (nats.go replies to
-// _INBOX.<connection's nuid>.<token>): a client there can spread its
-// requests over made-up inboxes, and is then held by the per-endpoint and
-// total limits only.
+// clientOf tells which client connection sent a request. Every role's
+// requests cross from its own account, whose imports share client info, so
+// they carry the server's Nats-Request-Info: account, connection id and
+// user, which no client can forge. Only the ledger's own user lives in the
+// ledger's account; its requests carry no such header and are told by
+// their reply subject's inbox (nats.go replies to _INBOX.<connection's
+// nuid>.<token>).
 func clientOf(req micro.Request) string {
 	key := ""
 	if h := req.Headers().Get(requestInfoHeader); h != "" {
