@@ -106,7 +106,7 @@ func runSubmit(e *env, args []string) int {
 		return fail(e, exitError, err)
 	}
 	defer nc.Close()
-	snd := &sender{client: rpc.NewClient(nc), link: link, budget: budget, stderr: e.stderr}
+	snd := &sender{nc: nc, client: rpc.NewClient(nc), link: link, budget: budget, stderr: e.stderr}
 	prog := newProgress(e.stderr, name, "lines", size(in))
 	prog.enabled = prog.enabled && prog.total > 1<<20
 	emit := func(r ledger.LineResult) {
@@ -236,6 +236,7 @@ func connectRetrying(e *env, cf *clientFlags, b *budget, opts ...nats.Option) (*
 // ledger is idempotent, so a resent line that was in fact recorded is
 // answered as a duplicate with its original sequence.
 type sender struct {
+	nc     *nats.Conn
 	client *rpc.Client
 	link   *linkWatch
 	budget *budget
@@ -261,6 +262,11 @@ func (s *sender) settle(c chunk, emit func(ledger.LineResult)) error {
 		begin := time.Now()
 		results, err := s.try(items)
 		n, resend, code, reason := settled(results, err)
+		if err != nil && resend && !s.nc.IsConnected() {
+			// No answer because there is no connection (the ledger is
+			// down or restarting), not because the ledger was slow.
+			code, reason = ledger.CodeUnavailable, "no connection to the ledger: "+reason
+		}
 		for _, r := range results[:n] {
 			emit(r)
 		}
@@ -456,6 +462,17 @@ func readChunks(r io.Reader, maxBody int, fn func(chunk) error) error {
 			n++
 			c.raw += l.raw
 		}
+		if err != nil && err != io.EOF {
+			// The line it broke is not sent: it may be cut short.
+			if ferr := flush(); ferr != nil {
+				return ferr
+			}
+			at := n + 1
+			if l.raw > 0 {
+				at = n
+			}
+			return &stopError{Line: at, Code: codeInputError, Msg: "reading the input: " + err.Error()}
+		}
 		if l.raw > 0 && !l.blank {
 			it := item{n: n, line: l.line}
 			if l.size > ledger.MaxLineBytes {
@@ -486,16 +503,6 @@ func readChunks(r io.Reader, maxBody int, fn func(chunk) error) error {
 		}
 		if err == io.EOF {
 			return flush()
-		}
-		if err != nil {
-			if ferr := flush(); ferr != nil {
-				return ferr
-			}
-			at := n + 1
-			if l.raw > 0 {
-				at = n // the line it broke is counted
-			}
-			return &stopError{Line: at, Code: codeInputError, Msg: "reading the input: " + err.Error()}
 		}
 	}
 }
