@@ -262,7 +262,7 @@ func (s *sender) settle(c chunk, emit func(ledger.LineResult)) error {
 		begin := time.Now()
 		results, err := s.try(items)
 		n, resend, code, reason := settled(results, err)
-		if err != nil && resend && !s.nc.IsConnected() {
+		if err != nil && resend && !errors.Is(err, errLinkLost) && !s.nc.IsConnected() {
 			// No answer because there is no connection (the ledger is
 			// down or restarting), not because the ledger was slow.
 			code, reason = ledger.CodeUnavailable, "no connection to the ledger: "+reason
