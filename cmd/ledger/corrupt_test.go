@@ -385,9 +385,14 @@ func reportsDamage(t *testing.T, s *server, folded uint64, want string) {
 		t.Errorf("attention answered %s (err %v), want code %s", doc, err, ledger.CodeDamaged)
 	}
 	line := `{"specversion":"1.0","id":"after-damage","source":"test","type":"SaleBilled","time":"2024-09-02T00:00:00Z","data":{"sale_id":"S-after","offer_id":"O-1","customer_id":"C-1","amount_usd_cents":100}}`
+	// Submit stops at the first line the damaged ledger refuses (exit 2),
+	// naming it and the code in its stop line.
 	out, code := s.cli([]byte(line+"\n"), "submit", "--json", "-")
-	var r ledger.LineResult
-	if json.Unmarshal([]byte(out), &r); code != exitRejected || r.OK || r.Code != ledger.CodeDamaged {
+	var r struct {
+		Line int         `json:"stopped_at_line"`
+		Code domain.Code `json:"code"`
+	}
+	if json.Unmarshal([]byte(out), &r); code != exitError || r.Line != 1 || r.Code != ledger.CodeDamaged {
 		t.Errorf("submit after the damage exited %d: %s (want code %s)", code, out, ledger.CodeDamaged)
 	}
 	t.Logf("submit: %s", strings.TrimSpace(out))

@@ -25,7 +25,7 @@ import (
 // its stdout collected line by line as it comes.
 type clientProc struct {
 	cmd    *exec.Cmd
-	stderr bytes.Buffer // read after done
+	stderr lockedBuffer // may be read while the client runs
 	done   chan struct{}
 
 	mu    sync.Mutex
@@ -63,6 +63,24 @@ func startClient(t *testing.T, s *server, args ...string) *clientProc {
 		}
 	})
 	return c
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // progress is how many result lines the client has printed.

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/benefits-ledger/ledger/internal/rpc"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -118,7 +120,11 @@ func runRebuild(e *env, args []string) int {
 	})
 }
 
-// runAdmin calls an administrative endpoint; ok=false exits 1.
+// runAdmin calls an administrative endpoint; ok=false exits 1. The call
+// can take minutes; meanwhile the ledger is checked every few seconds
+// (rpc.DefaultWatch), and a ledger that restarted or stopped answering fails
+// the call with code unavailable (exit 2) instead of a wait for an answer
+// that cannot come.
 func runAdmin(e *env, args []string, endpoint string, human func([]byte) (string, bool, error)) int {
 	fs := flag.NewFlagSet(endpoint, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -134,8 +140,15 @@ func runAdmin(e *env, args []string, endpoint string, human func([]byte) (string
 	defer closeConn()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	raw, err := client.Call(ctx, endpoint, nil)
+	raw, err := client.CallWatched(ctx, endpoint, nil, rpc.DefaultWatch)
 	if err != nil {
+		if code := domain.CodeOf(err); code != "" {
+			if cf.json {
+				b, _ := json.Marshal(rpc.ErrorBody{Code: code, Error: err.Error()})
+				fmt.Fprintln(e.stdout, string(b))
+			}
+			err = fmt.Errorf("%s: %w", code, err)
+		}
 		return fail(e, exitError, err)
 	}
 	msg, ok, err := human(raw)
