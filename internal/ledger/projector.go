@@ -124,7 +124,7 @@ const (
 	// memoryEvents bounds the events the writer's handoffs may hold while
 	// the fold is behind (about 1,000 bytes each, decoded): beyond it a
 	// handoff is dropped and those events are read from the log instead.
-	memoryEvents = 64 * MaxLines
+	memoryEvents = 8 * MaxLines
 	// pollInterval is how often the projector asks the log for its end when
 	// nothing arrives from this ledger's writer: how soon it notices what
 	// another writer appended, unless someone is waiting for it (Notify).
