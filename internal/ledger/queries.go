@@ -18,6 +18,19 @@ const (
 	CodeDamaged          domain.Code = "log_damaged"
 )
 
+// The instants a query may ask about (at), inclusive. Every answer is
+// computed up to its instant: the attention report walks back through the
+// listing-package periods before it, benefit periods end a year after it,
+// and the tier model's series count time in Unix nanoseconds, which end in
+// 2262. Events themselves are dated from 1970 (domain) to a few minutes
+// after the ledger's clock. Two centuries ahead keeps every answer's cost
+// bounded, every period end encodable, and far exceeds any real question;
+// an instant outside is refused with invalid_field.
+var (
+	MinQueryInstant = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxQueryInstant = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // freshnessWait is how long a query waits for the read models to reach the
 // sequence its caller has seen before saying how far behind they are.
 const freshnessWait = 2 * time.Second
@@ -125,7 +138,12 @@ func (q *Queries) Attention(ctx context.Context, r Query) (AttentionDoc, error) 
 			return err
 		}
 		doc.Items = append(doc.Items, domain.Compile(q.pol, p, known).Attention(at)...)
-		return ctx.Err()
+		// The report costs a bounded amount per partner (MaxQueryInstant);
+		// the request's deadline bounds the partners it gets through.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("attention report unfinished at the request's deadline: %w", err)
+		}
+		return nil
 	})
 	return doc, err
 }
@@ -140,6 +158,9 @@ func (q *Queries) view(ctx context.Context, r Query) (*domain.View, time.Time, u
 	if err != nil {
 		return nil, at, 0, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, at, 0, fmt.Errorf("query unanswered at the request's deadline: %w", err)
+	}
 	v, err := q.viewOf(r.PartnerID, known)
 	return v, at, echo, err
 }
@@ -148,22 +169,36 @@ func (q *Queries) at(s string) (time.Time, error) {
 	if s == "" {
 		return q.clock().UTC(), nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := domain.ParseInstant(s)
 	if err != nil {
-		return t, &domain.Error{Code: domain.CodeInvalidField, Field: "at", Msg: fmt.Sprintf("at must be an RFC 3339 time with offset (got %q)", s)}
+		return t, &domain.Error{Code: domain.CodeInvalidField, Field: "at", Msg: fmt.Sprintf("at must be an RFC 3339 time with offset (got %q): %v", domain.Clip(s), err)}
 	}
-	return t.UTC(), nil
+	if t.Before(MinQueryInstant) || t.After(MaxQueryInstant) {
+		return t, &domain.Error{Code: domain.CodeInvalidField, Field: "at", Msg: fmt.Sprintf("at must be from %s to %s (got %q)",
+			MinQueryInstant.Format(time.RFC3339), MaxQueryInstant.Format(time.RFC3339), domain.Clip(s))}
+	}
+	return t, nil
 }
 
 // knowledge waits until the read models are fresh enough for the request and
 // returns the knowledge cut-off to apply and the sequence to echo.
 func (q *Queries) knowledge(ctx context.Context, r Query) (known, echo uint64, err error) {
-	target := max(r.MinSeq, q.written(), r.KnownSeq)
-	if r.KnownSeq > 0 && r.KnownSeq > q.written() {
+	written := q.written()
+	target := max(r.MinSeq, written, r.KnownSeq)
+	if target > written {
+		// A sequence the stream does not hold yet cannot be waited for
+		// usefully: say so at once instead of holding a worker for
+		// freshnessWait. (Another ledger's writes are in the stream, so a
+		// sequence it recorded passes.)
 		last, err := q.es.LastSeq(ctx)
-		if err == nil && r.KnownSeq > last {
+		switch {
+		case err != nil:
+		case r.KnownSeq > last:
 			return 0, 0, &domain.Error{Code: domain.CodeInvalidField, Field: "known_seq",
 				Msg: fmt.Sprintf("known_seq %d is beyond the last recorded sequence %d", r.KnownSeq, last)}
+		case r.MinSeq > last:
+			return 0, 0, &domain.Error{Code: domain.CodeInvalidField, Field: "min_seq",
+				Msg: fmt.Sprintf("min_seq %d is beyond the last recorded sequence %d: no answer can wait for a sequence not yet recorded", r.MinSeq, last)}
 		}
 	}
 	if err := q.fresh(ctx, target); err != nil {
@@ -193,7 +228,7 @@ func (q *Queries) fresh(ctx context.Context, seq uint64) error {
 // partner loads a partner's complete facts.
 func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
 	if !domain.ValidPartnerID(id) {
-		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", id)}
+		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", domain.Clip(id))}
 	}
 	p, _, err := q.models().Partner(id)
 	if err != nil {
@@ -250,7 +285,7 @@ type AuditDoc struct {
 // Audit reads the partner's events from the log (the truth, not the read models).
 func (q *Queries) Audit(ctx context.Context, r Query) (AuditDoc, error) {
 	if !domain.ValidPartnerID(r.PartnerID) {
-		return AuditDoc{}, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", r.PartnerID)}
+		return AuditDoc{}, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", domain.Clip(r.PartnerID))}
 	}
 	doc := AuditDoc{PartnerID: r.PartnerID, Events: []AuditEvent{}}
 	err := q.es.Read(ctx, 1, r.PartnerID, func(rs []eventstore.Record) error {
