@@ -89,7 +89,8 @@ func (v *View) noContact(at time.Time) (AttentionItem, bool) {
 // change only at the instants collected here, so checking one instant per
 // stretch between them is enough.
 func (v *View) marketingRunStart(at time.Time) (time.Time, bool) {
-	if !v.marketingEntitled(at) {
+	cal := newListingCalendar(v.pol, v.spans, at)
+	if !v.marketingEntitled(at, cal) {
 		return time.Time{}, false
 	}
 	var instants []time.Time
@@ -109,7 +110,7 @@ func (v *View) marketingRunStart(at time.Time) (time.Time, bool) {
 	for _, seg := range v.tiers.segs {
 		add(seg.from)
 	}
-	for _, p := range listingPeriods(v.pol, v.spans, at) {
+	for _, p := range cal.periods {
 		add(p.Start, p.End)
 	}
 	for _, e := range v.pol.Eras {
@@ -124,14 +125,16 @@ func (v *View) marketingRunStart(at time.Time) (time.Time, bool) {
 	slices.SortFunc(instants, time.Time.Compare)
 	instants = slices.CompactFunc(instants, time.Time.Equal)
 	start := instants[len(instants)-1]
-	for i := len(instants) - 2; i >= 0 && v.marketingEntitled(instants[i]); i-- {
+	for i := len(instants) - 2; i >= 0 && v.marketingEntitled(instants[i], cal); i-- {
 		start = instants[i]
 	}
 	return start, true
 }
 
-func (v *View) marketingEntitled(t time.Time) bool {
-	for _, g := range v.Grants(t) {
+// marketingEntitled reports a marketing or sales grant at t, at or before
+// the calendar's instant.
+func (v *View) marketingEntitled(t time.Time, cal *listingCalendar) bool {
+	for _, g := range v.grantsAt(t, cal) {
 		if g.Category == CategoryMarketing || g.Category == CategorySales {
 			return true
 		}

@@ -4,7 +4,11 @@ package domain
 // fraud_hold after 30 days, no_contact_assigned after 4 weeks (era 2020-07)
 // or 3 weeks (later eras), and for partners not enrolled.
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+	"time"
+)
 
 // attention returns the partner's attention items at at, keyed by kind.
 func attention(s *story, partner, at string) map[string]AttentionItem {
@@ -164,4 +168,50 @@ func TestNoContactAssigned(t *testing.T) {
 			t.Errorf("items %+v", items)
 		}
 	})
+}
+
+// TestListingCalendar: the calendar computed once up to an instant answers
+// every earlier instant as listingPeriod does afresh, and later ones too.
+func TestListingCalendar(t *testing.T) {
+	s := newStory(t)
+	s.all(published("O-1", "P-1", "list", "2024-09-01"), delisted("O-1", "2026-03-01"),
+		published("O-2", "P-1", "trial", "2027-05-10"))
+	v := s.view("P-1", AllKnown)
+	cal := newListingCalendar(v.pol, v.spans, ts("2040-01-01"))
+	for at := ts("2024-01-01"); at.Before(ts("2045-01-01")); at = at.AddDate(0, 0, 17) {
+		for _, t1 := range []time.Time{at, at.Add(-time.Nanosecond)} {
+			want, wok := listingPeriod(v.pol, v.spans, t1)
+			got, ok := cal.at(t1)
+			if ok != wok || !samePeriod(got, want) {
+				t.Fatalf("at %s: calendar %v %s, afresh %v %s", t1, ok, fmtPeriod(got), wok, fmtPeriod(want))
+			}
+		}
+	}
+}
+
+// TestAttentionCostGrowsLinearly: the no-contact check walks back through
+// the listing-package periods up to the query's instant. It used to compute
+// those periods afresh for every instant it looked at, so a query far in the
+// future (at=9999-12-31 burned 40 s of CPU) cost the square of the span. The
+// memory it allocates now grows with the span, not its square: from 76 to
+// 175 years of periods (x2.3) it grew x4.5 before, about x2.4 now.
+func TestAttentionCostGrowsLinearly(t *testing.T) {
+	s := newStory(t)
+	s.all(published("O-1", "P-1", "list", "2024-09-01"), enrolled("P-1", "2024-09-01"))
+	v := s.view("P-1", AllKnown)
+	bytesAt := func(at string) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 3 {
+			if items := v.Attention(ts(at)); len(items) != 1 {
+				t.Fatalf("at %s: %+v, want the missing contact", at, items)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	near, far := bytesAt("2100-01-01"), bytesAt("2199-12-31")
+	if ratio := float64(far) / float64(near); ratio > 3.5 {
+		t.Errorf("attention at 2199 allocated %d bytes, %.1f times as much as at 2100 (%d): cost grows faster than the span", far, ratio, near)
+	}
 }

@@ -119,6 +119,10 @@ func (f *fields) finish(typ string) *Error {
 	return f.err
 }
 
+// Clip shortens a value echoed in an error message, as clip does for input
+// lines: every layer that quotes a request field clips it.
+func Clip(s string) string { return clip(s) }
+
 // clip shortens echoed input so an error message stays readable. It cuts
 // at a rune boundary, so the message stays valid UTF-8.
 func clip(s string) string {

@@ -19,7 +19,11 @@ type Grant struct {
 // Grants lists every line entitling every benefit at t: nothing while
 // sanctioned or before the first era. A benefit granted by several lines is
 // listed once per line (per offer for per-offer grants).
-func (v *View) Grants(t time.Time) []Grant {
+func (v *View) Grants(t time.Time) []Grant { return v.grantsAt(t, nil) }
+
+// grantsAt is Grants, reading listing-package periods from cal when it is
+// not nil (see listingCalendar).
+func (v *View) grantsAt(t time.Time, cal *listingCalendar) []Grant {
 	if v.Sanctioned(t) || v.pol.EraAt(t) == nil {
 		return nil
 	}
@@ -29,7 +33,7 @@ func (v *View) Grants(t time.Time) []Grant {
 		for _, kind := range append(slices.Clone(linePreference), LineOfferGrant) {
 			for _, l := range b.Lines {
 				if l.Kind == kind {
-					out = append(out, v.lineGrants(v.tiers, b, l, t)...)
+					out = append(out, v.lineGrants(v.tiers, b, l, t, cal)...)
 				}
 			}
 		}
@@ -53,7 +57,7 @@ func (v *View) entitlement(m *tierModel, b *Benefit, offerID string, t time.Time
 			if l.Kind != kind {
 				continue
 			}
-			for _, g := range v.lineGrants(m, b, l, t) {
+			for _, g := range v.lineGrants(m, b, l, t, nil) {
 				if offerID == "" || g.OfferID == offerID {
 					return g, true
 				}
@@ -63,8 +67,9 @@ func (v *View) entitlement(m *tierModel, b *Benefit, offerID string, t time.Time
 	return Grant{}, false
 }
 
-// lineGrants evaluates one line of benefit b at t under tier model m.
-func (v *View) lineGrants(m *tierModel, b *Benefit, l Line, t time.Time) []Grant {
+// lineGrants evaluates one line of benefit b at t under tier model m; cal,
+// when not nil, holds the listing-package periods up to at least t.
+func (v *View) lineGrants(m *tierModel, b *Benefit, l Line, t time.Time, cal *listingCalendar) []Grant {
 	g := Grant{BenefitID: b.ID, Category: b.Category, Line: l.Kind}
 	switch l.Kind {
 	case LineLiveOffer, LineTransactOffer:
@@ -89,7 +94,14 @@ func (v *View) lineGrants(m *tierModel, b *Benefit, l Line, t time.Time) []Grant
 		}
 		return []Grant{g}
 	case LineListingPackage:
-		if p, ok := listingPeriod(v.pol, v.spans, t); ok {
+		var p Period
+		var ok bool
+		if cal != nil {
+			p, ok = cal.at(t)
+		} else {
+			p, ok = listingPeriod(v.pol, v.spans, t)
+		}
+		if ok {
 			g.Period, g.Until = p, &p.End
 			return []Grant{g}
 		}

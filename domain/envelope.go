@@ -3,7 +3,12 @@ package domain
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -138,18 +143,52 @@ func checkExtension(m member) error {
 	if m.kind == '{' || m.kind == '[' || m.kind == 'n' {
 		return reject(CodeInvalidEnvelope, "envelope attribute %q must be a string, number or boolean", clip(m.name))
 	}
+	if m.kind == '0' {
+		// CloudEvents has no number type but Integer, a 32-bit signed one.
+		if _, err := strconv.ParseInt(m.text, 10, 32); err != nil {
+			return fieldError(m.name, "must be a CloudEvents Integer, from %d to %d in plain digits (got %s)", math.MinInt32, math.MaxInt32, clip(m.text))
+		}
+	}
 	return nil
+}
+
+// ParseInstant parses an RFC 3339 date-time with offset, in UTC. time.Parse
+// alone is laxer than RFC 3339: it takes offsets of 24 hours or 60 minutes
+// (RFC 3339's time-numoffset is 00–23 hours, 00–59 minutes) and a comma
+// before the fraction of a second (time-secfrac is "." and digits); those
+// are refused here. Event times and query instants are parsed alike.
+func ParseInstant(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		// time.ParseError quotes the whole input: keep only its reason, so
+		// no caller echoes an unclipped value.
+		var pe *time.ParseError
+		if errors.As(err, &pe) && pe.Message != "" {
+			return time.Time{}, errors.New(strings.TrimPrefix(pe.Message, ": "))
+		}
+		return time.Time{}, errors.New("not of the form 2006-01-02T15:04:05Z or 2006-01-02T15:04:05.999+07:00")
+	}
+	// Parse succeeded, so s is YYYY-MM-DDTHH:MM:SS, an optional fraction,
+	// then "Z" or ±hh:mm.
+	if s[19] == ',' {
+		return time.Time{}, errors.New("the fraction of a second must follow a '.', not a ','")
+	}
+	if n := len(s); s[n-1] != 'Z' {
+		if hh, mm := s[n-5:n-3], s[n-2:]; hh > "23" || mm > "59" {
+			return time.Time{}, fmt.Errorf("offset %s is out of range: hours 00-23, minutes 00-59", s[n-6:])
+		}
+	}
+	return t.UTC(), nil
 }
 
 // parseTime parses an RFC 3339 time with offset and normalizes it to UTC.
 func parseTime(s string, now time.Time) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := ParseInstant(s)
 	if err != nil {
-		return time.Time{}, fieldError("time", "must be an RFC 3339 time with offset (got %q)", clip(s))
+		return time.Time{}, fieldError("time", "must be an RFC 3339 time with offset (got %q): %v", clip(s), err)
 	}
-	t = t.UTC()
 	if t.Before(minEventTime) {
-		return time.Time{}, fieldError("time", "must not be before 1970-01-01 (got %s)", s)
+		return time.Time{}, fieldError("time", "must not be before 1970-01-01 (got %s)", clip(s))
 	}
 	if t.After(now.Add(MaxClockSkew)) {
 		return time.Time{}, fieldError("time", "is in the future: %s is more than 5 minutes after the ledger's clock (%s)", t.Format(time.RFC3339), now.UTC().Format(time.RFC3339))

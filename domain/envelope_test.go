@@ -399,7 +399,63 @@ func TestParseTime(t *testing.T) {
 		{"not a time", S, setEnv("time", "yesterday"), "time"},
 		{"month 13", S, setEnv("time", "2024-13-01T00:00:00Z"), "time"},
 		{"unix seconds as string", S, setEnv("time", "1714555800"), "time"},
+		// RFC 3339's time-numoffset is 00-23 hours and 00-59 minutes;
+		// time.Parse alone takes +24:00 and +23:60.
+		{"offset +23:59", S, setEnv("time", "2024-05-01T09:30:00+23:59"), ""},
+		{"offset -23:59", S, setEnv("time", "2024-05-01T09:30:00-23:59"), ""},
+		{"offset -00:00", S, setEnv("time", "2024-05-01T09:30:00-00:00"), ""},
+		{"offset +24:00", S, setEnv("time", "2024-01-01T00:00:00+24:00"), "time"},
+		{"offset -24:00", S, setEnv("time", "2024-01-01T00:00:00-24:00"), "time"},
+		{"offset +99:00", S, setEnv("time", "2024-01-01T00:00:00+99:00"), "time"},
+		{"offset +23:60", S, setEnv("time", "2024-01-01T00:00:00+23:60"), "time"},
+		{"offset +00:99", S, setEnv("time", "2024-01-01T00:00:00+00:99"), "time"},
+		{"offset with a fraction +24:00", S, setEnv("time", "2024-01-01T00:00:00.5+24:00"), "time"},
+		{"comma before the fraction", S, setEnv("time", "2024-05-01T09:30:00,5Z"), "time"},
+		{"lowercase z", S, setEnv("time", "2024-05-01T09:30:00z"), "time"},
 	})
+}
+
+// TestParseTimeClipsEcho: a huge time attribute is not echoed whole in the
+// message (time.Parse's own error quotes its whole input).
+func TestParseTimeClipsEcho(t *testing.T) {
+	for name, v := range map[string]string{
+		"not a time":    strings.Repeat("9", 1<<20),
+		"long fraction": "2024-05-01T09:30:00." + strings.Repeat("1", 1<<20) + "+24:00",
+		"before 1970":   "1960-05-01T09:30:00." + strings.Repeat("1", 1<<20) + "Z",
+	} {
+		_, err := ParseEnvelope(saleLine(setEnv("time", v)), parseNow)
+		if CodeOf(err) != CodeInvalidField {
+			t.Fatalf("%s: want invalid_field, got %v", name, CodeOf(err))
+		}
+		if n := len(err.Error()); n > 400 {
+			t.Errorf("%s: a %d-byte message for a %d-byte time", name, n, len(v))
+		}
+	}
+}
+
+// TestParseExtensionIntegers: a number in an extension attribute is a
+// CloudEvents Integer, 32-bit signed, in plain digits.
+func TestParseExtensionIntegers(t *testing.T) {
+	S := TypeSaleBilled
+	num := func(s string) func(env, data M) { return setEnv("retries", json.Number(s)) }
+	runFieldCases(t, []fieldCase{
+		{"zero", S, num("0"), ""},
+		{"max int32", S, num("2147483647"), ""},
+		{"min int32", S, num("-2147483648"), ""},
+		{"max int32 + 1", S, num("2147483648"), "retries"},
+		{"min int32 - 1", S, num("-2147483649"), "retries"},
+		{"int64", S, num("9223372036854775807"), "retries"},
+		{"1,000 digits", S, num("1" + strings.Repeat("0", 999)), "retries"},
+		{"-1,000 digits", S, num("-" + strings.Repeat("9", 1000)), "retries"},
+		{"fraction", S, num("1.5"), "retries"},
+		{"exponent", S, num("1e3"), "retries"},
+		{"string of digits", S, setEnv("retries", strings.Repeat("9", 1000)), ""}, // a String attribute
+		{"boolean", S, setEnv("retries", true), ""},
+	})
+	_, err := ParseEnvelope(saleLine(num("1"+strings.Repeat("0", 1<<20))), parseNow)
+	if n := len(err.Error()); n > 400 {
+		t.Errorf("a %d-byte message for a 1 MB number", n)
+	}
 }
 
 func TestParseNormalizesTime(t *testing.T) {

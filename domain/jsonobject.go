@@ -52,6 +52,23 @@ func parseObject(raw []byte) ([]member, error) {
 	return s.members(0)
 }
 
+// ObjectNames reads exactly one JSON object from raw as strictly as input
+// lines are read (valid UTF-8, no duplicate names, nothing after the object)
+// and returns its member names as written, in input order. Callers that then
+// decode with encoding/json check the names first: encoding/json matches
+// names case-insensitively and lets a repeated name win last.
+func ObjectNames(raw []byte) ([]string, error) {
+	ms, err := parseObject(raw)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.name
+	}
+	return names, nil
+}
+
 // scanner walks JSON already known to be valid.
 type scanner struct {
 	b []byte

@@ -79,6 +79,40 @@ func listingPeriod(pol *Policy, spans []span, t time.Time) (Period, bool) {
 	return Period{}, false
 }
 
+// listingCalendar is the listing-package periods up to an instant, computed
+// once for a question that looks at many instants before it: computing them
+// afresh per instant made the attention report's cost grow with the square
+// of the span between the first listing and the query's instant.
+type listingCalendar struct {
+	pol     *Policy
+	spans   []span
+	until   time.Time
+	periods []Period // listingPeriods(until)
+}
+
+func newListingCalendar(pol *Policy, spans []span, until time.Time) *listingCalendar {
+	return &listingCalendar{pol: pol, spans: spans, until: until, periods: listingPeriods(pol, spans, until)}
+}
+
+// at is listingPeriod for t. Periods starting at or before t are a prefix
+// of the calendar's when t is at or before its instant, as listingPeriods(t)
+// would list them; past it they are computed afresh.
+func (c *listingCalendar) at(t time.Time) (Period, bool) {
+	if t.After(c.until) {
+		return listingPeriod(c.pol, c.spans, t)
+	}
+	i, _ := slices.BinarySearchFunc(c.periods, t, func(p Period, t time.Time) int {
+		if !p.Start.After(t) {
+			return -1
+		}
+		return 1
+	})
+	if i > 0 && c.periods[i-1].Contains(t) {
+		return c.periods[i-1], true
+	}
+	return Period{}, false
+}
+
 // listingPeriods lists the listing-package periods starting at or before
 // until. The first starts when a list, trial or consulting offer is first live
 // in an era with the package (at the era's start for one already live); each

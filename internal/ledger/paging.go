@@ -264,7 +264,12 @@ func (q *Queries) Attention(ctx context.Context, r Query) (AttentionDoc, error) 
 			}
 			doc.Items = append(doc.Items, it)
 		}
-		return ctx.Err()
+		// The report costs a bounded amount per partner (MaxQueryInstant);
+		// the request's deadline bounds the partners it gets through.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("attention report unfinished at the request's deadline: %w", err)
+		}
+		return nil
 	})
 	return doc, err
 }

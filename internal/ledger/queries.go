@@ -17,6 +17,19 @@ const (
 	CodeDamaged          domain.Code = "log_damaged"
 )
 
+// The instants a query may ask about (at), inclusive. Every answer is
+// computed up to its instant: the attention report walks back through the
+// listing-package periods before it, benefit periods end a year after it,
+// and the tier model's series count time in Unix nanoseconds, which end in
+// 2262. Events themselves are dated from 1970 (domain) to a few minutes
+// after the ledger's clock. Two centuries ahead keeps every answer's cost
+// bounded, every period end encodable, and far exceeds any real question;
+// an instant outside is refused with invalid_field.
+var (
+	MinQueryInstant = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxQueryInstant = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // freshnessWait is how long a query waits for the read models to reach the
 // sequence its caller has seen before saying how far behind they are.
 const freshnessWait = 2 * time.Second
@@ -126,6 +139,9 @@ func (q *Queries) view(ctx context.Context, r Query) (*domain.View, time.Time, k
 	if err != nil {
 		return nil, at, k, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, at, k, fmt.Errorf("query unanswered at the request's deadline: %w", err)
+	}
 	v, err := q.viewOf(r.PartnerID, k.cut)
 	return v, at, k, err
 }
@@ -156,12 +172,22 @@ func (q *Queries) knowledge(ctx context.Context, r Query) (knowledge, error) {
 		}
 		k.at = &t
 	}
-	target := max(r.MinSeq, q.written(), r.KnownSeq)
-	if r.KnownSeq > 0 && r.KnownSeq > q.written() {
+	written := q.written()
+	target := max(r.MinSeq, written, r.KnownSeq)
+	if target > written {
+		// A sequence the stream does not hold yet cannot be waited for
+		// usefully: say so at once instead of holding a worker for
+		// freshnessWait. (Another ledger's writes are in the stream, so a
+		// sequence it recorded passes.)
 		last, err := q.es.LastSeq(ctx)
-		if err == nil && r.KnownSeq > last {
+		switch {
+		case err != nil:
+		case r.KnownSeq > last:
 			return k, &domain.Error{Code: domain.CodeInvalidField, Field: "known_seq",
 				Msg: fmt.Sprintf("known_seq %d is beyond the last recorded sequence %d", r.KnownSeq, last)}
+		case r.MinSeq > last:
+			return k, &domain.Error{Code: domain.CodeInvalidField, Field: "min_seq",
+				Msg: fmt.Sprintf("min_seq %d is beyond the last recorded sequence %d: no answer can wait for a sequence not yet recorded", r.MinSeq, last)}
 		}
 	}
 	if err := q.fresh(ctx, target); err != nil {
@@ -209,7 +235,7 @@ func (q *Queries) fresh(ctx context.Context, seq uint64) error {
 // partner loads a partner's complete facts.
 func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
 	if !domain.ValidPartnerID(id) {
-		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", id)}
+		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", domain.Clip(id))}
 	}
 	p, _, err := q.models().Partner(id)
 	if err != nil {

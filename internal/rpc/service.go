@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -207,14 +209,10 @@ func WithTimeouts(submit, query time.Duration) Option {
 // answer the document or a coded error.
 func query[D any](s *Server, fn func(context.Context, ledger.Query) (D, error)) func(context.Context, micro.Request) {
 	return func(ctx context.Context, req micro.Request) {
-		var q ledger.Query
-		if len(bytes.TrimSpace(req.Data())) > 0 {
-			dec := json.NewDecoder(bytes.NewReader(req.Data()))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&q); err != nil {
-				s.fail(req, &domain.Error{Code: CodeBadRequest, Msg: "request must be a JSON object {partner_id, at, known_seq, min_seq}: " + err.Error()})
-				return
-			}
+		q, err := DecodeQuery(req.Data())
+		if err != nil {
+			s.fail(req, err)
+			return
 		}
 		doc, err := fn(ctx, q)
 		if err != nil {
@@ -261,10 +259,68 @@ func isMaxPayload(err error) bool {
 	return errors.Is(err, nats.ErrMaxPayload) || strings.Contains(err.Error(), nats.ErrMaxPayload.Error())
 }
 
+// DecodeQuery decodes a query request as strictly as an input line: exactly
+// one JSON object (nothing after it), valid UTF-8, no name twice, and every
+// name one of ledger.Query's exactly as spelled — encoding/json alone would
+// match names case-insensitively and let a repeated name win last. An empty
+// body is the zero query. A refusal is invalid_request naming the problem.
+func DecodeQuery(data []byte) (ledger.Query, error) {
+	var q ledger.Query
+	if len(bytes.TrimSpace(data)) == 0 {
+		return q, nil
+	}
+	bad := func(format string, args ...any) error {
+		return &domain.Error{Code: CodeBadRequest, Msg: "request must be one JSON object {" + queryFieldList + "}: " + fmt.Sprintf(format, args...)}
+	}
+	names, err := domain.ObjectNames(data)
+	if err != nil {
+		return q, bad("%s", domain.Clip(err.Error()))
+	}
+	for _, name := range names {
+		if !queryField(name) {
+			return q, bad("%q is not a field of a query (names are case-sensitive)", domain.Clip(name))
+		}
+	}
+	if err := json.Unmarshal(data, &q); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// Its message quotes a number whole: name the field and clip.
+			return q, bad("%s must be of Go type %s (got %s)", te.Field, te.Type, domain.Clip(te.Value))
+		}
+		return q, bad("%s", domain.Clip(err.Error()))
+	}
+	return q, nil
+}
+
+// queryFields are the JSON names of ledger.Query's fields, read from its
+// struct tags, so a field added there is accepted here.
+var queryFields = func() []string {
+	var names []string
+	rt := reflect.TypeFor[ledger.Query]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}()
+
+// queryFieldList names the fields of ledger.Query, for messages.
+var queryFieldList = strings.Join(queryFields, ", ")
+
+// queryField reports whether name is the JSON name of a ledger.Query field.
+func queryField(name string) bool { return slices.Contains(queryFields, name) }
+
 // fail answers a coded error: micro error headers with an HTTP-like status,
 // and the JSON body.
 func (s *Server) fail(req micro.Request, err error) {
 	body := ErrorBody{Code: domain.CodeOf(err), Error: err.Error()}
+	if body.Code == "" && errors.Is(err, context.DeadlineExceeded) {
+		// The request's own deadline (queryTimeout, submitTimeout) ran out
+		// before its answer was ready.
+		body.Code = CodeTimeout
+	}
 	if body.Code == "" {
 		body.Code = CodeInternal
 		s.log.Error("request failed", "subject", req.Subject(), "err", err)
