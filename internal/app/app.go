@@ -255,6 +255,14 @@ func (l *Ledger) stopProjector() {
 	}
 }
 
+// PauseProjector stops folding the log into the read models until the
+// returned resume is called: a seam for tests that need read models behind
+// the log (queries then wait, and answer projection_behind).
+func (l *Ledger) PauseProjector() (resume func()) {
+	l.stopProjector()
+	return l.startProjector
+}
+
 // ClientURL is where clients connect (the embedded server's, or the external URL).
 func (l *Ledger) ClientURL() string {
 	if l.srv != nil {

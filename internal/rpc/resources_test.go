@@ -35,8 +35,8 @@ func startLedgerWith(t *testing.T, cfg app.Config) *app.Ledger {
 }
 
 // TestFloodIsBusy floods one endpoint from one connection with requests
-// that each hold a worker (a tier query waiting for a sequence not yet
-// recorded). The requests over the limit are answered busy at once, not
+// that each hold a worker (a tier query waiting for a sequence the read
+// models have not folded: the projector is paused). The requests over the limit are answered busy at once, not
 // queued; a normal query from another connection still answers.
 func TestFloodIsBusy(t *testing.T) {
 	const flood = 40
@@ -60,7 +60,12 @@ func TestFloodIsBusy(t *testing.T) {
 				t.Fatal(err)
 			}
 			a, b := adminClient(t, l), adminClient(t, l)
-			slow := fmt.Appendf(nil, `{"partner_id":"P-1","min_seq":%d}`, recorded(t, l)+1)
+			// A sequence recorded but not folded: each request waits for it.
+			resume := l.PauseProjector()
+			if _, err := l.Writer().Submit(ctxT(t), [][]byte{offer("O-2", 0)}); err != nil {
+				t.Fatal(err)
+			}
+			slow := fmt.Appendf(nil, `{"partner_id":"P-1","min_seq":%d}`, recorded(t, l))
 			slow = append(slow, tt.pad...)
 
 			var wg sync.WaitGroup
@@ -90,10 +95,8 @@ func TestFloodIsBusy(t *testing.T) {
 			if _, err := b.Call(ctxT(t), tt.other, body); err != nil && (domain.CodeOf(err) == rpc.CodeBusy || domain.CodeOf(err) == "") {
 				t.Fatalf("other connection's %s: %v, want an answer", tt.other, err)
 			}
-			// Release the parked requests: record the sequence they wait for.
-			if _, err := l.Writer().Submit(ctxT(t), [][]byte{offer("O-2", 0)}); err != nil {
-				t.Fatal(err)
-			}
+			// Release the parked requests: fold the sequence they wait for.
+			resume()
 			wg.Wait()
 			close(errs)
 			for err := range errs {
