@@ -70,6 +70,7 @@ func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logg
 		EndpointAttention: query(s, q.Attention),
 		EndpointStats:     respond(s, q.Stats),
 	}
+	s.addScans(endpoints)
 	for _, opt := range opts {
 		opt(s, endpoints)
 	}
@@ -223,7 +224,7 @@ func status(c domain.Code) string {
 	switch c {
 	case domain.CodeUnknownPartner:
 		return "404"
-	case ledger.CodeProjectionBehind, ledger.CodeDamaged, ledger.CodeUnavailable:
+	case ledger.CodeProjectionBehind, ledger.CodeDamaged, ledger.CodeUnavailable, ledger.CodeBusy:
 		return "503"
 	case CodeTimeout:
 		return "504"
