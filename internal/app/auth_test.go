@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -603,6 +604,18 @@ func TestEveryRoleQueries(t *testing.T) {
 				t.Errorf("verify: %v (allowed: %v)", err, mayVerify)
 			} else if err != nil && domain.CodeOf(err) != ledger.CodeForbidden {
 				t.Errorf("verify refused with %v, want forbidden", err)
+			}
+			// The policy file: every role; the scans: the reading roles.
+			if b, err := c.Call(ctx, rpc.EndpointPolicy, nil); err != nil || !bytes.Equal(b, domain.DefaultPolicyJSON()) {
+				t.Errorf("policy: %v (%d bytes)", err, len(b))
+			}
+			whatIf, _ := json.Marshal(ledger.WhatIfRequest{PolicyFile: string(domain.DefaultPolicyJSON())})
+			for ep, body := range map[string][]byte{rpc.EndpointWhatIf: whatIf, rpc.EndpointExport: []byte(`{"kind":"tiers"}`)} {
+				if _, err := c.Call(ctx, ep, body); (err == nil) != mayVerify {
+					t.Errorf("%s: %v (allowed: %v)", ep, err, mayVerify)
+				} else if err != nil && domain.CodeOf(err) != ledger.CodeForbidden {
+					t.Errorf("%s refused with %v, want forbidden", ep, err)
+				}
 			}
 			if r != auth.Admin {
 				if _, err := c.Call(ctx, rpc.EndpointRebuild, nil); domain.CodeOf(err) != ledger.CodeForbidden {

@@ -16,8 +16,8 @@ const (
 	SubjectSubmit    = "ledger.submit"
 	SubjectVerify    = "ledger.verify"
 	SubjectRebuild   = "ledger.rebuild"
-	SubjectWhatIf    = "ledger.whatif" // a scan of every partner: the reading roles
-	SubjectExport    = "ledger.export" // a scan of every partner: the reading roles
+	SubjectWhatIf    = "ledger.whatif"   // a scan of every partner: the reading roles
+	SubjectExport    = "ledger.export"   // a scan of every partner: the reading roles
 	SubjectEvents    = "ledger.events.>" // the stream's subjects: written by the ledger only
 	SubjectDiscovery = "$SRV.>"          // micro discovery: PING, INFO, STATS
 	StreamName       = "LEDGER"          // the event stream (eventstore.DefaultStreamName)
