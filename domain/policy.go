@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -86,6 +87,7 @@ type Policy struct {
 	} `json:"attention"`
 
 	digest   string
+	file     []byte // the policy file as given, byte for byte
 	benefits map[string]*Benefit
 }
 
@@ -139,6 +141,10 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, fmt.Errorf("policy: %s: must be %s, not a JSON %s (offset %d): %w", te.Field, te.Type, te.Value, te.Offset, err)
+		}
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -153,44 +159,58 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	}
 	sum := sha256.Sum256(canonical)
 	p.digest = hex.EncodeToString(sum[:8])
+	p.file = slices.Clone(b)
 	return &p, nil
 }
+
+// File returns the policy file the policy was parsed from, byte for byte:
+// the file to start from when editing the policy.
+func (p *Policy) File() []byte { return slices.Clone(p.file) }
 
 // Digest identifies the policy's content (not its formatting): read models
 // record it, so a changed policy is detected and the models rebuilt.
 func (p *Policy) Digest() string { return p.digest }
 
+// policyFieldError is a policy validation error naming the field by its JSON path
+// (eras[1].tracks.mbs_usd_cents.thresholds[2]), so an operator editing the
+// file finds it at once.
+func policyFieldError(path, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
+}
+
 func (p *Policy) validate() error {
 	if p.Version == "" {
-		return fmt.Errorf("version is required")
+		return policyFieldError("version", "is required")
 	}
 	if len(p.Tiers) < 2 {
-		return fmt.Errorf("tiers must name rank 0 and at least one tier")
+		return policyFieldError("tiers", "must name rank 0 and at least one tier (got %d names)", len(p.Tiers))
 	}
 	if p.FiscalYearStartMonth < 1 || p.FiscalYearStartMonth > 12 {
-		return fmt.Errorf("fiscal_year_start_month must be 1..12")
+		return policyFieldError("fiscal_year_start_month", "must be 1..12 (got %d)", p.FiscalYearStartMonth)
 	}
 	if len(p.Eras) == 0 {
-		return fmt.Errorf("at least one era is required")
+		return policyFieldError("eras", "at least one era is required")
 	}
 	seenTTM := false
 	for i := range p.Eras {
 		e := &p.Eras[i]
+		at := fmt.Sprintf("eras[%d]", i)
 		e.index = i
 		e.From = e.From.UTC()
 		if e.ID == "" {
-			return fmt.Errorf("era %d: id is required", i)
+			return policyFieldError(at+".id", "era id is required")
 		}
 		if e.From.IsZero() {
-			return fmt.Errorf("era %s: from is required", e.ID)
+			return policyFieldError(at+".from", "era %s: from is required", e.ID)
 		}
 		if i > 0 && !e.From.After(p.Eras[i-1].From) {
-			return fmt.Errorf("era %s: eras must be in increasing order of from", e.ID)
+			return policyFieldError(at+".from", "must be after eras[%d].from (%s): eras must be in increasing order of from",
+				i-1, p.Eras[i-1].From.Format(time.RFC3339))
 		}
 		switch e.Basis {
 		case BasisCumulative:
 			if seenTTM {
-				return fmt.Errorf("era %s: a cumulative era cannot follow a TTM era", e.ID)
+				return policyFieldError(at+".basis", "a cumulative era cannot follow a TTM era")
 			}
 		case BasisTTM:
 			if !seenTTM {
@@ -200,64 +220,90 @@ func (p *Policy) validate() error {
 			}
 			seenTTM = true
 		default:
-			return fmt.Errorf("era %s: basis must be cumulative or ttm", e.ID)
+			return policyFieldError(at+".basis", "basis must be cumulative or ttm (got %q)", e.Basis)
 		}
 		if len(e.Tracks) == 0 {
-			return fmt.Errorf("era %s: at least one track is required", e.ID)
+			return policyFieldError(at+".tracks", "at least one track is required")
+		}
+		ids := make([]string, 0, len(e.Tracks))
+		for id := range e.Tracks {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			if !slices.Contains(trackIDs, id) {
+				return policyFieldError(at+".tracks."+id, "unknown track %q (known: %v)", id, trackIDs)
+			}
 		}
 		e.trackList = e.trackList[:0]
 		for _, id := range trackIDs {
-			if tr, ok := e.Tracks[id]; ok {
-				e.trackList = append(e.trackList, eraTrack{id, tr})
+			tr, ok := e.Tracks[id]
+			if !ok {
+				continue
 			}
-		}
-		for id, tr := range e.Tracks {
-			if !slices.Contains(trackIDs, id) {
-				return fmt.Errorf("era %s: unknown track %q (known: %v)", e.ID, id, trackIDs)
-			}
+			e.trackList = append(e.trackList, eraTrack{id, tr})
+			tp := at + ".tracks." + id + ".thresholds"
 			if len(tr.Thresholds) != len(p.Tiers)-1 {
-				return fmt.Errorf("era %s track %s: %d thresholds for %d tiers", e.ID, id, len(tr.Thresholds), len(p.Tiers)-1)
+				return policyFieldError(tp, "%d thresholds for %d tiers: one per tier from rank 1", len(tr.Thresholds), len(p.Tiers)-1)
 			}
 			for k, th := range tr.Thresholds {
-				if th <= 0 || (k > 0 && th <= tr.Thresholds[k-1]) {
-					return fmt.Errorf("era %s track %s: thresholds must be positive and increasing", e.ID, id)
+				switch {
+				case th <= 0:
+					return policyFieldError(fmt.Sprintf("%s[%d]", tp, k), "thresholds must be positive (got %d)", th)
+				case k > 0 && th <= tr.Thresholds[k-1]:
+					return policyFieldError(fmt.Sprintf("%s[%d]", tp, k), "must be greater than %s[%d] (%d): thresholds must be increasing (got %d)",
+						tp, k-1, tr.Thresholds[k-1], th)
 				}
 			}
 		}
-		if e.OfferGrantMonths < 0 || e.NoContactAfterDays <= 0 {
-			return fmt.Errorf("era %s: offer_grant_months must be ≥ 0 and no_contact_after_days > 0", e.ID)
+		if e.OfferGrantMonths < 0 {
+			return policyFieldError(at+".offer_grant_months", "offer_grant_months must be ≥ 0 (got %d)", e.OfferGrantMonths)
+		}
+		if e.NoContactAfterDays <= 0 {
+			return policyFieldError(at+".no_contact_after_days", "no_contact_after_days must be > 0 (got %d)", e.NoContactAfterDays)
 		}
 	}
-	for _, lt := range append(slices.Clone(p.OfferGrant.ListingTypes), p.ListingPackage.ListingTypes...) {
-		if !slices.Contains(listingTypes, lt) {
-			return fmt.Errorf("unknown listing type %q", lt)
+	for _, f := range []struct {
+		field string
+		types []string
+	}{{"offer_grant.listing_types", p.OfferGrant.ListingTypes}, {"listing_package.listing_types", p.ListingPackage.ListingTypes}} {
+		field := f.field
+		for k, lt := range f.types {
+			if !slices.Contains(listingTypes, lt) {
+				return policyFieldError(fmt.Sprintf("%s[%d]", field, k), "unknown listing type %q (known: %v)", lt, listingTypes)
+			}
 		}
 	}
 	if p.ListingPackage.Months <= 0 {
-		return fmt.Errorf("listing_package.months must be positive")
+		return policyFieldError("listing_package.months", "listing_package.months must be positive (got %d)", p.ListingPackage.Months)
 	}
-	if p.Attention.ContactOverdueDays <= 0 || p.Attention.FraudHoldDays <= 0 {
-		return fmt.Errorf("attention windows must be positive")
+	if p.Attention.ContactOverdueDays <= 0 {
+		return policyFieldError("attention.contact_overdue_days", "attention windows must be positive (got %d)", p.Attention.ContactOverdueDays)
+	}
+	if p.Attention.FraudHoldDays <= 0 {
+		return policyFieldError("attention.fraud_hold_days", "attention windows must be positive (got %d)", p.Attention.FraudHoldDays)
 	}
 	p.benefits = make(map[string]*Benefit, len(p.Benefits))
 	for i := range p.Benefits {
 		b := &p.Benefits[i]
+		bp := fmt.Sprintf("benefits[%d]", i)
 		if !ValidID(b.ID) || p.benefits[b.ID] != nil {
-			return fmt.Errorf("benefit %q: ids must be valid and unique", b.ID)
+			return policyFieldError(bp+".id", "benefit %q: ids must be valid and unique", b.ID)
 		}
 		if !slices.Contains([]string{CategoryMarketing, CategorySales, CategoryTechnical}, b.Category) {
-			return fmt.Errorf("benefit %s: unknown category %q", b.ID, b.Category)
+			return policyFieldError(bp+".category", "benefit %s: unknown category %q", b.ID, b.Category)
 		}
-		for _, l := range b.Lines {
+		for k, l := range b.Lines {
+			lp := fmt.Sprintf("%s.lines[%d]", bp, k)
 			if !slices.Contains(linePreference, l.Kind) && l.Kind != LineOfferGrant {
-				return fmt.Errorf("benefit %s: unknown line %q", b.ID, l.Kind)
+				return policyFieldError(lp+".line", "benefit %s: unknown line %q", b.ID, l.Kind)
 			}
 			if (l.Kind == LineTier) != (l.MinTier > 0) || l.MinTier >= len(p.Tiers) {
-				return fmt.Errorf("benefit %s: a tier line needs min_tier in 1..%d, other lines none", b.ID, len(p.Tiers)-1)
+				return policyFieldError(lp+".min_tier", "benefit %s: a tier line needs min_tier in 1..%d, other lines none", b.ID, len(p.Tiers)-1)
 			}
-			for _, id := range l.Eras {
+			for j, id := range l.Eras {
 				if p.eraByID(id) == nil {
-					return fmt.Errorf("benefit %s: unknown era %q", b.ID, id)
+					return policyFieldError(fmt.Sprintf("%s.eras[%d]", lp, j), "benefit %s: unknown era %q", b.ID, id)
 				}
 			}
 		}

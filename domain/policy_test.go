@@ -212,3 +212,52 @@ func TestWhatIfPolicy(t *testing.T) {
 	w.ok(activated("P-1", "press-release", "2024-04-01"))
 	s.rejects(CodeNotEntitled, activated("P-1", "press-release", "2024-04-01"))
 }
+
+// TestPolicyErrorsNameTheField: a refused policy says where, by JSON path.
+func TestPolicyErrorsNameTheField(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(m M)
+		want string // the error's beginning after "policy …: "
+	}{
+		{"threshold not increasing", func(m M) { track(m, 1, TrackMBS)["thresholds"] = []any{10, 20, 15, 30} },
+			"eras[1].tracks.mbs_usd_cents.thresholds[2]: must be greater than eras[1].tracks.mbs_usd_cents.thresholds[1] (20)"},
+		{"threshold zero", func(m M) { track(m, 0, TrackSeats)["thresholds"] = []any{0, 10, 20, 30} }, "eras[0].tracks.seats.thresholds[0]: "},
+		{"threshold count", func(m M) { track(m, 2, TrackMAU)["thresholds"] = []any{1, 2} }, "eras[2].tracks.teams_mau.thresholds: "},
+		{"era order", func(m M) { era(m, 2)["from"] = era(m, 1)["from"] }, "eras[2].from: "},
+		{"basis", func(m M) { era(m, 1)["basis"] = "rolling" }, "eras[1].basis: "},
+		{"unknown track", func(m M) { era(m, 1)["tracks"].(M)["mau"] = M{"thresholds": []any{1, 2, 3, 4}} }, "eras[1].tracks.mau: "},
+		{"no-contact window", func(m M) { era(m, 1)["no_contact_after_days"] = 0 }, "eras[1].no_contact_after_days: "},
+		{"listing type", func(m M) { m["listing_package"].(M)["listing_types"] = []any{"list", "free"} }, "listing_package.listing_types[1]: "},
+		{"attention", func(m M) { m["attention"].(M)["fraud_hold_days"] = 0 }, "attention.fraud_hold_days: "},
+		{"category", func(m M) { benefit(m, 3)["category"] = "legal" }, "benefits[3].category: "},
+		{"min_tier", func(m M) { benefit(m, 2)["lines"] = []any{M{"line": "listing-package"}, M{"line": "tier"}} }, "benefits[2].lines[1].min_tier: "},
+		{"line era", func(m M) { benefit(m, 8)["lines"] = []any{M{"line": "tier", "min_tier": 1, "eras": []any{"2019-01"}}} }, "benefits[8].lines[0].eras[0]: "},
+		{"wrong JSON type", func(m M) { era(m, 0)["offer_grant_months"] = "three" }, "eras.offer_grant_months: "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := policyDoc(t)
+			c.edit(m)
+			_, err := ParsePolicy(encodePolicy(t, m))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), ": "+c.want) {
+				t.Fatalf("error %q does not name %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestPolicyFileKept: the policy keeps its file byte for byte.
+func TestPolicyFileKept(t *testing.T) {
+	raw := append(DefaultPolicyJSON(), "\n\n"...)
+	pol, err := ParsePolicy(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pol.File(), raw) || !bytes.Equal(DefaultPolicy().File(), DefaultPolicyJSON()) {
+		t.Fatal("the policy's file differs from the one parsed")
+	}
+}

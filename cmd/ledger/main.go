@@ -8,6 +8,10 @@
 //	ledger audit PARTNER [--json]
 //	ledger attention [--at T] [--json]
 //	ledger stats [--json]
+//	ledger policy show | check FILE
+//	ledger whatif --policy FILE [--at T] [--known-seq N] [--history] [--json]
+//	ledger export tiers [--at T] [--known-seq N] [--format csv|ndjson]
+//	ledger export history [--known-seq N] [--format csv|ndjson]
 //	ledger demo [--events N] [--partners P] [--seed S] [--out FILE]
 //
 // Exit status: 0 success; 1 the ledger answered with a rejection or a
@@ -57,6 +61,9 @@ func commands() map[string]command {
 		"verify":    {"compare the live read models with a rebuild from the log; --log: check the log's chain", runVerify},
 		"chain":     {"the head of the log's tamper-evidence chain, to write down", runChain},
 		"rebuild":   {"rebuild the live read models from the log and swap them in", runRebuild},
+		"policy":    {"show the live policy file, or check one (show | check FILE)", runPolicy},
+		"whatif":    {"what would change for every partner under another policy", runWhatIf},
+		"export":    {"every partner's tier at an instant, or every held-tier change (tiers | history), as CSV or NDJSON", runExport},
 		"bench":     {"measure throughput and latency next to the raw JetStream/bbolt limits", runBench},
 	}
 }
@@ -85,7 +92,7 @@ func run(e *env, args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ledger COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "replay", "verify", "chain", "rebuild", "bench", "demo"} {
+	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "policy", "whatif", "export", "replay", "verify", "chain", "rebuild", "bench", "demo"} {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands()[name].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'ledger COMMAND -h' for a command's flags")

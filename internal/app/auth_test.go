@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -604,6 +605,18 @@ func TestEveryRoleQueries(t *testing.T) {
 			} else if err != nil && domain.CodeOf(err) != ledger.CodeForbidden {
 				t.Errorf("verify refused with %v, want forbidden", err)
 			}
+			// The policy file: every role; the scans: the reading roles.
+			if b, err := c.Call(ctx, rpc.EndpointPolicy, nil); err != nil || !bytes.Equal(b, domain.DefaultPolicyJSON()) {
+				t.Errorf("policy: %v (%d bytes)", err, len(b))
+			}
+			whatIf, _ := json.Marshal(ledger.WhatIfRequest{PolicyFile: string(domain.DefaultPolicyJSON())})
+			for ep, body := range map[string][]byte{rpc.EndpointWhatIf: whatIf, rpc.EndpointExport: []byte(`{"kind":"tiers"}`)} {
+				if _, err := c.Call(ctx, ep, body); (err == nil) != mayVerify {
+					t.Errorf("%s: %v (allowed: %v)", ep, err, mayVerify)
+				} else if err != nil && domain.CodeOf(err) != ledger.CodeForbidden {
+					t.Errorf("%s refused with %v, want forbidden", ep, err)
+				}
+			}
 			if r != auth.Admin {
 				if _, err := c.Call(ctx, rpc.EndpointRebuild, nil); domain.CodeOf(err) != ledger.CodeForbidden {
 					t.Errorf("rebuild: %v, want forbidden", err)
@@ -630,6 +643,7 @@ func TestRoleModelCoversEveryEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	known := append(slices.Clone(auth.QuerySubjects), auth.SubjectSubmit, auth.SubjectSubmit+".*", auth.SubjectVerify, auth.SubjectRebuild)
+	known = append(known, auth.ScanSubjects...)
 	for _, ep := range info.Endpoints {
 		if !slices.Contains(known, ep.Subject) {
 			t.Errorf("endpoint %s (%s) is not in the role model (internal/auth)", ep.Name, ep.Subject)

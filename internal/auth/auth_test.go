@@ -121,6 +121,14 @@ func TestPermissions(t *testing.T) {
 		if may(p, SubjectRebuild) != (r == Admin) || may(p, SubjectVerify) != reads {
 			t.Errorf("%s: verify/rebuild permissions wrong", r)
 		}
+		for _, subj := range ScanSubjects {
+			if may(p, subj) != reads {
+				t.Errorf("%s publish %s: %v", r, subj, !reads)
+			}
+		}
+		if !may(p, "ledger.policy") {
+			t.Errorf("%s may not read the policy", r)
+		}
 		if len(p.Sub.Allow) != 1 || p.Sub.Allow[0] != "_INBOX.>" {
 			t.Errorf("%s subscribes %v", r, p.Sub.Allow)
 		}

@@ -16,13 +16,19 @@ const (
 	SubjectSubmit    = "ledger.submit"
 	SubjectVerify    = "ledger.verify"
 	SubjectRebuild   = "ledger.rebuild"
+	SubjectWhatIf    = "ledger.whatif"   // a scan of every partner: the reading roles
+	SubjectExport    = "ledger.export"   // a scan of every partner: the reading roles
 	SubjectEvents    = "ledger.events.>" // the stream's subjects: written by the ledger only
 	SubjectDiscovery = "$SRV.>"          // micro discovery: PING, INFO, STATS
 	StreamName       = "LEDGER"          // the event stream (eventstore.DefaultStreamName)
 )
 
 // QuerySubjects are the query endpoints every role may call.
-var QuerySubjects = []string{"ledger.tier", "ledger.benefits", "ledger.history", "ledger.audit", "ledger.attention", "ledger.stats"}
+var QuerySubjects = []string{"ledger.tier", "ledger.benefits", "ledger.history", "ledger.audit", "ledger.attention", "ledger.stats", "ledger.policy"}
+
+// ScanSubjects are the endpoints that scan every partner (what-if, export):
+// the reading roles (admin and auditor) may call them, like verify.
+var ScanSubjects = []string{SubjectWhatIf, SubjectExport}
 
 // SubmitSubject is where the ledger receives the submissions of role r. A
 // client of the role sends to ledger.submit; its account's import of the
@@ -182,6 +188,7 @@ func Permissions(id string) jwt.Permissions {
 	}
 	if r.Reads() {
 		pub = append(pub, SubjectVerify)
+		pub = append(pub, ScanSubjects...)
 		for _, a := range streamReadAPI(StreamName) {
 			pub = append(pub, a.subject)
 		}
@@ -225,6 +232,9 @@ func ledgerExports() jwt.Exports {
 		service(q, q, false)
 	}
 	service(SubjectVerify, SubjectVerify, false)
+	for _, sc := range ScanSubjects {
+		service(sc, sc, false)
+	}
 	service(SubjectRebuild, SubjectRebuild, false)
 	// Discovery answers once per running ledger: a stream of responses.
 	service("discovery", SubjectDiscovery, true)
@@ -259,6 +269,9 @@ func roleImports(r Role, ledgerAccount string) jwt.Imports {
 	imp("discovery", SubjectDiscovery, "")
 	if r.Reads() {
 		imp(SubjectVerify, SubjectVerify, "")
+		for _, sc := range ScanSubjects {
+			imp(sc, sc, "")
+		}
 		for _, a := range streamReadAPI(StreamName) {
 			imp(a.subject, a.subject, "")
 		}

@@ -73,7 +73,8 @@ type Queries struct {
 	written func() uint64 // the writer's last sequence: read your own writes
 	clock   func() time.Time
 
-	cache *viewCache
+	cache  *viewCache
+	whatIf chan struct{} // what-if pages being computed (whatIfConcurrency)
 }
 
 // queryCacheFacts bounds the detached Views kept for queries, in facts' worth
@@ -82,7 +83,8 @@ const queryCacheFacts = 200_000
 
 // NewQueries returns the query side.
 func NewQueries(pol *domain.Policy, es *eventstore.Store, models func() *projections.Store, proj *Projector, written func() uint64) *Queries {
-	return &Queries{pol: pol, es: es, models: models, proj: proj, written: written, clock: time.Now, cache: newViewCache(queryCacheFacts)}
+	return &Queries{pol: pol, es: es, models: models, proj: proj, written: written, clock: time.Now, cache: newViewCache(queryCacheFacts),
+		whatIf: make(chan struct{}, whatIfConcurrency)}
 }
 
 // Tier answers the tier document.

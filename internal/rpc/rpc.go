@@ -4,7 +4,10 @@
 // the micro error headers and a JSON body {"code":…,"error":…}.
 package rpc
 
-import "github.com/benefits-ledger/ledger/domain"
+import (
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/ledger"
+)
 
 // Service identity.
 const (
@@ -32,10 +35,10 @@ const (
 	CodeTooManyLines    domain.Code = "too_many_lines"
 	CodeRequestTooLarge domain.Code = "request_too_large"
 	CodeTimeout         domain.Code = "timeout"
-	// CodeBusy refuses a request at once because the ledger holds as many
-	// requests as its Limits allow (per endpoint, per connection, in all),
-	// or an administrative rebuild or verify is already running. Retry later.
-	CodeBusy domain.Code = "busy"
+	// CodeBusy is ledger.CodeBusy: the ledger holds as many requests as its
+	// Limits allow (per endpoint, per connection, in all), or the rebuild,
+	// verify or what-if it needs is already running. Retry later.
+	CodeBusy = ledger.CodeBusy
 	// CodeReplyTooLarge answers a request whose reply is over the NATS
 	// server's max payload: the reply cannot be sent, this small error is.
 	CodeReplyTooLarge domain.Code = "reply_too_large"

@@ -75,6 +75,7 @@ func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logg
 		EndpointAttention: query(s, q.Attention),
 		EndpointStats:     respond(s, q.Stats),
 	}
+	s.addScans(endpoints)
 	for _, opt := range opts {
 		opt(s, endpoints)
 	}
@@ -259,44 +260,51 @@ func isMaxPayload(err error) bool {
 	return errors.Is(err, nats.ErrMaxPayload) || strings.Contains(err.Error(), nats.ErrMaxPayload.Error())
 }
 
-// DecodeQuery decodes a query request as strictly as an input line: exactly
-// one JSON object (nothing after it), valid UTF-8, no name twice, and every
-// name one of ledger.Query's exactly as spelled — encoding/json alone would
-// match names case-insensitively and let a repeated name win last. An empty
-// body is the zero query. A refusal is invalid_request naming the problem.
+// DecodeQuery decodes a query request strictly (see DecodeStrict). An
+// empty body is the zero query.
 func DecodeQuery(data []byte) (ledger.Query, error) {
 	var q ledger.Query
+	return q, DecodeStrict(data, &q)
+}
+
+// DecodeStrict decodes a request into *v as strictly as an input line:
+// exactly one JSON object (nothing after it), valid UTF-8, no name twice,
+// and every name one of v's JSON field names exactly as spelled —
+// encoding/json alone would match names case-insensitively and let a
+// repeated name win last. An empty body leaves *v as it is. A refusal is
+// invalid_request naming the problem, with echoed input clipped.
+func DecodeStrict[T any](data []byte, v *T) error {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return q, nil
+		return nil
 	}
+	fields := jsonFields(reflect.TypeFor[T]())
 	bad := func(format string, args ...any) error {
-		return &domain.Error{Code: CodeBadRequest, Msg: "request must be one JSON object {" + queryFieldList + "}: " + fmt.Sprintf(format, args...)}
+		return &domain.Error{Code: CodeBadRequest, Msg: "request must be one JSON object {" + strings.Join(fields, ", ") + "}: " + fmt.Sprintf(format, args...)}
 	}
 	names, err := domain.ObjectNames(data)
 	if err != nil {
-		return q, bad("%s", domain.Clip(err.Error()))
+		return bad("%s", domain.Clip(err.Error()))
 	}
 	for _, name := range names {
-		if !queryField(name) {
-			return q, bad("%q is not a field of a query (names are case-sensitive)", domain.Clip(name))
+		if !slices.Contains(fields, name) {
+			return bad("%q is not a field of this request (names are case-sensitive)", domain.Clip(name))
 		}
 	}
-	if err := json.Unmarshal(data, &q); err != nil {
+	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			// Its message quotes a number whole: name the field and clip.
-			return q, bad("%s must be of Go type %s (got %s)", te.Field, te.Type, domain.Clip(te.Value))
+			return bad("%s must be of Go type %s (got %s)", te.Field, te.Type, domain.Clip(te.Value))
 		}
-		return q, bad("%s", domain.Clip(err.Error()))
+		return bad("%s", domain.Clip(err.Error()))
 	}
-	return q, nil
+	return nil
 }
 
-// queryFields are the JSON names of ledger.Query's fields, read from its
-// struct tags, so a field added there is accepted here.
-var queryFields = func() []string {
+// jsonFields are the JSON names of a struct's fields, read from its tags,
+// so a field added to a request type is accepted without another list.
+func jsonFields(rt reflect.Type) []string {
 	var names []string
-	rt := reflect.TypeFor[ledger.Query]()
 	for i := range rt.NumField() {
 		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
 		if name != "" && name != "-" {
@@ -304,13 +312,7 @@ var queryFields = func() []string {
 		}
 	}
 	return names
-}()
-
-// queryFieldList names the fields of ledger.Query, for messages.
-var queryFieldList = strings.Join(queryFields, ", ")
-
-// queryField reports whether name is the JSON name of a ledger.Query field.
-func queryField(name string) bool { return slices.Contains(queryFields, name) }
+}
 
 // fail answers a coded error: micro error headers with an HTTP-like status,
 // and the JSON body.
