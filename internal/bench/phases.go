@@ -23,7 +23,7 @@ import (
 	"github.com/benefits-ledger/ledger/projections"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
+	"github.com/benefits-ledger/ledger/internal/micro"
 	bolt "go.etcd.io/bbolt"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/benefits-ledger/ledger/internal/ledger"
-	"github.com/nats-io/nats.go/micro"
+	"github.com/benefits-ledger/ledger/internal/micro"
 )
 
 // Administrative endpoints.

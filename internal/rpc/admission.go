@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/benefits-ledger/ledger/domain"
-	"github.com/nats-io/nats.go/micro"
+	"github.com/benefits-ledger/ledger/internal/micro"
 )
 
 // Limits bound the requests the service holds at once (queued for a worker

@@ -13,7 +13,7 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
+	"github.com/benefits-ledger/ledger/internal/micro"
 )
 
 // Client calls the ledger service.

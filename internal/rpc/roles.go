@@ -8,7 +8,7 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/ledger"
-	"github.com/nats-io/nats.go/micro"
+	"github.com/benefits-ledger/ledger/internal/micro"
 )
 
 // EndpointSubmitRole receives the submissions of the roles' accounts on

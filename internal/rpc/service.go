@@ -16,7 +16,7 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
+	"github.com/benefits-ledger/ledger/internal/micro"
 )
 
 // Limits of a request.
@@ -115,28 +115,43 @@ func (s *Server) Stop() error {
 
 // async admits a request (Limits) and hands it to the worker pool, so one
 // slow request does not hold the others; each runs with a deadline. A
-// request over the limits is answered busy at once, never queued.
-func (s *Server) async(h func(context.Context, micro.Request)) micro.HandlerFunc {
-	return func(req micro.Request) {
-		if !isRequest(req) {
-			s.dropped(req)
-			return
-		}
-		t, err := s.adm.admit(endpointOf(req.Subject()), clientOf(req), requestBytes(req))
-		if err != nil {
-			s.fail(req, err)
-			return
-		}
-		s.wg.Add(1)
-		s.work <- job{h, req, t}
+// request over the limits is answered busy at once, never queued. It is a
+// micro.AsyncHandler: the endpoint's $SRV.STATS count each request when a
+// worker has answered it, with its real processing time and error replies.
+func (s *Server) async(h func(context.Context, micro.Request)) micro.Handler {
+	return asyncHandler{s, h}
+}
+
+type asyncHandler struct {
+	s *Server
+	h func(context.Context, micro.Request)
+}
+
+func (a asyncHandler) Handle(req micro.Request) { a.HandleAsync(req, func() {}) }
+
+func (a asyncHandler) HandleAsync(req micro.Request, done func()) {
+	s := a.s
+	if !isRequest(req) {
+		s.dropped(req)
+		done()
+		return
 	}
+	t, err := s.adm.admit(endpointOf(req.Subject()), clientOf(req), requestBytes(req))
+	if err != nil {
+		s.fail(req, err)
+		done()
+		return
+	}
+	s.wg.Add(1)
+	s.work <- job{a.h, req, t, done}
 }
 
 // job is one request for the worker pool.
 type job struct {
-	h   func(context.Context, micro.Request)
-	req micro.Request
-	t   ticket
+	h    func(context.Context, micro.Request)
+	req  micro.Request
+	t    ticket
+	done func() // counts the request in the endpoint's stats
 }
 
 // worker serves requests until the pool closes. Long-lived workers keep
@@ -154,6 +169,7 @@ func (s *Server) worker() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		j.h(ctx, j.req)
 		cancel()
+		j.done()
 		s.adm.release(j.t)
 		s.wg.Done()
 	}
