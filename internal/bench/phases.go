@@ -18,12 +18,12 @@ import (
 	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/benefits-ledger/ledger/internal/micro"
 	"github.com/benefits-ledger/ledger/internal/natsserver"
 	"github.com/benefits-ledger/ledger/internal/rpc"
 	"github.com/benefits-ledger/ledger/projections"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/benefits-ledger/ledger/internal/micro"
 	bolt "go.etcd.io/bbolt"
 )
 

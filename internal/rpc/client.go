@@ -12,8 +12,8 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/ledger"
-	"github.com/nats-io/nats.go"
 	"github.com/benefits-ledger/ledger/internal/micro"
+	"github.com/nats-io/nats.go"
 )
 
 // Client calls the ledger service.
