@@ -2,10 +2,12 @@ package projections
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/benefits-ledger/ledger/domain"
 	bolt "go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 )
 
 // WriteTiers computes every partner's held-tier history under pol, as known
@@ -15,7 +17,7 @@ import (
 // depend on the policy; these documents do.
 func (s *Store) WriteTiers(pol *domain.Policy) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketTiers); err != nil && err != bolt.ErrBucketNotFound {
+		if err := tx.DeleteBucket(bucketTiers); err != nil && !errors.Is(err, bberrors.ErrBucketNotFound) {
 			return err
 		}
 		b, err := tx.CreateBucket(bucketTiers)

@@ -16,6 +16,7 @@ import (
 // table for people that says what each event was, recorded to the
 // millisecond.
 func TestCLIAuditFollowsPages(t *testing.T) {
+	skipShort(t)
 	s := startServer(t, t.TempDir())
 	var in bytes.Buffer
 	in.Write(cliOffer)

@@ -28,7 +28,9 @@ func runBench(e *env, args []string) int {
 	asJSON := fs.Bool("json", false, "print the bench document as JSON")
 	profile := fs.String("profile", "", "write a CPU profile of each phase into this directory")
 	rawLines := fs.Int("raw-publish-lines", bench.DefaultRawPublishLines, "lines the raw per-message publish is measured over (its rate does not depend on it)")
-	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
+	if pos, err := parseFlags(fs, args); err != nil {
+		return fail(e, exitError, err)
+	} else if len(pos) > 0 {
 		return fail(e, exitError, usageError{"bench takes flags only"})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

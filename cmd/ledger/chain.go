@@ -101,7 +101,9 @@ func runChain(e *env, args []string) int {
 	var cf clientFlags
 	cf.register(fs)
 	seq := fs.Uint64("seq", 0, "the head at this sequence (default: the log's last)")
-	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
+	if pos, err := parseFlags(fs, args); err != nil {
+		return fail(e, exitError, err)
+	} else if len(pos) > 0 {
 		return fail(e, exitError, usageError{"chain takes flags only: [--seq S] [--json]"})
 	}
 	c, err := walkChain(e, &cf, *seq, nil)
@@ -139,7 +141,9 @@ func runVerifyLog(e *env, args []string) int {
 	cf.register(fs)
 	fs.Bool("log", true, "verify the log's chain (instead of the read models)")
 	headArg := fs.String("head", "", "also check that the log still holds this head, HEX@SEQ (from 'ledger chain')")
-	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
+	if pos, err := parseFlags(fs, args); err != nil {
+		return fail(e, exitError, err)
+	} else if len(pos) > 0 {
 		return fail(e, exitError, usageError{"verify --log takes flags only: [--head HEX@SEQ] [--json]"})
 	}
 	doc := logCheckDoc{}

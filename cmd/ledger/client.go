@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/benefits-ledger/ledger/internal/rpc"
@@ -83,8 +83,19 @@ func fileExists(path string) bool {
 }
 
 // parseFlags parses a command's flags, allowing flags after positional
-// arguments (ledger tier P-1 --json), and returns the positionals.
+// arguments (ledger tier P-1 --json), and returns the positionals. -h,
+// -help or --help prints the command's usage on stdout and returns
+// flag.ErrHelp, which fail turns into exit status 0.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelp(a) {
+			printUsage(fs)
+			return nil, flag.ErrHelp
+		}
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -99,4 +110,34 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-var errHelp = errors.New("help requested")
+// positionals names each command's arguments, for its usage line.
+var positionals = map[string]string{
+	"submit": "[FILE|-]", "tier": "PARTNER", "benefits": "PARTNER", "history": "PARTNER", "audit": "PARTNER",
+	"policy": "show | check FILE", "export": "tiers|history",
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+
+// subcommandHelp prints the usage of a command with subcommands, and where
+// each subcommand's flags are.
+func subcommandHelp(name string, subs ...string) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	var cf clientFlags
+	cf.register(fs)
+	printUsage(fs)
+	for _, s := range subs {
+		fmt.Fprintf(os.Stdout, "\nrun 'ledger %s %s -h' for its own flags", name, s)
+	}
+	fmt.Fprintln(os.Stdout)
+	return exitOK
+}
+
+// printUsage prints a command's usage line and flags on stdout.
+func printUsage(fs *flag.FlagSet) {
+	out := fs.Output()
+	fs.SetOutput(os.Stdout)
+	defer fs.SetOutput(out)
+	name, _, _ := strings.Cut(fs.Name(), " ")
+	fmt.Fprintf(os.Stdout, "usage: ledger %s [flags] %s\n\n%s\n\nflags:\n", fs.Name(), positionals[name], commands()[name].summary)
+	fs.PrintDefaults()
+}

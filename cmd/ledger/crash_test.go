@@ -42,6 +42,7 @@ func writeSales(t *testing.T, path string, partners, sales int) {
 // large log into fresh read models, restarts it, and checks the read models
 // then equal a clean rebuild of the log.
 func TestProjectorKilledMidFold(t *testing.T) {
+	skipShort(t)
 	data := t.TempDir()
 	input := filepath.Join(t.TempDir(), "sales.ndjson")
 	const events = 100 + 60_000

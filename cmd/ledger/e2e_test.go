@@ -210,3 +210,12 @@ func TestScenariosEndToEnd(t *testing.T) {
 		return cliLedger{startServer(t, t.TempDir())}
 	})
 }
+
+// skipShort skips a slow failure test (kills, outages, large logs) in the
+// fast lane, `go test -short`; CI runs everything.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow failure test: not in -short")
+	}
+}

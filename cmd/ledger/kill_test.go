@@ -121,6 +121,7 @@ var resent = regexp.MustCompile(`lines (\d+)-(\d+) not confirmed \(([^\n]*)\); r
 // 1..lines without a gap; stats count every event once; and `ledger verify`
 // finds the read models equal to a clean rebuild of the log.
 func TestSubmitRidesThroughServerKills(t *testing.T) {
+	skipShort(t)
 	const (
 		partners = 100
 		sales    = 36_000

@@ -13,6 +13,9 @@
 //	ledger export tiers [--at T] [--known-seq N] [--format csv|ndjson]
 //	ledger export history [--known-seq N] [--format csv|ndjson]
 //	ledger demo [--events N] [--partners P] [--seed S] [--out FILE]
+//	ledger chain [--seq S] [--json]
+//	ledger verify [--log [--head HEX@SEQ]] [--json]
+//	ledger version
 //
 // Exit status: 0 success; 1 the ledger answered with a rejection or a
 // difference; 2 usage, connection or server error.
@@ -20,6 +23,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -65,6 +69,7 @@ func commands() map[string]command {
 		"whatif":    {"what would change for every partner under another policy", runWhatIf},
 		"export":    {"every partner's tier at an instant, or every held-tier change (tiers | history), as CSV or NDJSON", runExport},
 		"bench":     {"measure throughput and latency next to the raw JetStream/bbolt limits", runBench},
+		"version":   {"the ledger's version, commit, Go version and policy version", runVersion},
 	}
 }
 
@@ -74,16 +79,20 @@ func main() {
 }
 
 func run(e *env, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(e.stderr)
-		if len(args) == 0 {
-			return exitError
-		}
+		return exitError
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stdout)
 		return exitOK
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
 		fmt.Fprintf(e.stderr, "ledger: unknown command %q\n", args[0])
+		if near := nearest(args[0]); near != "" {
+			fmt.Fprintf(e.stderr, "did you mean %q?\n\n", near)
+		}
 		usage(e.stderr)
 		return exitError
 	}
@@ -92,7 +101,7 @@ func run(e *env, args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ledger COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "policy", "whatif", "export", "replay", "verify", "chain", "rebuild", "bench", "demo"} {
+	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "policy", "whatif", "export", "replay", "verify", "chain", "rebuild", "bench", "demo", "version"} {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands()[name].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'ledger COMMAND -h' for a command's flags")
@@ -100,6 +109,9 @@ func usage(w io.Writer) {
 
 // fail prints an error and returns its exit status.
 func fail(e *env, status int, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK // the usage was asked for, and printed
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(e.stderr, "ledger: %v\n", err)

@@ -130,7 +130,9 @@ func runAdmin(e *env, args []string, endpoint string, human func([]byte) (string
 	fs.SetOutput(e.stderr)
 	var cf clientFlags
 	cf.register(fs)
-	if pos, err := parseFlags(fs, args); err != nil || len(pos) > 0 {
+	if pos, err := parseFlags(fs, args); err != nil {
+		return fail(e, exitError, err)
+	} else if len(pos) > 0 {
 		return fail(e, exitError, usageError{endpoint + " takes no arguments"})
 	}
 	client, closeConn, err := cf.connect(e)

@@ -115,6 +115,7 @@ func acceptedSeqs(t *testing.T, rs []ledger.LineResult, partners, offset int, se
 // 0, and every line is recorded exactly once, at the sequence of its line
 // number (nothing out of order), compared with the input.
 func TestSubmitOutageResendsInOrder(t *testing.T) {
+	skipShort(t)
 	const partners, sales = 100, 20_000
 	lines := partners + sales
 	data := t.TempDir()
@@ -304,6 +305,7 @@ func clipText(s string) string { return s[:min(len(s), 2000)] }
 // never come. The client must notice and exit 2 with code unavailable, long
 // before its own 30-minute limit — here within the test's generous wait.
 func TestAdminClientNoticesRestart(t *testing.T) {
+	skipShort(t)
 	for _, tc := range []struct {
 		name, cmd, marker string
 		restart           bool
@@ -360,7 +362,7 @@ func TestAdminClientNoticesRestart(t *testing.T) {
 				}
 				if tc.restart {
 					srv.kill()
-					srv = startServerAt(t, data, port)
+					startServerAt(t, data, port) // the ledger the client must notice; stopped at cleanup
 				} else {
 					defer srv.kill()
 				}

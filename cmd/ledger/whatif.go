@@ -32,6 +32,9 @@ const (
 // runPolicy: `ledger policy show` prints the running ledger's policy file;
 // `ledger policy check FILE` validates one locally.
 func runPolicy(e *env, args []string) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		return subcommandHelp("policy", "show", "check")
+	}
 	if len(args) == 0 {
 		return fail(e, exitError, usageError{"policy takes a subcommand: show | check FILE"})
 	}
@@ -253,6 +256,9 @@ func list(s []string) string {
 // runExport writes every partner's tier at an instant, or every held-tier
 // change, as CSV or NDJSON, one page of partners at a time.
 func runExport(e *env, args []string) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		return subcommandHelp("export", ledger.ExportTiers, ledger.ExportHistory)
+	}
 	if len(args) == 0 || (args[0] != ledger.ExportTiers && args[0] != ledger.ExportHistory) {
 		return fail(e, exitError, usageError{"export takes tiers or history: ledger export tiers|history [--at T] [--known-seq N] [--format csv|ndjson]"})
 	}

@@ -231,3 +231,12 @@ func TestStopMidSubmitLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d lines acknowledged before the stop, all recorded once", len(acked))
 }
+
+// skipShort skips a slow test in the fast lane, `go test -short`; CI runs
+// everything.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow test: not in -short")
+	}
+}

@@ -18,6 +18,7 @@ import (
 // the limit, every event once and in order; filters by type and event time
 // keep exactly the matching events.
 func TestAuditPages(t *testing.T) {
+	skipShort(t)
 	l := start(t, Config{})
 	const sales = 24_000
 	mustAccept(t, submit(t, l.Writer(), offerLine("P-1", "O-1")))
