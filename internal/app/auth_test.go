@@ -505,8 +505,7 @@ func TestAuditorReplaysTheStream(t *testing.T) {
 
 	// A reader may not create a push consumer (its deliveries would be
 	// published in the stream's account, to a subject of the reader's
-	// choosing), a durable one, or one that acknowledges (its acks would be
-	// published there too): the gate refuses each with a JetStream API error.
+	// choosing): the gate refuses each with a JetStream API error.
 	aud := connectAs(t, l, "auditor")
 	js, _ := jetstream.New(aud.Conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -515,8 +514,6 @@ func TestAuditorReplaysTheStream(t *testing.T) {
 		"push-submit": {DeliverSubject: auth.SubjectSubmit, DeliverGroup: "q"},
 		"push-events": {DeliverSubject: "ledger.events.P-1.SaleBilled"},
 		"push-api":    {DeliverSubject: "$JS.API.STREAM.PURGE." + auth.StreamName},
-		"durable":     {Durable: "durable"},
-		"acks":        {AckPolicy: jetstream.AckExplicitPolicy},
 	} {
 		if cfg.Durable == "" {
 			cfg.Name = name
@@ -534,6 +531,25 @@ func TestAuditorReplaysTheStream(t *testing.T) {
 	}
 	if s, err := js.Stream(ctx, auth.StreamName); err != nil || s.CachedInfo().State.Msgs != last {
 		t.Fatalf("stream after refused consumers: %v", err)
+	}
+	// A durable pull consumer that acknowledges (natscli's pager) reads the
+	// log, bounded by the gate, and its acks reach it.
+	dur, err := js.CreateConsumer(ctx, auth.StreamName, jetstream.ConsumerConfig{Durable: "pager", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatalf("durable consumer: %v", err)
+	}
+	if cfg := dur.CachedInfo().Config; !cfg.MemoryStorage || cfg.InactiveThreshold == 0 || cfg.MaxAckPending > 1000 {
+		t.Errorf("durable consumer not bounded: %+v", cfg)
+	}
+	msg, err := dur.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		t.Fatalf("ack: %v", err)
+	}
+	if v := aud.violations(); len(v) != 0 {
+		t.Errorf("reading with acks logged violations: %v", v)
 	}
 	if got := lastSeq(t, l); got != last {
 		t.Errorf("stream moved %d → %d", last, got)

@@ -120,6 +120,9 @@ func streamReadAPI(stream string) []apiImport {
 		{"$JS.API.DIRECT.GET." + stream + ".>", true},
 		{"$JS.API.CONSUMER.MSG.NEXT." + stream + ".*", true},
 		{"$JS.API.CONSUMER.INFO." + stream + ".*", false},
+		// Acknowledgements of a reader's own consumers (natscli's pager
+		// acks): they move a consumer's delivery state, never the stream.
+		{"$JS.ACK." + stream + ".>", true},
 	}
 }
 

@@ -33,6 +33,9 @@ const (
 	// readerMaxBatch bounds the messages one pull request may ask for
 	// (the ledger's own reads ask for 4,096).
 	readerMaxBatch = 10_000
+	// readerMaxAckPending bounds the unacknowledged messages of a reader's
+	// consumer that acknowledges (natscli's pager does).
+	readerMaxAckPending = 1000
 	// readerMaxExpires bounds how long one pull request may wait.
 	readerMaxExpires = 5 * time.Minute
 	// readerMaxRequest bounds a consumer request's body: a consumer
@@ -60,12 +63,13 @@ const (
 // event stream. Their accounts import the JetStream API's consumer create
 // and delete subjects as the gate's subjects (auth.ReaderGateSubject), so
 // the role comes from the server; everything else they read goes to
-// JetStream directly. The gate lets a role create only pull consumers that
-// acknowledge nothing (an ordered consumer is one), in memory, that expire
-// when idle, with bounded pulls, at most ReaderConsumersPerRole at a time;
-// and delete only consumers it created. A push consumer is refused: its
-// deliveries would be published in the stream's account, to a subject of
-// the reader's choosing.
+// JetStream directly. The gate lets a role create only pull consumers (an
+// ordered consumer is one), in memory, that expire when idle, with bounded
+// pulls and unacknowledged messages, at most ReaderConsumersPerRole at a
+// time; and delete only consumers it created. A push consumer is refused:
+// its deliveries would be published in the stream's account, to a subject
+// of the reader's choosing. Acknowledgements ($JS.ACK.<stream>.>) are
+// imported too: they change a consumer's delivery state, never the stream.
 type ReaderGate struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -187,16 +191,17 @@ func (g *ReaderGate) checkCreate(data []byte, name string) (*createRequest, erro
 	switch {
 	case req.Stream != g.stream:
 		return nil, fmt.Errorf("invalid_request: stream %.64q, want %s", req.Stream, g.stream)
-	case c.Name != "" && c.Name != name:
+	case c.Name != "" && c.Name != name, c.Durable != "" && c.Durable != name:
 		return nil, errors.New("invalid_request: the consumer name in the subject and the configuration differ")
-	case c.Durable != "":
-		return nil, errors.New("forbidden: readers may not create durable consumers; use an ordered or ephemeral pull consumer")
 	case c.DeliverSubject != "":
 		return nil, errors.New("forbidden: readers may not create push consumers; use an ordered or pull consumer")
-	case c.AckPolicy != jetstream.AckNonePolicy:
-		return nil, errors.New("forbidden: readers cannot acknowledge messages; use ack policy none (an ordered consumer does)")
 	}
+	// A durable name is kept (natscli's pager asks for one), but the
+	// consumer is bounded like any other: in memory, gone when idle.
 	c.Name = name
+	if c.AckPolicy != jetstream.AckNonePolicy && (c.MaxAckPending <= 0 || c.MaxAckPending > readerMaxAckPending) {
+		c.MaxAckPending = readerMaxAckPending
+	}
 	if c.InactiveThreshold <= 0 || c.InactiveThreshold > readerInactiveMax {
 		c.InactiveThreshold = readerInactiveMax
 	}
