@@ -155,7 +155,7 @@ func buildMsgs(stream string, msgs []Message, expect map[string]uint64) ([]*nats
 		for k, v := range m.Header {
 			h[k] = []string{v}
 		}
-		h[HdrSchema] = []string{schemaVersion}
+		h[HdrSchema] = []string{SchemaVersion}
 		h[HdrType] = []string{m.Type}
 		h[HdrPartner] = []string{m.Partner}
 		if i == 0 {
