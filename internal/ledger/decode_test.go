@@ -69,7 +69,9 @@ func TestRecordedHistoryNotRevalidated(t *testing.T) {
 		{"time before 1970", domain.TypeSaleBilled, sale(`"time":"1969-12-31T00:00:00Z"`),
 			func(e domain.Event) bool { return e.Time.Year() == 1969 }},
 		{"a future time with an offset, normalized", domain.TypeSaleBilled, sale(`"time":"2030-05-01T02:00:00+02:00"`),
-			func(e domain.Event) bool { return e.Time.Equal(time.Date(2030, 5, 1, 0, 0, 0, 0, time.UTC)) && e.Time.Location() == time.UTC }},
+			func(e domain.Event) bool {
+				return e.Time.Equal(time.Date(2030, 5, 1, 0, 0, 0, 0, time.UTC)) && e.Time.Location() == time.UTC
+			}},
 		{"no specversion and no source", domain.TypeSaleBilled, `{"id":"sale-1","type":"SaleBilled","time":"2024-05-01T00:00:00Z","data":{"sale_id":"S-1","offer_id":"O-1","customer_id":"C-1","amount_usd_cents":100}}`,
 			func(e domain.Event) bool { return e.Source == "" }},
 		{"extension attributes of any kind", domain.TypeSaleBilled, sale(`"time":"2024-05-01T00:00:00Z","Bad_Name":1,"big":` + strings.Repeat("9", 1000) + `,"obj":{"a":[1]}`),
@@ -79,7 +81,10 @@ func TestRecordedHistoryNotRevalidated(t *testing.T) {
 		{"negative seats", domain.TypeSaleBilled, saleData(`"sale_id":"S-1","offer_id":"O-1","customer_id":"C-1","amount_usd_cents":5,"seats":-3`),
 			func(e domain.Event) bool { return e.Data.(domain.SaleBilled).Seats == -3 }},
 		{"ids today's format refuses", domain.TypeSaleBilled, saleData(`"sale_id":"S 1 ü","offer_id":"O-1","customer_id":"","amount_usd_cents":5`),
-			func(e domain.Event) bool { d := e.Data.(domain.SaleBilled); return d.SaleID == "S 1 ü" && d.CustomerID == "" }},
+			func(e domain.Event) bool {
+				d := e.Data.(domain.SaleBilled)
+				return d.SaleID == "S 1 ü" && d.CustomerID == ""
+			}},
 		{"fields unknown today", domain.TypeSaleBilled, saleData(`"sale_id":"S-1","offer_id":"O-1","customer_id":"C-1","amount_usd_cents":5,"currency":"EUR"`),
 			func(e domain.Event) bool { return e.Data.(domain.SaleBilled).SaleID == "S-1" }},
 		{"phone and language today's patterns refuse", domain.TypeMarketingContactAssigned, contact(`"email":"a@b.example","phone":"call me, ext. 7","language":"not a tag"`),
