@@ -11,9 +11,9 @@ import (
 )
 
 // ErrDisagree reports a fold the log and the read models disagree on: a gap
-// in the sequences, or an event the facts cannot take (domain.Apply). It
-// is not an availability problem — folding again gives the same answer —
-// unlike a bbolt or disk error, which Fold returns as is.
+// in the sequences, events lost from the log. It is not an availability
+// problem — folding again gives the same answer — unlike a bbolt or disk
+// error, which Fold returns as is.
 var ErrDisagree = errors.New("projections: the log and the read models disagree")
 
 // Batch is a stretch of consecutive log sequences: the ledger's events in
@@ -22,6 +22,10 @@ var ErrDisagree = errors.New("projections: the log and the read models disagree"
 type Batch struct {
 	Events  []domain.Event
 	Foreign []uint64
+	// Refused, when set, hears of each event the facts cannot take
+	// (domain.Apply fails: an event Decide would not have accepted, so not
+	// one the ledger wrote). The fold skips and counts it as foreign.
+	Refused func(seq uint64, err error)
 }
 
 // Last is the batch's last sequence (0 for an empty batch).
@@ -45,7 +49,8 @@ func (s *Store) Fold(events []domain.Event) error {
 // FoldBatch applies a batch in one transaction and moves the checkpoint to
 // its last sequence, passing over its foreign records (counted under
 // "foreign" with the last one's sequence, stored only once there is one, so
-// that the read models of a log without any keep their digest). Sequences
+// that the read models of a log without any keep their digest), and events
+// the facts cannot take (Batch.Refused), which it counts likewise. Sequences
 // at or before the checkpoint are skipped (a redelivery after a crash); a
 // gap wraps ErrDisagree, because folding past a missing event would
 // silently lose it.
@@ -73,11 +78,19 @@ func (s *Store) FoldBatch(b Batch) error {
 			if seq != cp+1 {
 				return fmt.Errorf("%w: gap in the log: sequence %d after checkpoint %d", ErrDisagree, seq, cp)
 			}
+			if e != nil {
+				if err := domain.Apply(f, *e); err != nil {
+					// Apply changed nothing: skipped like a foreign record,
+					// as every fold of this log does.
+					if b.Refused != nil {
+						b.Refused(seq, err)
+					}
+					e = nil
+				}
+			}
 			if e == nil {
 				foreign++
 				lastForeign = seq
-			} else if err := domain.Apply(f, *e); err != nil {
-				return fmt.Errorf("%w: fold: %w", ErrDisagree, err)
 			}
 			cp = seq
 		}

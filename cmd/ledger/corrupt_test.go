@@ -428,10 +428,21 @@ func TestForeignEventSkipped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// And one forged with every header the ledger writes, but for a partner
+	// nobody enrolled: no decision of the ledger's, which the fold cannot take.
+	forged := nats.NewMsg("ledger.events.P-NOBODY.SaleBilled")
+	for k, v := range map[string]string{"Ledger-Schema": "1", "Ledger-Type": "SaleBilled", "Ledger-Partner": "P-NOBODY",
+		"Ledger-Recorded": "2024-09-02T00:00:00Z"} {
+		forged.Header.Set(k, v)
+	}
+	forged.Data = []byte(strings.Replace(stray, `"id":"stray"`, `"id":"forged"`, 1))
+	if err := nc.PublishMsg(forged); err != nil {
+		t.Fatal(err)
+	}
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	const foreign = 2
+	const foreign = 3
 	waitFolded(t, s, events+foreign)
 
 	// The ledger goes on: it records, answers, and verifies.

@@ -47,7 +47,9 @@ func encodeEvent(e domain.Event, raw []byte, pol *domain.Policy) eventstore.Mess
 // ErrForeign marks a record in the stream that is not an event this ledger
 // wrote: no or an unknown Ledger-Schema header, a missing or unreadable
 // Ledger-Recorded header, a subject not of the ledger's form, or a body that
-// is not a recorded envelope. Every fold (projector, rebuild, verify,
+// is not a recorded envelope — or, found by the fold itself, an event the
+// read models cannot take (one Decide would not have accepted, see
+// projections.Batch.Refused). Every fold (projector, rebuild, verify,
 // replay, and so the writer's catch-up) skips such a record and counts it
 // (ledger stats: foreign_events, last_foreign_seq), the projector logs it
 // with its sequence; none stops the ledger. Skipping depends only on the

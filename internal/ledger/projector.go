@@ -163,6 +163,9 @@ func (p *Projector) follow(ctx context.Context) error {
 				}
 				d.behind = next.behind
 			}
+			d.Refused = func(seq uint64, err error) {
+				p.log.Warn("skipping an event in the event stream that the ledger did not write: the read models cannot take it", "seq", seq, "err", err)
+			}
 			if err := p.models().FoldBatch(d.Batch); err != nil {
 				return foldError(err)
 			}
