@@ -26,8 +26,11 @@ type Facts interface {
 }
 
 // Apply folds one recorded event into the facts (the Evolve of the decider).
-// It trusts that Decide accepted the event; an error means the log and the
-// facts disagree (a corrupt log or a projection bug) and must stop the fold.
+// It trusts that Decide accepted the event; an error means the facts cannot
+// take it (an event Decide would not have accepted: not one the ledger
+// wrote, or a projection bug). Apply changes nothing when it returns an
+// error — every check comes before the first change — so a fold may skip
+// the event and go on.
 func Apply(f Facts, e Event) error {
 	core := f.PartnerCore(e.Partner)
 	if core == nil {
@@ -35,6 +38,9 @@ func Apply(f Facts, e Event) error {
 			return fmt.Errorf("seq %d: %s for unknown partner %s", e.Seq, e.Type, e.Partner)
 		}
 		core = &PartnerCore{ID: e.Partner, Created: e.stamp()}
+	}
+	if e.Seq <= core.LastSeq {
+		return fmt.Errorf("seq %d: partner %s already at seq %d", e.Seq, core.ID, core.LastSeq)
 	}
 	st := e.stamp()
 	switch d := e.Data.(type) {
@@ -107,7 +113,8 @@ func Apply(f Facts, e Event) error {
 	default:
 		return fmt.Errorf("seq %d: cannot apply %T", e.Seq, e.Data)
 	}
-	return finishApply(f, core, e)
+	finishApply(f, core, e)
+	return nil
 }
 
 func updateSale(f Facts, e Event, id string, change func(*Sale)) error {
@@ -124,16 +131,12 @@ func updateSale(f Facts, e Event, id string, change func(*Sale)) error {
 }
 
 // finishApply advances the partner's counters and records the envelope id.
-func finishApply(f Facts, core *PartnerCore, e Event) error {
-	if e.Seq <= core.LastSeq {
-		return fmt.Errorf("seq %d: partner %s already at seq %d", e.Seq, core.ID, core.LastSeq)
-	}
+func finishApply(f Facts, core *PartnerCore, e Event) {
 	core.LastSeq = e.Seq
 	core.Chain = e.Chain
 	core.Events++
 	f.PutPartnerCore(core)
 	f.PutEnvelope(e.ID, e.Seq, e.Fingerprint())
-	return nil
 }
 
 // publicationAt is the publication in effect at t among those known at n: the

@@ -56,7 +56,7 @@ func (m Message) StoredHeader() map[string]string {
 	for k, v := range m.Header {
 		h[k] = v
 	}
-	h[HdrSchema] = schemaVersion
+	h[HdrSchema] = SchemaVersion
 	h[HdrType] = m.Type
 	h[HdrPartner] = m.Partner
 	return h

@@ -218,7 +218,7 @@ func (s *Store) consume(ctx context.Context, start uint64, filter string, end ui
 		if len(batch) == 0 {
 			wait.start(lctx)
 		}
-		batch = append(batch, newRecord(seq, msg.Subject(), msg.Headers(), msg.Data(), meta.Timestamp))
+		batch = append(batch, NewRecord(seq, msg.Subject(), msg.Headers(), msg.Data(), meta.Timestamp))
 
 		done := end > 0 && seq >= end
 		if len(batch) == MaxReadBatch || pending == 0 || done {

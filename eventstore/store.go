@@ -74,7 +74,7 @@ type Store struct {
 // Record is one stored event.
 type Record struct {
 	Seq     uint64
-	Subject string // the message subject, as stored
+	Subject string // as stored: Subject(Partner, Type) for every record Append wrote
 	Partner string
 	Type    string
 	Data    []byte
@@ -205,12 +205,15 @@ func (s *Store) GetMsg(ctx context.Context, seq uint64) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("eventstore: get message %d: %w", seq, err)
 	}
-	return newRecord(msg.Sequence, msg.Subject, msg.Header, msg.Data, msg.Time), nil
+	return NewRecord(msg.Sequence, msg.Subject, msg.Header, msg.Data, msg.Time), nil
 }
 
-// newRecord builds a Record. Partner and type come from the subject, which
-// is what the stream and every filter actually use.
-func newRecord(seq uint64, subject string, hdr nats.Header, data []byte, stored time.Time) Record {
+// NewRecord builds a Record from a stored message: its stream sequence,
+// subject, headers, data and JetStream timestamp. Partner and type come from
+// the subject, which is what the stream and every filter actually use. Read
+// and Follow deliver records built by it; tests and fuzz targets build
+// records of raw messages with it.
+func NewRecord(seq uint64, subject string, hdr nats.Header, data []byte, stored time.Time) Record {
 	partner, typ, ok := parseSubject(subject)
 	if !ok {
 		// Not written by Append (the stream captures only ledger.events.>,

@@ -20,14 +20,23 @@ const (
 
 // Headers the ledger writes on every event.
 const (
-	HdrSchema  = "Ledger-Schema"  // Append sets "1"
+	HdrSchema  = "Ledger-Schema"  // Append sets SchemaVersion
 	HdrType    = "Ledger-Type"    // Append sets from Message.Type
 	HdrPartner = "Ledger-Partner" // Append sets from Message.Partner
 
 	// ledgerHdrPrefix marks the ledger's own headers: Record.Header carries
 	// exactly these, and Message.Header may only add these.
 	ledgerHdrPrefix = "Ledger-"
-	schemaVersion   = "1"
+)
+
+// Schema versions of the stored format (the HdrSchema header). A reader
+// decodes a record by the version it was written under.
+const (
+	// Schema1 is the first format: the envelope exactly as accepted, and
+	// the ledger's decisions in Ledger-* headers.
+	Schema1 = "1"
+	// SchemaVersion is the version Append writes.
+	SchemaVersion = Schema1
 )
 
 var (

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -9,12 +10,52 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Fold applies a batch of consecutive recorded events in one transaction and
-// moves the checkpoint to the last one. Events at or before the checkpoint are
-// skipped (a redelivery after a crash); a gap is an error, because folding
-// past a missing event would silently lose it.
+// ErrDisagree reports a fold the log and the read models disagree on: a gap
+// in the sequences, events lost from the log. It is not an availability
+// problem — folding again gives the same answer — unlike a bbolt or disk
+// error, which Fold returns as is.
+var ErrDisagree = errors.New("projections: the log and the read models disagree")
+
+// Batch is a stretch of consecutive log sequences: the ledger's events in
+// it, and the sequences in it holding records the ledger did not write
+// (foreign records, in ascending order), which the fold skips and counts.
+type Batch struct {
+	Events  []domain.Event
+	Foreign []uint64
+	// Refused, when set, hears of each event the facts cannot take
+	// (domain.Apply fails: an event Decide would not have accepted, so not
+	// one the ledger wrote). The fold skips and counts it as foreign.
+	Refused func(seq uint64, err error)
+}
+
+// Last is the batch's last sequence (0 for an empty batch).
+func (b Batch) Last() uint64 {
+	var last uint64
+	if n := len(b.Events); n > 0 {
+		last = b.Events[n-1].Seq
+	}
+	if n := len(b.Foreign); n > 0 {
+		last = max(last, b.Foreign[n-1])
+	}
+	return last
+}
+
+// Fold applies a batch of consecutive recorded events (FoldBatch without
+// foreign records).
 func (s *Store) Fold(events []domain.Event) error {
-	if len(events) == 0 {
+	return s.FoldBatch(Batch{Events: events})
+}
+
+// FoldBatch applies a batch in one transaction and moves the checkpoint to
+// its last sequence, passing over its foreign records (counted under
+// "foreign" with the last one's sequence, stored only once there is one, so
+// that the read models of a log without any keep their digest), and events
+// the facts cannot take (Batch.Refused), which it counts likewise. Sequences
+// at or before the checkpoint are skipped (a redelivery after a crash); a
+// gap wraps ErrDisagree, because folding past a missing event would
+// silently lose it.
+func (s *Store) FoldBatch(b Batch) error {
+	if len(b.Events) == 0 && len(b.Foreign) == 0 {
 		return nil
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -22,18 +63,39 @@ func (s *Store) Fold(events []domain.Event) error {
 		cp := getU64(meta, keyCheckpoint)
 		f := newTxFacts(tx)
 		ri := loadRecordedIndex(meta)
-		for _, e := range events {
-			if e.Seq <= cp {
+		var foreign, lastForeign uint64
+		events, skip := b.Events, b.Foreign
+		for len(events) > 0 || len(skip) > 0 {
+			var seq uint64
+			var e *domain.Event
+			if len(skip) == 0 || (len(events) > 0 && events[0].Seq < skip[0]) {
+				e, seq, events = &events[0], events[0].Seq, events[1:]
+			} else {
+				seq, skip = skip[0], skip[1:]
+			}
+			if seq <= cp {
 				continue
 			}
-			if e.Seq != cp+1 {
-				return fmt.Errorf("projections: gap in the log: sequence %d after checkpoint %d", e.Seq, cp)
+			if seq != cp+1 {
+				return fmt.Errorf("%w: gap in the log: sequence %d after checkpoint %d", ErrDisagree, seq, cp)
 			}
-			if err := domain.Apply(f, e); err != nil {
-				return fmt.Errorf("projections: fold: %w", err)
+			if e != nil {
+				if err := domain.Apply(f, *e); err != nil {
+					// Apply changed nothing: skipped like a foreign record,
+					// as every fold of this log does.
+					if b.Refused != nil {
+						b.Refused(seq, err)
+					}
+					e = nil
+				}
 			}
-			ri.add(e)
-			cp = e.Seq
+			if e == nil {
+				foreign++
+				lastForeign = seq
+			} else {
+				ri.add(*e)
+			}
+			cp = seq
 		}
 		if err := f.flush(); err != nil {
 			return err
@@ -46,6 +108,14 @@ func (s *Store) Fold(events []domain.Event) error {
 		}
 		if err := meta.Put(keyPartners, u64(getU64(meta, keyPartners)+uint64(f.created))); err != nil {
 			return err
+		}
+		if foreign > 0 {
+			if err := meta.Put(keyForeign, u64(getU64(meta, keyForeign)+foreign)); err != nil {
+				return err
+			}
+			if err := meta.Put(keyLastForeign, u64(lastForeign)); err != nil {
+				return err
+			}
 		}
 		return meta.Put(keyCheckpoint, u64(cp))
 	})

@@ -38,11 +38,13 @@ var (
 
 // Meta keys.
 var (
-	keyCheckpoint = []byte("checkpoint") // last stream sequence folded
-	keySchema     = []byte("schema")     // read model layout version
-	keyEvents     = []byte("events")     // events folded
-	keyPartners   = []byte("partners")   // partners created
-	keyPolicy     = []byte("policy")     // version@digest of the policy the tiers bucket was computed under
+	keyCheckpoint  = []byte("checkpoint")   // last stream sequence folded
+	keySchema      = []byte("schema")       // read model layout version
+	keyEvents      = []byte("events")       // events folded
+	keyPartners    = []byte("partners")     // partners created
+	keyPolicy      = []byte("policy")       // version@digest of the policy the tiers bucket was computed under
+	keyForeign     = []byte("foreign")      // records skipped as not the ledger's (absent until there is one)
+	keyLastForeign = []byte("last_foreign") // the last one's sequence
 )
 
 // schemaVersion changes when the layout or codec changes: a file with another
@@ -146,6 +148,10 @@ type Stats struct {
 	Events     uint64 `json:"events"`
 	Partners   uint64 `json:"partners"`
 	FileBytes  int64  `json:"file_bytes"`
+	// Foreign counts the records of the log the fold skipped as not written
+	// by the ledger (FoldBatch); LastForeign is the last one's sequence.
+	Foreign     uint64 `json:"foreign_events"`
+	LastForeign uint64 `json:"last_foreign_seq"`
 }
 
 // Stats reads the counters.
@@ -153,7 +159,8 @@ func (s *Store) Stats() (Stats, error) {
 	var st Stats
 	err := s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		st = Stats{Checkpoint: getU64(meta, keyCheckpoint), Events: getU64(meta, keyEvents), Partners: getU64(meta, keyPartners), FileBytes: tx.Size()}
+		st = Stats{Checkpoint: getU64(meta, keyCheckpoint), Events: getU64(meta, keyEvents), Partners: getU64(meta, keyPartners), FileBytes: tx.Size(),
+			Foreign: getU64(meta, keyForeign), LastForeign: getU64(meta, keyLastForeign)}
 		return nil
 	})
 	return st, err

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -406,11 +407,17 @@ func reportsDamage(t *testing.T, s *server, folded uint64, want string) {
 	t.Logf("verify: exit %d: %s", code, strings.TrimSpace(errOut))
 }
 
-// TestUndecodableEventReported appends an event the ledger cannot decode
-// (published with the ledger's own credentials, the only ones that may write
-// the stream) to a running ledger: the projector must stop before it and the
-// ledger say so, not fold past it; and the same after a restart.
-func TestUndecodableEventReported(t *testing.T) {
+// TestForeignEventSkipped publishes, with the ledger's own credentials (the
+// only ones that may write the stream: what an attacker holding them, or a
+// service reply routed into the stream, would store), records the ledger did
+// not write into a running ledger's stream: a body that is no envelope, and
+// a well-formed envelope without any of the ledger's headers (issue 12:
+// "seq N: Ledger-Recorded header: parsing time"). Neither may stop the
+// ledger: every fold skips them; the log and stats name their sequences;
+// later submissions are recorded, queries answer, and verify finds the live
+// read models equal to a rebuild that skipped the same records — and all of
+// that again after a restart.
+func TestForeignEventSkipped(t *testing.T) {
 	data := t.TempDir()
 	input := filepath.Join(t.TempDir(), "input.ndjson")
 	const events = 10 + 300
@@ -420,29 +427,68 @@ func TestUndecodableEventReported(t *testing.T) {
 		t.Fatalf("submit exited %d: %s", code, out)
 	}
 	nc := connect(t, s, "ledger")
-	if err := nc.Publish("ledger.events.P-1.SaleBilled", []byte("this is not an envelope")); err != nil {
+	stray := `{"specversion":"1.0","id":"stray","source":"test","type":"SaleBilled","time":"2024-09-02T00:00:00Z","data":{"sale_id":"S-stray","offer_id":"O-1","customer_id":"C-1","amount_usd_cents":100}}`
+	for _, body := range []string{"this is not an envelope", stray} {
+		if err := nc.Publish("ledger.events.P-1.SaleBilled", []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// And one forged with every header the ledger writes, but for a partner
+	// nobody enrolled: no decision of the ledger's, which the fold cannot take.
+	forged := nats.NewMsg("ledger.events.P-NOBODY.SaleBilled")
+	for k, v := range map[string]string{"Ledger-Schema": "1", "Ledger-Type": "SaleBilled", "Ledger-Partner": "P-NOBODY",
+		"Ledger-Recorded": "2024-09-02T00:00:00Z"} {
+		forged.Header.Set(k, v)
+	}
+	forged.Data = []byte(strings.Replace(stray, `"id":"stray"`, `"id":"forged"`, 1))
+	if err := nc.PublishMsg(forged); err != nil {
 		t.Fatal(err)
 	}
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("seq %d", events+1)
-	reportsDamage(t, s, events, want)
-	if st := statsOf(t, s); st.StreamLastSeq != events+1 || st.Checkpoint != events {
-		t.Errorf("stats: %+v (want the log at %d, the read models at %d)", st, events+1, events)
+	const foreign = 3
+	waitFolded(t, s, events+foreign)
+
+	// The ledger goes on: it records, answers, and verifies.
+	sale := func(n int) string {
+		return fmt.Sprintf(`{"specversion":"1.0","id":"after-%d","source":"test","type":"SaleBilled","time":"2024-09-03T00:00:00Z","data":{"sale_id":"S-after-%d","offer_id":"O-1","customer_id":"C-1","amount_usd_cents":100}}`, n, n)
 	}
+	goesOn := func(recorded, stored int, more ...string) {
+		t.Helper()
+		out, code := s.cli([]byte(strings.Join(more, "\n")+"\n"), "submit", "--json", "-")
+		if code != exitOK {
+			t.Fatalf("submit after the foreign records exited %d: %s", code, out)
+		}
+		waitFolded(t, s, stored)
+		st := statsOf(t, s)
+		if st.ProjectorError != "" || st.Events != uint64(recorded) || st.Checkpoint != uint64(stored) ||
+			st.ForeignEvents != foreign || st.LastForeignSeq != events+foreign {
+			t.Errorf("stats: %+v (want %d events, read models at %d, %d foreign records, the last at %d)",
+				st, recorded, stored, foreign, events+foreign)
+		}
+		tierOf(t, s)
+		verifyDigest(t, s, stored)
+	}
+	goesOn(events+3, events+foreign+3, sale(1), sale(2), sale(3))
 	s.stop()
-	if log := serveLog(s); !strings.Contains(log, "level=ERROR msg=\"projector stopped") {
-		t.Errorf("serve did not log the damage:\n%s", log)
+	log := serveLog(s)
+	for seq := events + 1; seq <= events+foreign; seq++ {
+		logged := slices.ContainsFunc(strings.Split(log, "\n"), func(l string) bool {
+			return strings.Contains(l, "level=WARN") && strings.Contains(l, "did not write") && strings.Contains(l, fmt.Sprintf(" seq=%d ", seq))
+		})
+		if !logged {
+			t.Errorf("serve did not log the foreign record at seq %d:\n%s", seq, log)
+		}
+	}
+	if strings.Contains(log, "projector stopped") {
+		t.Errorf("the projector stopped:\n%s", log)
 	}
 
-	// Restarted, it starts (to say what is wrong) but still serves nothing.
+	// Restarted, it remembers what it skipped and goes on.
 	s = startServer(t, data)
-	reportsDamage(t, s, events, want)
+	goesOn(events+4, events+foreign+4, sale(4))
 	s.stop()
-	if log := serveLog(s); !strings.Contains(log, "level=ERROR msg=\"projector stopped") {
-		t.Errorf("serve did not log the damage after a restart:\n%s", log)
-	}
 }
 
 // blockFiles lists a data directory's JetStream message blocks in order.

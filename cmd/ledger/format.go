@@ -172,6 +172,9 @@ func printStats(w io.Writer, raw []byte) error {
 	fmt.Fprintf(t, "read models at\t%d\t(lag %d)\n", d.Checkpoint, d.ProjectionLag)
 	fmt.Fprintf(t, "read model file\t%.1f MiB\n", float64(d.ReadModelBytes)/(1<<20))
 	fmt.Fprintf(t, "policy\t%s\n", d.Policy)
+	if d.ForeignEvents > 0 {
+		fmt.Fprintf(t, "foreign records skipped\t%d\t(last at sequence %d: not written by the ledger)\n", d.ForeignEvents, d.LastForeignSeq)
+	}
 	if d.ProjectorError != "" {
 		fmt.Fprintf(t, "PROJECTOR STOPPED\t%s\n", d.ProjectorError)
 	}

@@ -145,7 +145,7 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 	if err := es.Read(ctx, 1, "", func(rs []eventstore.Record) error {
 		for _, r := range rs {
 			n++
-			e, err := ledger.DecodeEvent(r)
+			e, err := ledger.DecodeRecorded(r)
 			if err != nil {
 				return err
 			}

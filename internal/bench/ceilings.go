@@ -85,7 +85,7 @@ func readDecode(ctx context.Context, l *app.Ledger) (Rate, error) {
 	start := time.Now()
 	err := l.EventStore().Read(ctx, 1, "", func(rs []eventstore.Record) error {
 		for _, r := range rs {
-			if _, err := ledger.DecodeEvent(r); err != nil {
+			if _, err := ledger.DecodeRecorded(r); err != nil {
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -43,33 +44,97 @@ func encodeEvent(e domain.Event, raw []byte, pol *domain.Policy) eventstore.Mess
 	return eventstore.Message{Partner: e.Partner, Type: e.Type, Data: raw, Header: h}
 }
 
-// DecodeEvent reads a stored event back. The envelope is parsed with the
-// clock the decider used, so it validates exactly as it did then.
-func DecodeEvent(r eventstore.Record) (domain.Event, error) {
+// ErrForeign marks a record in the stream that is not an event this ledger
+// wrote: no or an unknown Ledger-Schema header, a missing or unreadable
+// Ledger-Recorded header, a subject not of the ledger's form, or a body that
+// is not a recorded envelope — or, found by the fold itself, an event the
+// read models cannot take (one Decide would not have accepted, see
+// projections.Batch.Refused). Every fold (projector, rebuild, verify,
+// replay, and so the writer's catch-up) skips such a record and counts it
+// (ledger stats: foreign_events, last_foreign_seq), the projector logs it
+// with its sequence; none stops the ledger. Skipping depends only on the
+// record's bytes, so live read models and rebuilds skip the same records and
+// their digests agree.
+var ErrForeign = errors.New("not an event the ledger wrote")
+
+// DecodeRecorded reads a stored event back by the schema version it was
+// written under (eventstore.HdrSchema). It trusts what the ledger accepted
+// then: the envelope is not validated again with today's input rules (see
+// domain.ParseRecorded), only its structure and the ledger's headers are
+// checked. Any failure wraps ErrForeign and names the sequence.
+//
+// It is the one decoder of recorded history: a new schema version gets a
+// case here, next to schema 1's.
+func DecodeRecorded(r eventstore.Record) (domain.Event, error) {
+	var (
+		e   domain.Event
+		err error
+	)
+	switch v := r.Header[eventstore.HdrSchema]; v {
+	case eventstore.Schema1:
+		e, err = decodeV1(r)
+	case "":
+		err = fmt.Errorf("no %s header", eventstore.HdrSchema)
+	default:
+		err = fmt.Errorf("%s header %q is not a schema this ledger reads", eventstore.HdrSchema, clipHeader(v))
+	}
+	if err != nil {
+		return domain.Event{}, fmt.Errorf("%w: seq %d (subject %q): %v", ErrForeign, r.Seq, clipHeader(r.Subject), err)
+	}
+	return e, nil
+}
+
+// decodeV1 decodes a record of schema 1: the envelope as received, on the
+// subject Subject(partner, type), with the eventstore's and encodeEvent's
+// headers.
+func decodeV1(r eventstore.Record) (domain.Event, error) {
+	switch {
+	case !eventstore.ValidPartner(r.Partner) || !eventstore.ValidType(r.Type) || r.Subject != eventstore.Subject(r.Partner, r.Type):
+		return domain.Event{}, errors.New("the subject is not of the form ledger.events.<partner>.<type>")
+	case r.Header[eventstore.HdrPartner] != r.Partner || r.Header[eventstore.HdrType] != r.Type:
+		return domain.Event{}, fmt.Errorf("%s/%s headers %q/%q disagree with the subject", eventstore.HdrPartner, eventstore.HdrType,
+			clipHeader(r.Header[eventstore.HdrPartner]), clipHeader(r.Header[eventstore.HdrType]))
+	}
 	recorded, err := time.Parse(time.RFC3339Nano, r.Header[HdrRecorded])
 	if err != nil {
-		return domain.Event{}, fmt.Errorf("seq %d: %s header: %w", r.Seq, HdrRecorded, err)
+		return domain.Event{}, fmt.Errorf("%s header: %w", HdrRecorded, err)
 	}
-	in, err := domain.ParseEnvelope(r.Data, recorded)
+	in, err := domain.ParseRecorded(r.Data)
 	if err != nil {
-		return domain.Event{}, fmt.Errorf("seq %d: stored envelope does not parse: %w", r.Seq, err)
+		return domain.Event{}, err
 	}
 	if in.Type != r.Type {
-		return domain.Event{}, fmt.Errorf("seq %d: subject type %s but envelope type %s", r.Seq, r.Type, in.Type)
+		return domain.Event{}, fmt.Errorf("subject type %s but envelope type %s", r.Type, in.Type)
 	}
 	e := domain.Event{Input: in, Seq: r.Seq, Recorded: recorded.UTC(), Partner: r.Partner, Chain: r.Header[eventstore.HdrChain]}
 	if line := r.Header[HdrGrantLine]; line != "" {
 		start, err1 := time.Parse(time.RFC3339Nano, r.Header[HdrGrantStart])
 		end, err2 := time.Parse(time.RFC3339Nano, r.Header[HdrGrantEnd])
-		if err1 != nil || err2 != nil {
-			return domain.Event{}, fmt.Errorf("seq %d: grant period headers: %v %v", r.Seq, err1, err2)
+		if err := errors.Join(err1, err2); err != nil {
+			return domain.Event{}, fmt.Errorf("grant period headers: %w", err)
 		}
 		e.Grant = &domain.GrantNote{Line: line, OfferID: r.Header[HdrGrantOffer], Period: domain.Period{Start: start.UTC(), End: end.UTC()}}
 	}
 	if t := r.Header[HdrTarget]; t != "" {
 		if e.Target, err = strconv.ParseUint(t, 10, 64); err != nil {
-			return domain.Event{}, fmt.Errorf("seq %d: %s header: %w", r.Seq, HdrTarget, err)
+			return domain.Event{}, fmt.Errorf("%s header: %w", HdrTarget, err)
 		}
 	}
+	// What the fold needs of the decider's notes (domain.Apply).
+	switch {
+	case in.Type == domain.TypeBenefitActivated && e.Grant == nil:
+		return domain.Event{}, fmt.Errorf("an activation without its %s header", HdrGrantLine)
+	case in.Type == domain.TypeRewardsTeamContacted && e.Target == 0:
+		return domain.Event{}, fmt.Errorf("a contact report without its %s header", HdrTarget)
+	}
 	return e, nil
+}
+
+// clipHeader shortens a foreign value quoted in an error.
+func clipHeader(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
 }

@@ -62,15 +62,29 @@ func IsDamaged(err error) bool {
 	return errors.Is(err, ErrDamaged) || errors.Is(err, eventstore.ErrSequenceGap)
 }
 
-// Run follows the log until ctx ends or the log cannot be folded. Transient
-// failures (a reconnecting server) are retried.
+// Projector.Run's retry delays after a failure that may go away (a
+// reconnecting server, a bbolt or disk error): short first, so a brief
+// outage is caught up quickly, then at most retryFoldMax apart, so a long
+// one (a full disk) does not flood the log.
+const (
+	retryFoldMin = 500 * time.Millisecond
+	retryFoldMax = 10 * time.Second
+)
+
+// Run follows the log until ctx ends or the log cannot be folded. Failures
+// that may go away — the server reconnecting, bbolt or the disk failing to
+// store a fold — are retried: they are availability problems (the writer
+// and queries answer unavailable or projection_behind meanwhile), never a
+// damaged log.
 func (p *Projector) Run(ctx context.Context) error {
 	if _, err := p.CheckLog(ctx); IsDamaged(err) {
 		return err
 	} else if err != nil {
 		p.log.Warn("projector: cannot check the log before following it", "err", err)
 	}
+	delay := retryFoldMin
 	for {
+		before := p.Checkpoint()
 		err := p.follow(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -79,12 +93,16 @@ func (p *Projector) Run(ctx context.Context) error {
 			p.fail(err)
 			return err
 		}
-		p.log.Warn("projector: following the log failed; retrying", "err", err)
+		if p.Checkpoint() != before {
+			delay = retryFoldMin // progress was made: the failure is fresh
+		}
+		p.log.Warn("projector: following the log failed; retrying", "err", err, "checkpoint", p.Checkpoint(), "retry_in", delay)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(delay):
 		}
+		delay = min(2*delay, retryFoldMax)
 	}
 }
 
@@ -114,7 +132,7 @@ func (p *Projector) CheckLog(ctx context.Context) (last uint64, err error) {
 
 // decoded is a batch of the log, decoded, on its way to the fold.
 type decoded struct {
-	events  []domain.Event
+	projections.Batch
 	touched map[string]uint64
 	behind  uint64
 }
@@ -273,7 +291,7 @@ func (p *Projector) foldMemory() (bool, error) {
 		touched[e.Partner] = e.Seq
 	}
 	if err := p.models().Fold(events); err != nil {
-		return false, fmt.Errorf("%w: %v", ErrDamaged, err)
+		return false, foldError(err)
 	}
 	if behind > cp {
 		behind -= cp
@@ -307,10 +325,7 @@ func (p *Projector) readLog(ctx context.Context) error {
 	g.Go(func() error {
 		defer close(queue)
 		return p.es.Read(gctx, p.Checkpoint()+1, "", func(batch []eventstore.Record) error {
-			d, err := decodeBatch(batch, 0)
-			if err != nil {
-				return err
-			}
+			d := decodeBatch(batch, 0, p.log)
 			select {
 			case queue <- d:
 				return nil
@@ -321,17 +336,21 @@ func (p *Projector) readLog(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		for d := range queue {
-			for len(d.events) < foldBatch && len(queue) > 0 {
+			for len(d.Events)+len(d.Foreign) < foldBatch && len(queue) > 0 {
 				next := <-queue
-				d.events = append(d.events, next.events...)
+				d.Events = append(d.Events, next.Events...)
+				d.Foreign = append(d.Foreign, next.Foreign...)
 				for id, seq := range next.touched {
 					d.touched[id] = seq
 				}
 			}
-			if err := p.models().Fold(d.events); err != nil {
-				return fmt.Errorf("%w: %v", ErrDamaged, err)
+			d.Refused = func(seq uint64, err error) {
+				p.log.Warn("skipping an event in the event stream that the ledger did not write: the read models cannot take it", "seq", seq, "err", err)
 			}
-			last := d.events[len(d.events)-1].Seq
+			if err := p.models().FoldBatch(d.Batch); err != nil {
+				return foldError(err)
+			}
+			last := d.Last()
 			p.mu.Lock()
 			behind := uint64(0)
 			if p.hint > last {
@@ -345,18 +364,33 @@ func (p *Projector) readLog(ctx context.Context) error {
 	return g.Wait()
 }
 
-// decodeBatch decodes a delivered batch; an undecodable event damages the log.
-func decodeBatch(batch []eventstore.Record, behind uint64) (decoded, error) {
-	d := decoded{events: make([]domain.Event, 0, len(batch)), touched: map[string]uint64{}, behind: behind}
+// foldError classifies a failed fold: the log and the read models
+// disagreeing is damage; anything else (bbolt, the disk) is worth a retry.
+func foldError(err error) error {
+	if errors.Is(err, projections.ErrDisagree) {
+		return fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return fmt.Errorf("storing a fold in the read models: %w", err)
+}
+
+// decodeBatch decodes a delivered batch. A record the ledger did not write
+// is set aside as foreign (the fold skips and counts it), and logged with
+// its sequence when log is not nil.
+func decodeBatch(batch []eventstore.Record, behind uint64, log *slog.Logger) decoded {
+	d := decoded{Batch: projections.Batch{Events: make([]domain.Event, 0, len(batch))}, touched: map[string]uint64{}, behind: behind}
 	for _, r := range batch {
-		e, err := DecodeEvent(r)
+		e, err := DecodeRecorded(r)
 		if err != nil {
-			return d, fmt.Errorf("%w: %v", ErrDamaged, err)
+			d.Foreign = append(d.Foreign, r.Seq)
+			if log != nil {
+				log.Warn("skipping a record in the event stream that the ledger did not write", "seq", r.Seq, "err", err)
+			}
+			continue
 		}
-		d.events = append(d.events, e)
+		d.Events = append(d.Events, e)
 		d.touched[e.Partner] = e.Seq
 	}
-	return d, nil
+	return d
 }
 
 func (p *Projector) advance(cp, behind uint64, touched map[string]uint64) {

@@ -285,6 +285,11 @@ type StatsDoc struct {
 	ReadModelBytes int64  `json:"read_model_bytes"`
 	Policy         string `json:"policy"`
 	ProjectorError string `json:"projector_error,omitempty"`
+	// ForeignEvents counts the records of the stream the ledger did not
+	// write, which every fold skipped (ErrForeign); LastForeignSeq is the
+	// last one's sequence (0: none). Both count what the read models folded.
+	ForeignEvents  uint64 `json:"foreign_events"`
+	LastForeignSeq uint64 `json:"last_foreign_seq"`
 }
 
 // Stats reports events, partners and projection lag.
@@ -299,7 +304,7 @@ func (q *Queries) Stats(ctx context.Context) (StatsDoc, error) {
 	}
 	_, _, failure := q.proj.Status()
 	doc := StatsDoc{Events: st.Events, Partners: st.Partners, Checkpoint: st.Checkpoint, StreamLastSeq: last,
-		ReadModelBytes: st.FileBytes, Policy: q.pol.Version + "@" + q.pol.Digest()}
+		ReadModelBytes: st.FileBytes, Policy: q.pol.Version + "@" + q.pol.Digest(), ForeignEvents: st.Foreign, LastForeignSeq: st.LastForeign}
 	if last > st.Checkpoint {
 		doc.ProjectionLag = last - st.Checkpoint
 	}

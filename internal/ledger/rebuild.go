@@ -76,7 +76,8 @@ var errReached = errors.New("reached the requested sequence")
 
 // FoldLog folds the log into out, from out's checkpoint up to toSeq, as a
 // pipeline: one goroutine reads the stream, one decodes, this one folds —
-// so reading, decoding and bbolt each keep a core busy.
+// so reading, decoding and bbolt each keep a core busy. Records the ledger
+// did not write are skipped and counted, as the projector does (ErrForeign).
 func FoldLog(ctx context.Context, es *eventstore.Store, out *projections.Store, toSeq uint64, progress func(seq, last uint64)) error {
 	cp, err := out.Checkpoint()
 	if err != nil || cp >= toSeq {
@@ -84,7 +85,7 @@ func FoldLog(ctx context.Context, es *eventstore.Store, out *projections.Store, 
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	records := make(chan []eventstore.Record, 4)
-	decoded := make(chan []domain.Event, 4)
+	decoded := make(chan projections.Batch, 4)
 	g.Go(func() error {
 		defer close(records)
 		err := es.Read(ctx, cp+1, "", func(rs []eventstore.Record) error {
@@ -115,16 +116,11 @@ func FoldLog(ctx context.Context, es *eventstore.Store, out *projections.Store, 
 	g.Go(func() error {
 		defer close(decoded)
 		for rs := range records {
-			events := make([]domain.Event, len(rs))
-			for i, r := range rs {
-				e, err := DecodeEvent(r)
-				if err != nil {
-					return fmt.Errorf("%w: %v", ErrDamaged, err)
-				}
-				events[i] = e
-			}
+			// Foreign records are skipped exactly as the projector skips
+			// them (it is the one that logs them), so the digests agree.
+			b := decodeBatch(rs, 0, nil).Batch
 			select {
-			case decoded <- events:
+			case decoded <- b:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -132,23 +128,28 @@ func FoldLog(ctx context.Context, es *eventstore.Store, out *projections.Store, 
 		return nil
 	})
 	g.Go(func() error {
-		var pending []domain.Event
+		var pending projections.Batch
 		flush := func() error {
-			if len(pending) == 0 {
+			last := pending.Last()
+			if last == 0 {
 				return nil
 			}
-			if err := out.Fold(pending); err != nil {
+			if err := out.FoldBatch(pending); err != nil {
+				if errors.Is(err, projections.ErrDisagree) {
+					return fmt.Errorf("%w: %w", ErrDamaged, err)
+				}
 				return err
 			}
 			if progress != nil {
-				progress(pending[len(pending)-1].Seq, toSeq)
+				progress(last, toSeq)
 			}
-			pending = pending[:0]
+			pending = projections.Batch{Events: pending.Events[:0], Foreign: pending.Foreign[:0]}
 			return nil
 		}
-		for events := range decoded {
-			pending = append(pending, events...)
-			if len(pending) >= foldBatch || len(decoded) == 0 {
+		for b := range decoded {
+			pending.Events = append(pending.Events, b.Events...)
+			pending.Foreign = append(pending.Foreign, b.Foreign...)
+			if len(pending.Events)+len(pending.Foreign) >= foldBatch || len(decoded) == 0 {
 				if err := flush(); err != nil {
 					return err
 				}
