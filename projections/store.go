@@ -51,6 +51,10 @@ var (
 // version is rebuilt from the log.
 const schemaVersion = 2
 
+// SchemaVersion is the read models' layout version: a fold's digest is a
+// digest of this layout (tests pin digests per version).
+const SchemaVersion = schemaVersion
+
 // ErrSchema reports a read model file of another layout version.
 var ErrSchema = errors.New("projections: read model schema differs")
 

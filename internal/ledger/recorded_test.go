@@ -59,6 +59,9 @@ type fixtureDigest struct {
 	Events     uint64 `json:"events"`
 	Partners   uint64 `json:"partners"`
 	Digest     string `json:"digest"`
+	// ReadModels is the read models' layout the digest is of
+	// (projections.SchemaVersion): the events stay, the layout may change.
+	ReadModels int `json:"read_models_schema"`
 }
 
 func fixturePath(version, ext string) string {
@@ -91,6 +94,11 @@ func loadFixture(tb testing.TB, version string) ([]storedRecord, fixtureDigest) 
 	}
 	if err != nil {
 		tb.Fatalf("fixture digest of schema %s: %v", version, err)
+	}
+	if want.ReadModels != projections.SchemaVersion {
+		tb.Fatalf("fixture digest of schema %s is of read-model layout %d, this build has %d: after a deliberate layout change, "+
+			"put the digest the test reports in %s with read_models_schema %d", version, want.ReadModels, projections.SchemaVersion,
+			fixturePath(version, ".digest.json"), projections.SchemaVersion)
 	}
 	return recs, want
 }
@@ -144,7 +152,7 @@ func TestRecordedFixtureFolds(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := fixtureDigest{Checkpoint: d.Checkpoint, Events: st.Events, Partners: st.Partners, Digest: d.Sum}
+				got := fixtureDigest{Checkpoint: d.Checkpoint, Events: st.Events, Partners: st.Partners, Digest: d.Sum, ReadModels: projections.SchemaVersion}
 				if got != want || st.Foreign != 0 {
 					t.Errorf("%s: folded to %+v (%d foreign), committed %+v", how, got, st.Foreign, want)
 				}
@@ -285,7 +293,7 @@ func writeFixture(t *testing.T, version string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digest, _ := json.MarshalIndent(fixtureDigest{Checkpoint: d.Checkpoint, Events: st.Events, Partners: st.Partners, Digest: d.Sum}, "", "  ")
+	digest, _ := json.MarshalIndent(fixtureDigest{Checkpoint: d.Checkpoint, Events: st.Events, Partners: st.Partners, Digest: d.Sum, ReadModels: projections.SchemaVersion}, "", "  ")
 	if err := os.MkdirAll(filepath.Dir(fixturePath(version, "")), 0o755); err != nil {
 		t.Fatal(err)
 	}
