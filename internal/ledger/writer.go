@@ -21,10 +21,15 @@ const (
 
 	CodeLineTooLong domain.Code = "line_too_long"
 	CodeUnavailable domain.Code = "unavailable"
+	// CodeStorageFull: the event store has no room (its max_store limit or
+	// the disk's free-space reserve): nothing of the line was stored, and
+	// submitting it again succeeds once room is made, without a restart.
+	CodeStorageFull domain.Code = "storage_full"
 
 	cacheBudgetFacts = 100_000          // facts of partner state kept decided-ready (partners are held without their sales)
 	maxAttempts      = 3                // appends of one submission before it is failed
 	contentionWindow = 10 * time.Second // per-partner checks after meeting another writer
+	settleTimeout    = 30 * time.Second // reading back what an append with an unknown outcome stored
 )
 
 // LineResult is the outcome of one input line: the `submit --json` line.
@@ -271,6 +276,11 @@ func streamConflict(err error) bool {
 func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok bool) {
 	<-fl.done
 	d := fl.d
+	if errors.Is(fl.err, eventstore.ErrUnknownOutcome) {
+		if w.settle(ctx, fl) {
+			return nil, false
+		}
+	}
 	last := d.first + uint64(len(d.msgs)) - 1
 	switch {
 	case fl.err == nil && fl.first == d.first:
@@ -295,6 +305,72 @@ func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok 
 	}
 	w.resync(ctx, d.first)
 	return w.requeue(d.subs, fl.err), false
+}
+
+// settle finds out what an append whose outcome was unknown stored, so that
+// its lines are answered as what they are: recorded by this submission
+// (duplicate:false, with their sequences), or not recorded. All stored, the
+// flight becomes a success; none stored, it stays a failure to retry. Part
+// stored (a single-replica commit that ran out of room half-way), the rest
+// is appended after it, as decided; if that fails too, settle answers the
+// group line by line, resynchronizes and returns true.
+func (w *Writer) settle(ctx context.Context, fl *flight) (answered bool) {
+	d := fl.d
+	sctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	after := min(d.first-1, w.lastSeq.Load())
+	first, n, err := w.es.Settle(sctx, after, d.msgs)
+	if err != nil {
+		w.log.Warn("cannot read back what an append with an unknown outcome stored", "err", err, "outcome", fl.err)
+		return false
+	}
+	w.log.Info("append with an unknown outcome read back", "stored", n, "of", len(d.msgs), "first", first, "outcome", fl.err)
+	switch {
+	case n == 0:
+		return false
+	case n == len(d.msgs):
+		fl.first, fl.err = first, nil
+		return false
+	}
+	next := first + uint64(n)
+	rest, err := w.es.Append(sctx, d.msgs[n:], nil, eventstore.ExpectLastSeq(next-1))
+	if err == nil && rest == next {
+		fl.first, fl.err = first, nil
+		return false
+	}
+	if err == nil {
+		err = fmt.Errorf("the rest of the batch was stored at %d, not right after its first part (%d)", rest, next)
+	}
+	w.log.Error("an atomic append was stored in part and could not be completed", "first", first, "stored", n, "of", len(d.msgs), "err", err)
+	answerPartial(d, first, n, err)
+	w.resync(ctx, d.first)
+	return true
+}
+
+// answerPartial answers a group of which only the first n events were
+// stored, at first: lines up to the first one not (wholly) stored are
+// answered as decided, renumbered; that line and every later one were
+// decided on top of events that are not in the log, so none of them is
+// recorded.
+func answerPartial(d *decision, first uint64, n int, err error) {
+	shift(d.results, d.first, first)
+	cut := first + uint64(n) // the first sequence not stored, renumbered like the results
+	code := codeOf(err)
+	msg := fmt.Sprintf("not recorded: the event log stored only the first %d of the batch's %d events (up to seq %d): %v",
+		n, len(d.msgs), cut-1, err)
+	failed := false
+	for i, s := range d.subs {
+		rs := d.results[i]
+		for j := range rs {
+			if !failed && rs[j].OK && rs[j].Seq >= cut {
+				failed = true
+			}
+			if failed {
+				rs[j] = LineResult{Line: rs[j].Line, ID: rs[j].ID, Code: code, Error: msg}
+			}
+		}
+		s.done <- rs
+	}
 }
 
 // requeue returns the submissions to decide again after a failure, and fails
@@ -333,10 +409,24 @@ func shift(results [][]LineResult, predicted, actual uint64) {
 	}
 }
 
+// codeOf is the line code of a failed append.
+func codeOf(err error) domain.Code {
+	switch {
+	case IsDamaged(err):
+		return CodeDamaged
+	case errors.Is(err, eventstore.ErrStorageFull):
+		return CodeStorageFull
+	}
+	return CodeUnavailable
+}
+
 func failLines(s *submission, err error) []LineResult {
-	code, msg := CodeUnavailable, "the event log did not accept the batch: "+err.Error()
-	if IsDamaged(err) {
-		code, msg = CodeDamaged, "the ledger records nothing until its damaged event log is repaired: "+err.Error()
+	code, msg := codeOf(err), "the event log did not accept the batch: "+err.Error()
+	switch code {
+	case CodeDamaged:
+		msg = "the ledger records nothing until its damaged event log is repaired: " + err.Error()
+	case CodeStorageFull:
+		msg = "the event store has no room; nothing was recorded (submit again once room is made): " + err.Error()
 	}
 	out := make([]LineResult, len(s.lines))
 	for j := range out {

@@ -22,18 +22,18 @@ const readyTimeout = 10 * time.Second
 
 // Config describes the embedded server.
 type Config struct {
-	StoreDir   string       // JetStream file storage directory (required)
-	Host       string       // default "127.0.0.1"
-	Port       int          // default 4222; -1 = random free port (server.RANDOM_PORT), for tests
-	SyncAlways bool         // fsync every write; the ledger passes true by default
-	ServerName string       // optional; required (unique, stable) on a cluster node
+	StoreDir   string // JetStream file storage directory (required)
+	Host       string // default "127.0.0.1"
+	Port       int    // default 4222; -1 = random free port (server.RANDOM_PORT), for tests
+	SyncAlways bool   // fsync every write; the ledger passes true by default
+	ServerName string // optional; required (unique, stable) on a cluster node
 
 	// MaxStore is JetStream's file storage limit in bytes (max_store);
 	// 0 means DefaultMaxStore. MinFreeDisk is the free space RoomFor keeps
 	// on the store's disk; 0 means DefaultMinFreeDisk, negative none.
 	MaxStore    int64
 	MinFreeDisk int64
-	Logger     *slog.Logger // optional; server log lines go here (routine ones at debug level)
+	Logger      *slog.Logger // optional; server log lines go here (routine ones at debug level)
 
 	// Auth is required: the server never runs without authentication
 	// unless Open is set, which only tests of other packages do.
