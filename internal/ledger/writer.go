@@ -167,7 +167,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		case err != nil:
 			w.log.Warn("decision state behind the log; resynchronizing", "err", err)
 			w.resync(ctx, d.first)
-			retry = w.requeue(subs, err)
+			retry = w.requeue(subs, err, nil)
 		case len(d.msgs) == 0:
 			reply(d)
 			w.evict()
@@ -304,7 +304,7 @@ func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok 
 		w.log.Warn("append failed; resynchronizing", "err", fl.err)
 	}
 	w.resync(ctx, d.first)
-	return w.requeue(d.subs, fl.err), false
+	return w.requeue(d.subs, fl.err, settled(d, d.first, 0, fl.err)), false
 }
 
 // settle finds out what an append whose outcome was unknown stored, so that
@@ -348,19 +348,30 @@ func (w *Writer) settle(ctx context.Context, fl *flight) (answered bool) {
 }
 
 // answerPartial answers a group of which only the first n events were
-// stored, at first: lines up to the first one not (wholly) stored are
-// answered as decided, renumbered; that line and every later one were
-// decided on top of events that are not in the log, so none of them is
-// recorded.
+// stored, at first (see settled).
 func answerPartial(d *decision, first uint64, n int, err error) {
+	for i, rs := range settled(d, first, n, err) {
+		d.subs[i].done <- rs
+	}
+}
+
+// settled is what a group's lines are when only the first n of its events
+// were stored, at first (n may be 0): lines up to the first one not (wholly)
+// stored are as decided, renumbered (recorded, duplicates of earlier
+// submissions, rejections); that line and every later one were decided on
+// top of events that are not in the log, so none of them is recorded.
+func settled(d *decision, first uint64, n int, err error) [][]LineResult {
 	shift(d.results, d.first, first)
-	cut := first + uint64(n) // the first sequence not stored, renumbered like the results
+	d.first = first
+	cut := first + uint64(n) // the first sequence not stored
 	code := codeOf(err)
-	msg := fmt.Sprintf("not recorded: the event log stored only the first %d of the batch's %d events (up to seq %d): %v",
-		n, len(d.msgs), cut-1, err)
+	msg := "not recorded: " + failMsg(code, err)
+	if n > 0 {
+		msg = fmt.Sprintf("not recorded: the event log stored only the first %d of the batch's %d events (up to seq %d): %v",
+			n, len(d.msgs), cut-1, err)
+	}
 	failed := false
-	for i, s := range d.subs {
-		rs := d.results[i]
+	for _, rs := range d.results {
 		for j := range rs {
 			if !failed && rs[j].OK && rs[j].Seq >= cut {
 				failed = true
@@ -369,15 +380,16 @@ func answerPartial(d *decision, first uint64, n int, err error) {
 				rs[j] = LineResult{Line: rs[j].Line, ID: rs[j].ID, Code: code, Error: msg}
 			}
 		}
-		s.done <- rs
 	}
+	return d.results
 }
 
 // requeue returns the submissions to decide again after a failure, and fails
-// those that have had their attempts.
-func (w *Writer) requeue(subs []*submission, err error) []*submission {
+// those that have had their attempts: with results (a failed append's, see
+// settled), lines that did not depend on the append keep their answer.
+func (w *Writer) requeue(subs []*submission, err error, results [][]LineResult) []*submission {
 	var again []*submission
-	for _, s := range subs {
+	for i, s := range subs {
 		if !streamConflict(err) {
 			// The next attempt is checked per partner: a failed stream
 			// check does not count against the submission.
@@ -385,6 +397,10 @@ func (w *Writer) requeue(subs []*submission, err error) []*submission {
 		}
 		if s.attempts < maxAttempts && retryable(err) && s.ctx.Err() == nil {
 			again = append(again, s)
+			continue
+		}
+		if results != nil {
+			s.done <- results[i]
 			continue
 		}
 		s.done <- failLines(s, err)
@@ -420,14 +436,20 @@ func codeOf(err error) domain.Code {
 	return CodeUnavailable
 }
 
-func failLines(s *submission, err error) []LineResult {
-	code, msg := codeOf(err), "the event log did not accept the batch: "+err.Error()
+// failMsg explains a failure code.
+func failMsg(code domain.Code, err error) string {
 	switch code {
 	case CodeDamaged:
-		msg = "the ledger records nothing until its damaged event log is repaired: " + err.Error()
+		return "the ledger records nothing until its damaged event log is repaired: " + err.Error()
 	case CodeStorageFull:
-		msg = "the event store has no room; nothing was recorded (submit again once room is made): " + err.Error()
+		return "the event store has no room; nothing was recorded (submit again once room is made): " + err.Error()
 	}
+	return "the event log did not accept the batch: " + err.Error()
+}
+
+func failLines(s *submission, err error) []LineResult {
+	code := codeOf(err)
+	msg := failMsg(code, err)
 	out := make([]LineResult, len(s.lines))
 	for j := range out {
 		out[j] = LineResult{Line: j + 1, Code: code, Error: msg}
