@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -13,6 +14,12 @@ import (
 // moves the checkpoint to the last one. Events at or before the checkpoint are
 // skipped (a redelivery after a crash); a gap is an error, because folding
 // past a missing event would silently lose it.
+//
+// An error wraps ErrUnfoldable when the events themselves do not fold (a
+// gap, an event the domain refuses), ErrDamaged when the read models' own
+// records do not decode; any other error is the store's (bbolt, the disk:
+// no space, an I/O error, a closed file), and the same fold may succeed
+// when retried.
 func (s *Store) Fold(events []domain.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -26,10 +33,10 @@ func (s *Store) Fold(events []domain.Event) error {
 				continue
 			}
 			if e.Seq != cp+1 {
-				return fmt.Errorf("projections: gap in the log: sequence %d after checkpoint %d", e.Seq, cp)
+				return fmt.Errorf("%w: gap in the log: sequence %d after checkpoint %d", ErrUnfoldable, e.Seq, cp)
 			}
 			if err := domain.Apply(f, e); err != nil {
-				return fmt.Errorf("projections: fold: %w", err)
+				return fmt.Errorf("%w: %w", ErrUnfoldable, err)
 			}
 			cp = e.Seq
 		}
@@ -44,6 +51,18 @@ func (s *Store) Fold(events []domain.Event) error {
 		}
 		return meta.Put(keyCheckpoint, u64(cp))
 	})
+}
+
+// ErrUnfoldable marks events that cannot be folded onto the read models,
+// however often the fold is tried.
+var ErrUnfoldable = errors.New("projections: the events do not fold")
+
+// decodeErr marks a read-model record that does not decode as damage.
+func decodeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrDamaged, err)
 }
 
 // txFacts is domain.Facts over one write transaction. Facts changed in the
@@ -98,7 +117,7 @@ func (f *txFacts) PartnerCore(id string) *domain.PartnerCore {
 		return nil
 	}
 	c, err := decodeCore(v)
-	f.fail(err)
+	f.fail(decodeErr(err))
 	f.cores[id] = c
 	return c
 }
@@ -120,7 +139,7 @@ func (f *txFacts) Offer(id string) *domain.Offer {
 		return nil
 	}
 	o, err := decodeOffer(f.offers.Get(pkey(string(owner), []byte(id))))
-	f.fail(err)
+	f.fail(decodeErr(err))
 	f.offerCache[id] = o
 	return o
 }
@@ -139,7 +158,7 @@ func (f *txFacts) Sale(id string) *domain.Sale {
 		return nil
 	}
 	s, err := decodeSale(f.sales.Get(pkey(string(owner), []byte(id))))
-	f.fail(err)
+	f.fail(decodeErr(err))
 	f.saleCache[id] = s
 	return s
 }
@@ -163,7 +182,7 @@ func (f *txFacts) Activation(partner string, seq uint64) *domain.Activation {
 		return nil
 	}
 	a, err := decodeActivation(v)
-	f.fail(err)
+	f.fail(decodeErr(err))
 	f.actCache[k] = a
 	return a
 }

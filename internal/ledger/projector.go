@@ -148,13 +148,24 @@ func (p *Projector) follow(ctx context.Context) error {
 				d.behind = next.behind
 			}
 			if err := p.models().Fold(d.events); err != nil {
-				return fmt.Errorf("%w: %v", ErrDamaged, err)
+				return foldError(err)
 			}
 			p.advance(d.events[len(d.events)-1].Seq, d.behind, d.touched)
 		}
 		return nil
 	})
 	return g.Wait()
+}
+
+// foldError classifies a failed fold. Events that do not fold, or read
+// models that do not decode, stop the projector (ErrDamaged); anything else
+// is the store's (bbolt, the disk: full, an I/O error) and is retried, the
+// writer answering unavailable meanwhile: the log is fine.
+func foldError(err error) error {
+	if errors.Is(err, projections.ErrUnfoldable) || errors.Is(err, projections.ErrDamaged) {
+		return fmt.Errorf("%w: %v", ErrDamaged, err)
+	}
+	return fmt.Errorf("projector: writing the read models: %w", err)
 }
 
 // decodeBatch decodes a delivered batch; an undecodable event damages the log.
