@@ -22,8 +22,8 @@ type signalHandler struct {
 }
 
 func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h signalHandler) WithGroup(string) slog.Handler             { return h }
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h signalHandler) WithGroup(string) slog.Handler            { return h }
 func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != h.msg {
 		return nil
@@ -78,11 +78,18 @@ func TestFoldStoreErrorIsNotDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// WaitFor cannot succeed while the read models are broken; it returns
+	// at once if the projector stops.
+	stopped := make(chan error, 1)
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	go func() { stopped <- l.Projector().WaitFor(wctx, last) }()
 	select {
 	case <-h.seen:
-	case <-ctx.Done():
-		t.Fatal("the projector never tried to fold into the broken read models")
+	case err := <-stopped:
+		t.Fatalf("the projector stopped at a read-model write error: %v", err)
 	}
+	wcancel()
 	if _, _, failure := l.Projector().Status(); failure != nil {
 		t.Fatalf("a read-model write error stopped the projector as damage: %v", failure)
 	}
