@@ -332,18 +332,36 @@ func (w *Writer) settle(ctx context.Context, fl *flight) (answered bool) {
 		fl.first, fl.err = first, nil
 		return false
 	}
-	next := first + uint64(n)
-	rest, err := w.es.Append(sctx, d.msgs[n:], nil, eventstore.ExpectLastSeq(next-1))
-	if err == nil && rest == next {
-		fl.first, fl.err = first, nil
-		return false
-	}
-	if err == nil {
-		err = fmt.Errorf("the rest of the batch was stored at %d, not right after its first part (%d)", rest, next)
+	// The rest was decided on top of the stored part: append it right
+	// after, reading back again should that outcome be unknown too.
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		next := first + uint64(n)
+		var rest uint64
+		rest, err = w.es.Append(sctx, d.msgs[n:], nil, eventstore.ExpectLastSeq(next-1))
+		if err == nil && rest != next {
+			err = fmt.Errorf("the rest of the batch was stored at %d, not right after its first part (%d)", rest, next)
+		}
+		if err == nil {
+			fl.first, fl.err = first, nil
+			return false
+		}
+		if !errors.Is(err, eventstore.ErrUnknownOutcome) {
+			break
+		}
+		_, m, serr := w.es.Settle(sctx, next-1, d.msgs[n:])
+		if serr != nil {
+			err = fmt.Errorf("%w (reading it back: %v)", err, serr)
+			break
+		}
+		if n += m; n == len(d.msgs) {
+			fl.first, fl.err = first, nil
+			return false
+		}
 	}
 	w.log.Error("an atomic append was stored in part and could not be completed", "first", first, "stored", n, "of", len(d.msgs), "err", err)
+	predicted := d.first // answerPartial renumbers d
 	answerPartial(d, first, n, err)
-	w.resync(ctx, d.first)
+	w.resync(ctx, predicted)
 	return true
 }
 
