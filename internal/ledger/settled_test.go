@@ -12,7 +12,9 @@ import (
 // events landed), and that line and all later ones are not recorded.
 func TestSettled(t *testing.T) {
 	ok := func(line int, seq uint64) LineResult { return LineResult{Line: line, OK: true, Seq: seq} }
-	dup := func(line int, seq uint64) LineResult { return LineResult{Line: line, OK: true, Seq: seq, Duplicate: true} }
+	dup := func(line int, seq uint64) LineResult {
+		return LineResult{Line: line, OK: true, Seq: seq, Duplicate: true}
+	}
 	rej := func(line int) LineResult { return LineResult{Line: line, Code: "invalid_field"} }
 	no := LineResult{Code: CodeStorageFull}
 	// Predicted at 11..14: sub 1 = [new 11, dup of 3, rejected, new 12-13 (two events)], sub 2 = [new 14].
