@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,7 +63,9 @@ type pubAck struct {
 // ExpectLastSeq for when that is the better check.
 //
 // Errors: *ConflictError (errors.Is ErrConflict) when an expectation failed;
-// ErrUnknownOutcome when the commit was sent but its result was lost;
+// ErrStorageFull when the store has no room for it (the room check, see
+// WithRoomCheck, or the server said so); ErrUnknownOutcome when the commit
+// was sent but its result was lost (Settle finds out what was stored);
 // ErrUnavailable when the stream did not take it until ctx ended (no leader,
 // a leader change before the commit); ErrInvalid for bad arguments. In every
 // error case except ErrUnknownOutcome nothing was stored.
@@ -81,6 +84,10 @@ func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]ui
 	if o.lastSeq != nil {
 		out[0].Header[jetstream.ExpectedLastSeqHeader] = []string{strconv.FormatUint(*o.lastSeq, 10)}
 	}
+	need := appendSize(out)
+	if err := s.checkRoom(need); err != nil {
+		return 0, err
+	}
 	// A context that is already done must not reach commit, where any
 	// failure counts as an unknown outcome.
 	if err := ctx.Err(); err != nil {
@@ -97,7 +104,7 @@ func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]ui
 			// headers avoids staging a batch on the server.
 			ack, err = s.commit(ctx, out[0])
 		} else {
-			ack, err = s.publishBatch(ctx, out)
+			ack, err = s.publishBatch(ctx, out, need)
 		}
 		if !errors.Is(err, ErrUnavailable) || epoch == nil {
 			break
@@ -113,9 +120,9 @@ func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]ui
 	}
 	if ack.Error != nil {
 		if o.lastSeq != nil {
-			return 0, streamConflict(ack.Error, *o.lastSeq)
+			return 0, s.streamConflict(ack.Error, *o.lastSeq, need)
 		}
-		return 0, s.ackError(ctx, ack.Error, msgs, expect)
+		return 0, s.ackError(ctx, ack.Error, msgs, expect, need)
 	}
 	if len(out) > 1 && ack.Count != len(out) {
 		// Something was stored, but not what we sent: do not guess what.
@@ -179,7 +186,7 @@ func buildMsgs(stream string, msgs []Message, expect map[string]uint64) ([]*nats
 }
 
 // publishBatch sends out as one atomic batch and returns the commit's ack.
-func (s *Store) publishBatch(ctx context.Context, out []*nats.Msg) (*pubAck, error) {
+func (s *Store) publishBatch(ctx context.Context, out []*nats.Msg, need int64) (*pubAck, error) {
 	select {
 	case s.batchSem <- struct{}{}:
 		defer func() { <-s.batchSem }()
@@ -201,7 +208,7 @@ func (s *Store) publishBatch(ctx context.Context, out []*nats.Msg) (*pubAck, err
 		// server has started the batch.
 		if i == 0 || (i+1)%flowEvery == 0 {
 			if err := s.stage(ctx, m); err != nil {
-				return nil, fmt.Errorf("%w: batch %s message %d: %w", unavailable(err), id, i+1, err)
+				return nil, fmt.Errorf("%w: batch %s message %d", s.unavailable(err, need), id, i+1)
 			}
 			continue
 		}
@@ -218,14 +225,15 @@ func (s *Store) publishBatch(ctx context.Context, out []*nats.Msg) (*pubAck, err
 }
 
 // unavailable classifies a failure before the commit: nothing was stored;
-// an error the server answered with is a refusal, anything else (no answer,
-// a leader change, a broken connection) means the stream was unavailable.
-func unavailable(err error) error {
+// an error the server answered with is a refusal (see refused), anything
+// else (no answer, a leader change, a broken connection) means the stream
+// was unavailable.
+func (s *Store) unavailable(err error, need int64) error {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
-		return errors.New("eventstore: append rejected")
+		return s.refused(apiErr, need)
 	}
-	return ErrUnavailable
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // stage sends a non-final batch message as a request and checks the server's
@@ -271,11 +279,11 @@ func (s *Store) commit(ctx context.Context, m *nats.Msg) (*pubAck, error) {
 // nothing at all on a replicated stream), not which partner; so each expected
 // partner is re-read, in batch order (the order the server checks them), and
 // the first that no longer matches is the conflict.
-func (s *Store) ackError(ctx context.Context, apiErr *jetstream.APIError, msgs []Message, expect map[string]uint64) error {
+func (s *Store) ackError(ctx context.Context, apiErr *jetstream.APIError, msgs []Message, expect map[string]uint64, need int64) error {
 	switch apiErr.ErrorCode {
 	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
 	default:
-		return fmt.Errorf("eventstore: append rejected: %w", apiErr)
+		return s.refused(apiErr, need)
 	}
 	order := make([]string, 0, len(expect))
 	seen := make(map[string]bool, len(expect))
@@ -312,13 +320,13 @@ func (s *Store) ackError(ctx context.Context, apiErr *jetstream.APIError, msgs [
 
 // streamConflict turns the error ack of an append under ExpectLastSeq into
 // the Append error.
-func streamConflict(apiErr *jetstream.APIError, expected uint64) error {
+func (s *Store) streamConflict(apiErr *jetstream.APIError, expected uint64, need int64) error {
 	switch apiErr.ErrorCode {
 	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
 		actual, _ := parseWrongLastSeq(apiErr.Description)
 		return &ConflictError{Expected: expected, Actual: actual}
 	}
-	return fmt.Errorf("eventstore: append rejected: %w", apiErr)
+	return s.refused(apiErr, need)
 }
 
 // parseWrongLastSeq extracts N from "wrong last sequence: N".
@@ -329,4 +337,137 @@ func parseWrongLastSeq(desc string) (uint64, bool) {
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(desc[i+1:]), 10, 64)
 	return n, err == nil
+}
+
+// Server error codes the append classifies (nats.go names none of them).
+const (
+	jsErrInsufficientResources jetstream.ErrorCode = 10023 // JSInsufficientResourcesErr: over max_store (or an account's storage limit)
+	jsErrStoreFailed           jetstream.ErrorCode = 10077 // JSStreamStoreFailedF: the store refused the message, e.g. ENOSPC
+	jsErrBatchIncomplete       jetstream.ErrorCode = 10176 // JSAtomicPublishIncompleteBatchErr: staging the batch failed, whatever the cause
+)
+
+// Per-message overheads in the estimate handed to the room check: the file
+// store's record framing and index, and the batch headers publishBatch adds.
+const (
+	recordOverhead   = 64
+	batchHdrOverhead = 96
+)
+
+// appendSize estimates the bytes an append stores.
+func appendSize(out []*nats.Msg) int64 {
+	var n int64
+	for _, m := range out {
+		n += int64(len(m.Subject) + len(m.Data) + recordOverhead)
+		for k, vs := range m.Header {
+			for _, v := range vs {
+				n += int64(len(k) + len(v) + 4)
+			}
+		}
+		if len(out) > 1 {
+			n += batchHdrOverhead
+		}
+	}
+	return n
+}
+
+// checkRoom asks the room check, if any, whether need bytes fit.
+func (s *Store) checkRoom(need int64) error {
+	if s.room == nil {
+		return nil
+	}
+	if err := s.room(need); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorageFull, err)
+	}
+	return nil
+}
+
+// refused turns an error the server answered an append with (nothing was
+// stored) into the Append error: ErrStorageFull when the server is out of
+// room, or when staging the batch failed while the room check now finds no
+// room (the server says only "incomplete" for a staging write that failed
+// on a full disk).
+func (s *Store) refused(apiErr *jetstream.APIError, need int64) error {
+	switch {
+	case apiErr.ErrorCode == jsErrInsufficientResources:
+		return fmt.Errorf("%w: %w", ErrStorageFull, apiErr)
+	case apiErr.ErrorCode == jsErrStoreFailed && noSpace(apiErr.Description):
+		return fmt.Errorf("%w: %w", ErrStorageFull, apiErr)
+	case apiErr.ErrorCode == jsErrBatchIncomplete:
+		if err := s.checkRoom(need); err != nil {
+			return fmt.Errorf("%w (the server: %w)", err, apiErr)
+		}
+	}
+	return fmt.Errorf("eventstore: append rejected: %w", apiErr)
+}
+
+// noSpace reports whether a store error describes a full disk or limit.
+func noSpace(desc string) bool {
+	d := strings.ToLower(desc)
+	return strings.Contains(d, "no space left") || strings.Contains(d, "maximum bytes") || strings.Contains(d, "insufficient resources")
+}
+
+// barrierStream is a stream name no stream has (names cannot contain
+// spaces): a publish expecting it is refused without being stored.
+const barrierStream = "ledger append barrier"
+
+// Settle finds out what an Append whose outcome was unknown (ErrUnknownOutcome)
+// stored of msgs, reading the stream after sequence after (the last one the
+// caller knows precedes the append). It returns where msgs[0] was stored and
+// how many of msgs were stored there, in order; n is 0 when none was.
+//
+// An atomic batch is all-or-nothing, except on a single-replica stream whose
+// commit fails half-way (the disk or max_store runs out between two of its
+// messages): the server then keeps the first messages and answers nothing.
+// So n may be anything from 0 to len(msgs).
+//
+// Before reading, Settle sends a publish the stream refuses (it expects
+// another stream): the stream handles one connection's publishes in order,
+// so once that is answered, the append's commit has been processed. On a
+// replicated stream the commit may still be applying; the caller's next
+// append, checked against what it saw, catches a late one.
+func (s *Store) Settle(ctx context.Context, after uint64, msgs []Message) (first uint64, n int, err error) {
+	if len(msgs) == 0 {
+		return 0, 0, fmt.Errorf("%w: nothing to settle", ErrInvalid)
+	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	probe := &nats.Msg{Subject: Subject(msgs[0].Partner, msgs[0].Type),
+		Header: nats.Header{jetstream.ExpectedStreamHeader: []string{barrierStream}}}
+	if _, err := s.request(ctx, probe); err != nil {
+		return 0, 0, fmt.Errorf("eventstore: settle: barrier: %w", err)
+	}
+	errDone := errors.New("settled")
+	err = s.Read(ctx, after+1, "", func(recs []Record) error {
+		for _, r := range recs {
+			switch {
+			case n == len(msgs):
+				return errDone
+			case sameMessage(r, msgs[n]):
+				if n == 0 {
+					first = r.Seq
+				}
+				n++
+			case n > 0:
+				return errDone // the stored run ends here
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDone) {
+		return 0, 0, fmt.Errorf("eventstore: settle: %w", err)
+	}
+	return first, n, nil
+}
+
+// sameMessage reports whether r is m as Append stores it.
+func sameMessage(r Record, m Message) bool {
+	if r.Partner != m.Partner || r.Type != m.Type || !bytes.Equal(r.Data, m.Data) {
+		return false
+	}
+	for k, v := range m.Header {
+		if r.Header[k] != v {
+			return false
+		}
+	}
+	return true
 }

@@ -386,7 +386,7 @@ func TestAppendOutcome(t *testing.T) {
 			if tt.n == 1 {
 				_, err = e.store.commit(ctx, out[0])
 			} else {
-				_, err = e.store.publishBatch(ctx, out)
+				_, err = e.store.publishBatch(ctx, out, 0)
 			}
 			if err == nil {
 				t.Fatal("no error")

@@ -18,6 +18,13 @@ var (
 	// once the stream is back.
 	ErrUnavailable = errors.New("eventstore: the stream is unavailable; nothing was stored")
 
+	// ErrStorageFull means the server has no room for the append: JetStream's
+	// store limit (max_store) or the disk's free-space reserve would be
+	// exceeded, or the server answered "insufficient resources". Nothing
+	// was stored; the append succeeds again once room is made, without a
+	// restart.
+	ErrStorageFull = errors.New("eventstore: no storage room for the append; nothing was stored")
+
 	// ErrConflict is matched by every *ConflictError (errors.Is), for callers
 	// that do not need the details.
 	ErrConflict = errors.New("eventstore: expected sequence conflict")

@@ -39,7 +39,13 @@ type options struct {
 	replicas int
 	log      *slog.Logger
 	readOnly bool
+	room     RoomCheck
 }
+
+// RoomCheck says whether the server has room for an append of need bytes
+// (an estimate of what it will store). A non-nil error means it has not;
+// Append then stores nothing and returns the error wrapped in ErrStorageFull.
+type RoomCheck func(need int64) error
 
 // Option configures Open.
 type Option func(*options)
@@ -53,6 +59,14 @@ func WithReplicas(n int) Option { return func(o *options) { o.replicas = n } }
 // ReadOnly opens an existing stream without creating or reconfiguring it:
 // for auditors replaying the log, who may read it but not change it.
 func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
+// WithRoomCheck makes every Append first ask check whether the store has
+// room for it. An atomic batch that runs out of room while the server
+// commits it is stored in part (a single-replica stream stores its
+// messages one at a time, and stops at the first that does not fit), so
+// the ledger refuses an append that would not fit rather than let the
+// server find out half-way.
+func WithRoomCheck(check RoomCheck) Option { return func(o *options) { o.room = check } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -69,6 +83,7 @@ type Store struct {
 	// leader abandons append requests a leader change left unanswered
 	// (leader.go); nil for a read-only store.
 	leader *leaderWatch
+	room   RoomCheck // nil: no check before an append (see WithRoomCheck)
 }
 
 // Record is one stored event.
@@ -146,6 +161,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, 
 		name:     o.name,
 		log:      o.log,
 		batchSem: make(chan struct{}, maxConcurrentBatches),
+		room:     o.room,
 	}
 	if !o.readOnly {
 		if err := s.watchLeader(); err != nil {

@@ -12,8 +12,10 @@ import (
 
 // ErrDisagree reports a fold the log and the read models disagree on: a gap
 // in the sequences, events lost from the log. It is not an availability
-// problem — folding again gives the same answer — unlike a bbolt or disk
-// error, which Fold returns as is.
+// problem — folding again gives the same answer — and neither is a
+// read-model record that does not decode (ErrDamaged); any other error is
+// the store's (bbolt, the disk: no space, an I/O error, a closed file),
+// which Fold returns as is and the same fold may succeed when retried.
 var ErrDisagree = errors.New("projections: the log and the read models disagree")
 
 // Batch is a stretch of consecutive log sequences: the ledger's events in
@@ -121,6 +123,14 @@ func (s *Store) FoldBatch(b Batch) error {
 	})
 }
 
+// decodeErr marks a read-model record that does not decode as damage.
+func decodeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrDamaged, err)
+}
+
 // txFacts is domain.Facts over one write transaction. Facts changed in the
 // batch are kept decoded and written once at the end, so a partner touched by
 // a thousand events is encoded once.
@@ -173,7 +183,7 @@ func (f *txFacts) PartnerCore(id string) *domain.PartnerCore {
 		return nil
 	}
 	c, err := decodeCore(v)
-	f.fail(err)
+	f.fail(decodeErr(err))
 	f.cores[id] = c
 	return c
 }
@@ -195,7 +205,7 @@ func (f *txFacts) Offer(id string) *domain.Offer {
 		return nil
 	}
 	o, err := decodeOffer(f.offers.Get(pkey(string(owner), []byte(id))))
-	f.fail(err)
+	f.fail(decodeErr(err))
 	f.offerCache[id] = o
 	return o
 }
@@ -214,7 +224,7 @@ func (f *txFacts) Sale(id string) *domain.Sale {
 		return nil
 	}
 	s, err := decodeSale(f.sales.Get(pkey(string(owner), []byte(id))))
-	f.fail(err)
+	f.fail(decodeErr(err))
 	f.saleCache[id] = s
 	return s
 }
@@ -238,7 +248,7 @@ func (f *txFacts) Activation(partner string, seq uint64) *domain.Activation {
 		return nil
 	}
 	a, err := decodeActivation(v)
-	f.fail(err)
+	f.fail(decodeErr(err))
 	f.actCache[k] = a
 	return a
 }

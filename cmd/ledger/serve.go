@@ -11,6 +11,7 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/app"
+	"github.com/benefits-ledger/ledger/internal/natsserver"
 )
 
 func runServe(e *env, args []string) int {
@@ -21,6 +22,8 @@ func runServe(e *env, args []string) int {
 	listen := fs.String("listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	policyFile := fs.String("policy", "", "policy file (default: the embedded policy)")
 	verbose := fs.Bool("v", false, "log at debug level")
+	maxStore := fs.Int64("max-store", natsserver.DefaultMaxStore, "JetStream file storage limit in bytes (max_store) of the embedded server; appends beyond it answer storage_full")
+	minFree := fs.Int64("min-free-disk", natsserver.DefaultMinFreeDisk, "bytes kept free on the data directory's disk; appends that would leave less answer storage_full (negative: no reserve)")
 	var sec serveSecurity
 	sec.register(fs)
 	var cl serveCluster
@@ -28,7 +31,7 @@ func runServe(e *env, args []string) int {
 	if _, err := parseFlags(fs, args); err != nil {
 		return fail(e, exitError, err)
 	}
-	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen}
+	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, MaxStore: *maxStore, MinFreeDisk: *minFree}
 	if err := sec.apply(&cfg); err != nil {
 		return fail(e, exitError, err)
 	}

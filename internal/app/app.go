@@ -51,6 +51,11 @@ type Config struct {
 	// MaxPayload replaces the embedded server's max payload (0: the
 	// default, natsserver.MaxPayload); tests lower it.
 	MaxPayload int32
+
+	// Storage limits of the embedded server (natsserver.Config): 0 takes
+	// natsserver.DefaultMaxStore and DefaultMinFreeDisk. An append that
+	// would exceed either is refused with storage_full.
+	MaxStore, MinFreeDisk int64
 }
 
 // Ledger is a running ledger.
@@ -132,7 +137,13 @@ func (l *Ledger) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if l.es, err = l.openStream(ctx, js, append([]eventstore.Option{eventstore.WithLogger(l.log)}, cfg.StreamOpts...)); err != nil {
+	streamOpts := []eventstore.Option{eventstore.WithLogger(l.log)}
+	if l.srv != nil {
+		// Refuse an append the store has no room for before the server
+		// finds out half-way through storing it (natsserver.RoomFor).
+		streamOpts = append(streamOpts, eventstore.WithRoomCheck(l.srv.RoomFor))
+	}
+	if l.es, err = l.openStream(ctx, js, append(streamOpts, cfg.StreamOpts...)); err != nil {
 		return err
 	}
 	models, err := openModels(modelsPath(cfg.DataDir), l.log)

@@ -65,7 +65,7 @@ func (l *Ledger) startEmbedded(ctx context.Context) error {
 		SyncAlways: !cfg.NoSync, Logger: l.log.With("component", "nats"), TLS: tls,
 		Auth: &natsserver.Auth{OperatorJWT: m.OperatorJWT, SystemAccount: m.SystemAccount,
 			Accounts: m.AccountJWTs, StoreAccount: m.LedgerAccount},
-		ServerName: serverName, Cluster: cluster, MaxPayload: cfg.MaxPayload})
+		ServerName: serverName, Cluster: cluster, MaxPayload: cfg.MaxPayload, MaxStore: cfg.MaxStore, MinFreeDisk: cfg.MinFreeDisk})
 	if err != nil {
 		return err
 	}

@@ -365,9 +365,11 @@ func (p *Projector) readLog(ctx context.Context) error {
 }
 
 // foldError classifies a failed fold: the log and the read models
-// disagreeing is damage; anything else (bbolt, the disk) is worth a retry.
+// disagreeing, or read models whose records do not decode, is damage;
+// anything else is the store's (bbolt, the disk: full, an I/O error) and is
+// retried, the writer answering unavailable meanwhile: the log is fine.
 func foldError(err error) error {
-	if errors.Is(err, projections.ErrDisagree) {
+	if errors.Is(err, projections.ErrDisagree) || errors.Is(err, projections.ErrDamaged) {
 		return fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
 	return fmt.Errorf("storing a fold in the read models: %w", err)

@@ -21,10 +21,15 @@ const (
 
 	CodeLineTooLong domain.Code = "line_too_long"
 	CodeUnavailable domain.Code = "unavailable"
+	// CodeStorageFull: the event store has no room (its max_store limit or
+	// the disk's free-space reserve): nothing of the line was stored, and
+	// submitting it again succeeds once room is made, without a restart.
+	CodeStorageFull domain.Code = "storage_full"
 
 	cacheBudgetFacts = 100_000          // facts of partner state kept decided-ready (partners are held without their sales)
 	maxAttempts      = 3                // appends of one submission before it is failed
 	contentionWindow = 10 * time.Second // per-partner checks after meeting another writer
+	settleTimeout    = 30 * time.Second // reading back what an append with an unknown outcome stored
 )
 
 // LineResult is the outcome of one input line: the `submit --json` line.
@@ -163,7 +168,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		case err != nil:
 			w.log.Warn("decision state behind the log; resynchronizing", "err", err)
 			w.resync(ctx, d.first)
-			retry = w.requeue(subs, err)
+			retry = w.requeue(subs, err, nil)
 		case len(d.msgs) == 0:
 			reply(d)
 			w.evict()
@@ -272,6 +277,11 @@ func streamConflict(err error) bool {
 func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok bool) {
 	<-fl.done
 	d := fl.d
+	if errors.Is(fl.err, eventstore.ErrUnknownOutcome) {
+		if w.settle(ctx, fl) {
+			return nil, false
+		}
+	}
 	last := d.first + uint64(len(d.msgs)) - 1
 	switch {
 	case fl.err == nil && fl.first == d.first:
@@ -296,14 +306,110 @@ func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok 
 		w.log.Warn("append failed; resynchronizing", "err", fl.err)
 	}
 	w.resync(ctx, d.first)
-	return w.requeue(d.subs, fl.err), false
+	return w.requeue(d.subs, fl.err, settled(d, d.first, 0, fl.err)), false
+}
+
+// settle finds out what an append whose outcome was unknown stored, so that
+// its lines are answered as what they are: recorded by this submission
+// (duplicate:false, with their sequences), or not recorded. All stored, the
+// flight becomes a success; none stored, it stays a failure to retry. Part
+// stored (a single-replica commit that ran out of room half-way), the rest
+// is appended after it, as decided; if that fails too, settle answers the
+// group line by line, resynchronizes and returns true.
+func (w *Writer) settle(ctx context.Context, fl *flight) (answered bool) {
+	d := fl.d
+	sctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	after := min(d.first-1, w.lastSeq.Load())
+	first, n, err := w.es.Settle(sctx, after, d.msgs)
+	if err != nil {
+		w.log.Warn("cannot read back what an append with an unknown outcome stored", "err", err, "outcome", fl.err)
+		return false
+	}
+	w.log.Info("append with an unknown outcome read back", "stored", n, "of", len(d.msgs), "first", first, "outcome", fl.err)
+	switch {
+	case n == 0:
+		return false
+	case n == len(d.msgs):
+		fl.first, fl.err = first, nil
+		return false
+	}
+	// The rest was decided on top of the stored part: append it right
+	// after, reading back again should that outcome be unknown too.
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		next := first + uint64(n)
+		var rest uint64
+		rest, err = w.es.Append(sctx, d.msgs[n:], nil, eventstore.ExpectLastSeq(next-1))
+		if err == nil && rest != next {
+			err = fmt.Errorf("the rest of the batch was stored at %d, not right after its first part (%d)", rest, next)
+		}
+		if err == nil {
+			fl.first, fl.err = first, nil
+			return false
+		}
+		if !errors.Is(err, eventstore.ErrUnknownOutcome) {
+			break
+		}
+		_, m, serr := w.es.Settle(sctx, next-1, d.msgs[n:])
+		if serr != nil {
+			err = fmt.Errorf("%w (reading it back: %v)", err, serr)
+			break
+		}
+		if n += m; n == len(d.msgs) {
+			fl.first, fl.err = first, nil
+			return false
+		}
+	}
+	w.log.Error("an atomic append was stored in part and could not be completed", "first", first, "stored", n, "of", len(d.msgs), "err", err)
+	predicted := d.first // answerPartial renumbers d
+	answerPartial(d, first, n, err)
+	w.resync(ctx, predicted)
+	return true
+}
+
+// answerPartial answers a group of which only the first n events were
+// stored, at first (see settled).
+func answerPartial(d *decision, first uint64, n int, err error) {
+	for i, rs := range settled(d, first, n, err) {
+		d.subs[i].done <- rs
+	}
+}
+
+// settled is what a group's lines are when only the first n of its events
+// were stored, at first (n may be 0): lines up to the first one not (wholly)
+// stored are as decided, renumbered (recorded, duplicates of earlier
+// submissions, rejections); that line and every later one were decided on
+// top of events that are not in the log, so none of them is recorded.
+func settled(d *decision, first uint64, n int, err error) [][]LineResult {
+	shift(d.results, d.first, first)
+	d.first = first
+	cut := first + uint64(n) // the first sequence not stored
+	code := codeOf(err)
+	msg := "not recorded: " + failMsg(code, err)
+	if n > 0 {
+		msg = fmt.Sprintf("not recorded: the event log stored only the first %d of the batch's %d events (up to seq %d): %v",
+			n, len(d.msgs), cut-1, err)
+	}
+	failed := false
+	for _, rs := range d.results {
+		for j := range rs {
+			if !failed && rs[j].OK && rs[j].Seq >= cut {
+				failed = true
+			}
+			if failed {
+				rs[j] = LineResult{Line: rs[j].Line, ID: rs[j].ID, Code: code, Error: msg}
+			}
+		}
+	}
+	return d.results
 }
 
 // requeue returns the submissions to decide again after a failure, and fails
-// those that have had their attempts.
-func (w *Writer) requeue(subs []*submission, err error) []*submission {
+// those that have had their attempts: with results (a failed append's, see
+// settled), lines that did not depend on the append keep their answer.
+func (w *Writer) requeue(subs []*submission, err error, results [][]LineResult) []*submission {
 	var again []*submission
-	for _, s := range subs {
+	for i, s := range subs {
 		if !streamConflict(err) {
 			// The next attempt is checked per partner: a failed stream
 			// check does not count against the submission.
@@ -311,6 +417,10 @@ func (w *Writer) requeue(subs []*submission, err error) []*submission {
 		}
 		if s.attempts < maxAttempts && retryable(err) && s.ctx.Err() == nil {
 			again = append(again, s)
+			continue
+		}
+		if results != nil {
+			s.done <- results[i]
 			continue
 		}
 		s.done <- failLines(s, err)
@@ -335,11 +445,31 @@ func shift(results [][]LineResult, predicted, actual uint64) {
 	}
 }
 
-func failLines(s *submission, err error) []LineResult {
-	code, msg := CodeUnavailable, "the event log did not accept the batch: "+err.Error()
-	if IsDamaged(err) {
-		code, msg = CodeDamaged, "the ledger records nothing until its damaged event log is repaired: "+err.Error()
+// codeOf is the line code of a failed append.
+func codeOf(err error) domain.Code {
+	switch {
+	case IsDamaged(err):
+		return CodeDamaged
+	case errors.Is(err, eventstore.ErrStorageFull):
+		return CodeStorageFull
 	}
+	return CodeUnavailable
+}
+
+// failMsg explains a failure code.
+func failMsg(code domain.Code, err error) string {
+	switch code {
+	case CodeDamaged:
+		return "the ledger records nothing until its damaged event log is repaired: " + err.Error()
+	case CodeStorageFull:
+		return "the event store has no room; nothing was recorded (submit again once room is made): " + err.Error()
+	}
+	return "the event log did not accept the batch: " + err.Error()
+}
+
+func failLines(s *submission, err error) []LineResult {
+	code := codeOf(err)
+	msg := failMsg(code, err)
 	out := make([]LineResult, len(s.lines))
 	for j := range out {
 		out[j] = LineResult{Line: j + 1, Code: code, Error: msg}

@@ -63,6 +63,9 @@ func buildOptions(cfg Config) (*server.Options, error) {
 		// The ASCII-art banner is noise inside another program's log.
 		DisableJetStreamBanner: true,
 		MaxPayload:             MaxPayload,
+		// An explicit limit: unset, the server sizes it from the disk's
+		// free space at each start (see DefaultMaxStore).
+		JetStreamMaxStore: maxStore(cfg),
 	}
 	if cfg.MaxPayload > 0 {
 		opts.MaxPayload = cfg.MaxPayload
@@ -79,4 +82,23 @@ func buildOptions(cfg Config) (*server.Options, error) {
 		return nil, err
 	}
 	return opts, nil
+}
+
+// maxStore is Config.MaxStore or its default.
+func maxStore(cfg Config) int64 {
+	if cfg.MaxStore > 0 {
+		return cfg.MaxStore
+	}
+	return DefaultMaxStore
+}
+
+// minFreeDisk is Config.MinFreeDisk or its default (negative: none).
+func minFreeDisk(cfg Config) int64 {
+	switch {
+	case cfg.MinFreeDisk > 0:
+		return cfg.MinFreeDisk
+	case cfg.MinFreeDisk < 0:
+		return 0
+	}
+	return DefaultMinFreeDisk
 }

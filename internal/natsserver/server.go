@@ -22,12 +22,18 @@ const readyTimeout = 10 * time.Second
 
 // Config describes the embedded server.
 type Config struct {
-	StoreDir   string       // JetStream file storage directory (required)
-	Host       string       // default "127.0.0.1"
-	Port       int          // default 4222; -1 = random free port (server.RANDOM_PORT), for tests
-	SyncAlways bool         // fsync every write; the ledger passes true by default
-	ServerName string       // optional; required (unique, stable) on a cluster node
-	Logger     *slog.Logger // optional; server log lines go here (routine ones at debug level)
+	StoreDir   string // JetStream file storage directory (required)
+	Host       string // default "127.0.0.1"
+	Port       int    // default 4222; -1 = random free port (server.RANDOM_PORT), for tests
+	SyncAlways bool   // fsync every write; the ledger passes true by default
+	ServerName string // optional; required (unique, stable) on a cluster node
+
+	// MaxStore is JetStream's file storage limit in bytes (max_store);
+	// 0 means DefaultMaxStore. MinFreeDisk is the free space RoomFor keeps
+	// on the store's disk; 0 means DefaultMinFreeDisk, negative none.
+	MaxStore    int64
+	MinFreeDisk int64
+	Logger      *slog.Logger // optional; server log lines go here (routine ones at debug level)
 
 	// Auth is required: the server never runs without authentication
 	// unless Open is set, which only tests of other packages do.
@@ -48,6 +54,8 @@ type Config struct {
 type Server struct {
 	ns       *server.Server
 	log      *slog.Logger
+	storeDir string // for RoomFor
+	minFree  int64  // for RoomFor
 	stopOnce sync.Once
 }
 
@@ -80,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 	go ns.Start()
 
-	s := &Server{ns: ns, log: log}
+	s := &Server{ns: ns, log: log, storeDir: cfg.StoreDir, minFree: minFreeDisk(cfg)}
 	if err := s.waitReady(ctx, fatal); err != nil {
 		s.Shutdown()
 		return nil, err
@@ -89,7 +97,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		log.Info("nats server ready", "url", ns.ClientURL(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways,
 			"server_name", cfg.ServerName, "cluster", cfg.Cluster.Name, "routes_listen", ns.ClusterAddr())
 	} else {
-		log.Info("nats server ready", "url", ns.ClientURL(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways)
+		log.Info("nats server ready", "url", ns.ClientURL(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways,
+			"max_store", opts.JetStreamMaxStore, "min_free_disk", s.minFree)
 	}
 	return s, nil
 }
