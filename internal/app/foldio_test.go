@@ -43,7 +43,7 @@ func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
 // projector retries; it never declares the log damaged, and once the store
 // works again it folds on.
 func TestFoldStoreErrorIsNotDamage(t *testing.T) {
-	h := signalHandler{msg: "projector: following the log failed; retrying", errPart: "writing the read models",
+	h := signalHandler{msg: "projector: following the log failed; retrying", errPart: "storing a fold in the read models",
 		once: &sync.Once{}, seen: make(chan struct{})}
 	l := start(t, Config{Logger: slog.New(h)})
 	mustAccept(t, submit(t, l.Writer(), offerLine("P-1", "O-1")))
