@@ -46,6 +46,8 @@ type Server struct {
 	adm      *admission
 	stopOnce sync.Once
 	wg       sync.WaitGroup
+	stopMu   sync.RWMutex // guards stopped against requests still being delivered
+	stopped  bool         // set by Stop: requests after it are answered unavailable
 
 	submitTimeout, queryTimeout time.Duration // deadlines of a request's handling
 }
@@ -108,6 +110,11 @@ func Register(nc *nats.Conn, w *ledger.Writer, q *ledger.Queries, log *slog.Logg
 // Stop stops taking requests and waits for in-flight ones to finish.
 func (s *Server) Stop() error {
 	err := s.svc.Stop()
+	// Draining the subscriptions is asynchronous: a request may still be
+	// delivered. It must not reach the closed pool.
+	s.stopMu.Lock()
+	s.stopped = true
+	s.stopMu.Unlock()
 	s.wg.Wait()
 	s.stopOnce.Do(func() { close(s.work) })
 	return err
@@ -136,13 +143,22 @@ func (a asyncHandler) HandleAsync(req micro.Request, done func()) {
 		done()
 		return
 	}
+	s.stopMu.RLock()
+	if s.stopped {
+		s.stopMu.RUnlock()
+		s.fail(req, &domain.Error{Code: ledger.CodeUnavailable, Msg: "the ledger is stopping: retry (nothing was done)"})
+		done()
+		return
+	}
+	s.wg.Add(1) // before Stop can wait: the pool stays open for this request
+	s.stopMu.RUnlock()
 	t, err := s.adm.admit(endpointOf(req.Subject()), clientOf(req), requestBytes(req))
 	if err != nil {
+		s.wg.Done()
 		s.fail(req, err)
 		done()
 		return
 	}
-	s.wg.Add(1)
 	s.work <- job{a.h, req, t, done}
 }
 
