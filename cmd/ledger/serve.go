@@ -11,6 +11,7 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/app"
+	"github.com/benefits-ledger/ledger/internal/httpapi"
 )
 
 func runServe(e *env, args []string) int {
@@ -20,6 +21,7 @@ func runServe(e *env, args []string) int {
 	natsURL := fs.String("nats-url", "", "use this NATS server instead of the embedded one")
 	listen := fs.String("listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	policyFile := fs.String("policy", "", "policy file (default: the embedded policy)")
+	httpAddr := fs.String("http", httpapi.DefaultAddr, `HTTP listener (API, /metrics, /healthz, /readyz); "" turns it off`)
 	verbose := fs.Bool("v", false, "log at debug level")
 	var sec serveSecurity
 	sec.register(fs)
@@ -28,7 +30,7 @@ func runServe(e *env, args []string) int {
 	if _, err := parseFlags(fs, args); err != nil {
 		return fail(e, exitError, err)
 	}
-	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen}
+	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, HTTP: *httpAddr}
 	if err := sec.apply(&cfg); err != nil {
 		return fail(e, exitError, err)
 	}
@@ -54,6 +56,9 @@ func runServe(e *env, args []string) int {
 		return fail(e, exitError, fmt.Errorf("serve: %w", err))
 	}
 	fmt.Fprintf(e.stdout, "ledger ready: %s (data %s, policy %s)\n", l.ClientURL(), *data, pol.Version)
+	if u := l.HTTPURL(); u != "" {
+		fmt.Fprintf(e.stdout, "http: %s\n", u)
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-l.ProjectorFailed():
