@@ -23,10 +23,10 @@ import (
 
 // Content types of POST /v1/events (CloudEvents 1.0 HTTP binding).
 const (
-	typeJSON       = "application/json"                  // structured (one envelope), or binary with ce-* headers
-	typeCloudEvent = "application/cloudevents+json"      // structured: one envelope
+	typeJSON       = "application/json"                   // structured (one envelope), or binary with ce-* headers
+	typeCloudEvent = "application/cloudevents+json"       // structured: one envelope
 	typeBatch      = "application/cloudevents-batch+json" // batch: a JSON array of envelopes
-	typeNDJSON     = "application/x-ndjson"              // many structured envelopes, one per line (as ledger.submit)
+	typeNDJSON     = "application/x-ndjson"               // many structured envelopes, one per line (as ledger.submit)
 )
 
 // cePrefix starts the header of a binary-mode attribute (case-insensitive).
