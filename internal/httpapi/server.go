@@ -126,6 +126,7 @@ type Server struct {
 	m        *metrics.Metrics
 	srv      *http.Server
 	ln       net.Listener
+	tls      bool
 	slots    chan struct{}
 	limiters map[auth.Role]*rate.Limiter
 	params   queryParams
@@ -161,6 +162,7 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("http: TLS: %w", err)
 		}
 		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.tls = true
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("http: listen %s: %w", cfg.Addr, err)
@@ -168,7 +170,7 @@ func Start(cfg Config) (*Server, error) {
 	go func() {
 		defer close(s.done)
 		var err error
-		if s.srv.TLSConfig != nil {
+		if s.tls {
 			err = s.srv.ServeTLS(s.ln, "", "")
 		} else {
 			err = s.srv.Serve(s.ln)
@@ -183,7 +185,7 @@ func Start(cfg Config) (*Server, error) {
 // URL is the listener's base URL (http:// or https://).
 func (s *Server) URL() string {
 	scheme := "http"
-	if s.srv.TLSConfig != nil {
+	if s.tls {
 		scheme = "https"
 	}
 	return scheme + "://" + s.ln.Addr().String()
