@@ -39,7 +39,9 @@ func startLedger(t *testing.T, data, http string, set httpapi.Settings) *app.Led
 	return l
 }
 
-func startHTTP(t *testing.T) *app.Ledger { return startLedger(t, "", "127.0.0.1:0", httpapi.Settings{}) }
+func startHTTP(t *testing.T) *app.Ledger {
+	return startLedger(t, "", "127.0.0.1:0", httpapi.Settings{})
+}
 
 // token reads a role's token file, as an operator would.
 func token(t *testing.T, l *app.Ledger, r auth.Role) string {
