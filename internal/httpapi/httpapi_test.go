@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/app"
@@ -15,6 +16,7 @@ import (
 	"github.com/benefits-ledger/ledger/internal/httpapi"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/rpc"
+	"github.com/nats-io/nats.go"
 )
 
 var (
@@ -347,4 +349,56 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("%s: %d, want %d", code, got, want)
 		}
 	}
+}
+
+// TestReadyzNotReadyWhenProjectorStops: an event the projector cannot
+// decode (written with the ledger's own credentials, the only ones that may
+// write the stream) stops the read models; /readyz answers 503 with the
+// reason, /healthz still 200, and the lag gauges show the unfolded event.
+func TestReadyzNotReadyWhenProjectorStops(t *testing.T) {
+	l := startHTTP(t)
+	seed(t, l)
+	nc, err := nats.Connect(l.ClientURL(), nats.UserCredentials(app.CredsFile(l.DataDir(), "ledger")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Publish("ledger.events.P-1.SaleBilled", []byte("this is not an envelope")); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute) // a bound for failing, not a measurement
+	for {
+		status, b := do(t, l, request{method: "GET", path: "/readyz"})
+		var doc struct{ Status, Reason string }
+		json.Unmarshal(b, &doc)
+		if status == 503 {
+			if doc.Status != "not_ready" || !strings.Contains(doc.Reason, "projector") {
+				t.Fatalf("/readyz 503 %s, want the projector named", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d %s after the projector met an undecodable event", status, b)
+		}
+	}
+	if status, _ := do(t, l, request{method: "GET", path: "/healthz"}); status != 200 {
+		t.Fatalf("/healthz %d: the process is up", status)
+	}
+	_, text := do(t, l, request{method: "GET", path: "/metrics"})
+	if !strings.Contains(string(text), "ledger_projection_lag_events 1\n") || strings.Contains(string(text), "ledger_projection_lag_seconds 0\n") {
+		t.Fatalf("lag gauges after one unfolded event:\n%s", grepLines(string(text), "ledger_projection_lag"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
