@@ -61,7 +61,7 @@ func TestProjectorKilledMidFold(t *testing.T) {
 	killed := false
 	for delay := 150 * time.Millisecond; delay < 10*time.Second && !killed; delay += 150 * time.Millisecond {
 		port := freePort(t)
-		cmd := exec.Command(binary, "serve", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+		cmd := exec.Command(binary, "serve", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--http", "")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -89,7 +89,7 @@ func launch(t *testing.T, data string, port int, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, data: data, url: fmt.Sprintf("nats://127.0.0.1:%d", port), log: &bytes.Buffer{},
 		ready: make(chan struct{}), gone: make(chan struct{})}
-	args := append([]string{"serve", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, extra...)
+	args := append([]string{"serve", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--http", ""}, extra...)
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stderr = s.log
 	stdout, err := s.cmd.StdoutPipe()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/app"
+	"github.com/benefits-ledger/ledger/internal/httpapi"
 	"github.com/benefits-ledger/ledger/internal/natsserver"
 )
 
@@ -21,6 +22,7 @@ func runServe(e *env, args []string) int {
 	natsURL := fs.String("nats-url", "", "use this NATS server instead of the embedded one")
 	listen := fs.String("listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	policyFile := fs.String("policy", "", "policy file (default: the embedded policy)")
+	httpAddr := fs.String("http", httpapi.DefaultAddr, `HTTP listener (API, /metrics, /healthz, /readyz); "" turns it off`)
 	verbose := fs.Bool("v", false, "log at debug level")
 	maxStore := fs.Int64("max-store", natsserver.DefaultMaxStore, "JetStream file storage limit in bytes (max_store) of the embedded server; appends beyond it answer storage_full")
 	minFree := fs.Int64("min-free-disk", natsserver.DefaultMinFreeDisk, "bytes kept free on the data directory's disk; appends that would leave less answer storage_full (negative: no reserve)")
@@ -31,7 +33,7 @@ func runServe(e *env, args []string) int {
 	if _, err := parseFlags(fs, args); err != nil {
 		return fail(e, exitError, err)
 	}
-	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, MaxStore: *maxStore, MinFreeDisk: *minFree}
+	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, MaxStore: *maxStore, MinFreeDisk: *minFree, HTTP: *httpAddr}
 	if err := sec.apply(&cfg); err != nil {
 		return fail(e, exitError, err)
 	}
@@ -57,6 +59,9 @@ func runServe(e *env, args []string) int {
 		return fail(e, exitError, fmt.Errorf("serve: %w", err))
 	}
 	fmt.Fprintf(e.stdout, "ledger ready: %s (data %s, policy %s)\n", l.ClientURL(), *data, pol.Version)
+	if u := l.HTTPURL(); u != "" {
+		fmt.Fprintf(e.stdout, "http: %s\n", u)
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-l.ProjectorFailed():

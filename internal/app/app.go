@@ -17,7 +17,9 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
+	"github.com/benefits-ledger/ledger/internal/httpapi"
 	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/benefits-ledger/ledger/internal/metrics"
 	"github.com/benefits-ledger/ledger/internal/natsserver"
 	"github.com/benefits-ledger/ledger/internal/rpc"
 	"github.com/benefits-ledger/ledger/projections"
@@ -40,6 +42,10 @@ type Config struct {
 	// TLS on the embedded server's client listener (PEM files; both or none).
 	TLSCert, TLSKey string
 
+	// HTTP is the host:port of the HTTP listener (http.go); empty: none.
+	HTTP         string
+	HTTPSettings httpapi.Settings
+
 	// Cluster makes the embedded server a node of a NATS cluster
 	// (cluster.go); nil runs a single node.
 	Cluster *Cluster
@@ -60,17 +66,19 @@ type Config struct {
 
 // Ledger is a running ledger.
 type Ledger struct {
-	cfg    Config
-	log    *slog.Logger
-	srv    *natsserver.Server
-	nc     *nats.Conn
-	es     *eventstore.Store
-	models atomic.Pointer[projections.Store]
-	proj   *ledger.Projector
-	writer *ledger.Writer
-	q      *ledger.Queries
-	rpc    *rpc.Server
-	gate   *rpc.ReaderGate
+	cfg     Config
+	log     *slog.Logger
+	srv     *natsserver.Server
+	nc      *nats.Conn
+	es      *eventstore.Store
+	models  atomic.Pointer[projections.Store]
+	proj    *ledger.Projector
+	writer  *ledger.Writer
+	q       *ledger.Queries
+	rpc     *rpc.Server
+	gate    *rpc.ReaderGate
+	http    *httpapi.Server
+	metrics *metrics.Metrics
 
 	cancelWriter context.CancelFunc
 	wg           sync.WaitGroup
@@ -187,7 +195,7 @@ func (l *Ledger) start(ctx context.Context) error {
 		append([]rpc.Option{rpc.WithAdmin(l)}, cfg.RPCOptions...)...); err != nil {
 		return err
 	}
-	return nil
+	return l.startHTTP()
 }
 
 // catchUp waits for the projector to fold the log up to last, reporting
@@ -304,6 +312,7 @@ func (l *Ledger) ProjectorFailed() <-chan error { return l.projErr }
 func (l *Ledger) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
+		l.stopHTTP()
 		if l.rpc != nil {
 			l.rpc.Stop()
 		}

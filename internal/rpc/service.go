@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -373,21 +374,7 @@ func (s *Server) fail(req micro.Request, err error) {
 	}
 }
 
-func status(c domain.Code) string {
-	switch c {
-	case domain.CodeUnknownPartner:
-		return "404"
-	case ledger.CodeProjectionBehind, ledger.CodeDamaged, ledger.CodeUnavailable, CodeBusy:
-		return "503"
-	case CodeTimeout:
-		return "504"
-	case CodeInternal, CodeReplyTooLarge:
-		return "500"
-	case ledger.CodeForbidden:
-		return "403"
-	}
-	return "400"
-}
+func status(c domain.Code) string { return strconv.Itoa(HTTPStatus(c)) }
 
 // SplitLines splits NDJSON into lines, dropping a trailing newline and
 // carriage returns; blank lines are kept, so line numbers stay those of the
