@@ -180,6 +180,11 @@ func (l *Ledger) start(ctx context.Context) error {
 	if cfg.Clock != nil {
 		l.writer.SetClock(cfg.Clock)
 	}
+	// The writer feeds the metrics of every submission path (RPC, HTTP,
+	// intake): each line's answer passes through it once.
+	l.metrics = metrics.New(l.projectionLag)
+	l.metrics.EnableWriter()
+	l.writer.SetObserver(l.metrics)
 	wctx, wcancel := context.WithCancel(context.Background())
 	l.cancelWriter = wcancel
 	l.wg.Add(1)

@@ -17,7 +17,6 @@ const httpCloseWait = 40 * time.Second
 // role tokens under DATA/credentials, the metrics, the API.
 func (l *Ledger) startHTTP() error {
 	cfg := l.cfg
-	l.metrics = metrics.New(l.projectionLag)
 	if cfg.HTTP == "" {
 		return nil
 	}

@@ -127,30 +127,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 			return
 		}
 	}
-	s.count(lines, results)
 	b, err := json.Marshal(results)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, b)
-}
-
-// count feeds the submission metrics: appended events by type, rejected
-// lines by code.
-func (s *Server) count(lines [][]byte, results []ledger.LineResult) {
-	for i, res := range results {
-		switch {
-		case !res.OK:
-			s.m.Rejected(res.Code)
-		case !res.Duplicate && i < len(lines):
-			var env struct {
-				Type string `json:"type"`
-			}
-			json.Unmarshal(lines[i], &env) // an accepted line is a valid envelope
-			s.m.Appended(env.Type, 1)
-		}
-	}
 }
 
 func mapsKeys(m map[string]string) func(func(string) bool) {

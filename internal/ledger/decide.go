@@ -84,7 +84,7 @@ func (w *Writer) decide(d *decision) error {
 				continue
 			}
 			in, events, err := domain.Process(dir, w.partner, admit, raw, now, w.pol)
-			r.ID = in.ID
+			r.ID, r.typ = in.ID, in.Type
 			if seq, ok := domain.IsDuplicate(err); ok {
 				r.OK, r.Seq, r.Duplicate = true, seq, true
 				continue

@@ -41,6 +41,8 @@ type LineResult struct {
 	Duplicate bool        `json:"duplicate"`
 	Code      domain.Code `json:"code,omitempty"`
 	Error     string      `json:"error,omitempty"`
+
+	typ string // the line's event type, for the observer (not part of the document)
 }
 
 // Writer decides input events and appends them to the log.
@@ -75,6 +77,7 @@ type Writer struct {
 	unsynced     bool                       // a failed append left state to resynchronize
 	contended    time.Time                  // until then, appends are checked per partner (see launch)
 	lastRecorded time.Time                  // the latest instant a group was recorded at (recordedNow)
+	obs          Observer                   // nil: nobody listens (SetObserver)
 
 	lastSeq atomic.Uint64 // the stream's last sequence as this writer knows it (confirmed)
 }
@@ -135,6 +138,7 @@ func (w *Writer) submit(ctx context.Context, permit Permit, lines [][]byte) ([]L
 // flight is a group whose append is under way.
 type flight struct {
 	d     *decision
+	start time.Time     // when the append was sent
 	done  chan struct{} // closed when first and err are set
 	first uint64
 	err   error
@@ -170,7 +174,7 @@ func (w *Writer) Run(ctx context.Context) error {
 			w.resync(ctx, d.first)
 			retry = w.requeue(subs, err, nil)
 		case len(d.msgs) == 0:
-			reply(d)
+			w.reply(d)
 			w.evict()
 		default:
 			fl = w.launch(ctx, d)
@@ -216,6 +220,9 @@ func (w *Writer) next(ctx context.Context, fl **flight, retry *[]*submission) []
 // gather groups s with the submissions already waiting, up to one atomic
 // batch of lines.
 func (w *Writer) gather(s *submission) []*submission {
+	if w.obs != nil {
+		w.obs.WriterQueueDepth(len(w.reqs))
+	}
 	subs, n := []*submission{s}, len(s.lines)
 	for len(w.reqs) > 0 {
 		next := <-w.reqs
@@ -249,7 +256,7 @@ func takeGroup(queue []*submission) ([]*submission, []*submission) {
 // for contentionWindow, so that writers on different partners do not fail
 // each other's appends.
 func (w *Writer) launch(ctx context.Context, d *decision) *flight {
-	fl := &flight{d: d, done: make(chan struct{})}
+	fl := &flight{d: d, done: make(chan struct{}), start: time.Now()}
 	expect, opts := d.expect, []eventstore.AppendOption(nil)
 	if time.Now().After(w.contended) {
 		expect, opts = nil, []eventstore.AppendOption{eventstore.ExpectLastSeq(d.first - 1)}
@@ -286,8 +293,11 @@ func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok 
 	switch {
 	case fl.err == nil && fl.first == d.first:
 		w.proj.Offer(d.events)
+		if w.obs != nil {
+			w.obs.AppendedBatch(len(d.msgs), time.Since(fl.start))
+		}
 		w.lastSeq.Store(last)
-		reply(d)
+		w.reply(d)
 		w.evict()
 		return nil, true
 	case fl.err == nil:
@@ -296,7 +306,7 @@ func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok 
 		w.log.Warn("stream moved under the writer; resynchronizing", "predicted", d.first, "actual", fl.first)
 		shift(d.results, d.first, fl.first)
 		w.resync(ctx, d.first)
-		reply(d)
+		w.reply(d)
 		return nil, false
 	}
 	if streamConflict(fl.err) {
@@ -362,16 +372,16 @@ func (w *Writer) settle(ctx context.Context, fl *flight) (answered bool) {
 	}
 	w.log.Error("an atomic append was stored in part and could not be completed", "first", first, "stored", n, "of", len(d.msgs), "err", err)
 	predicted := d.first // answerPartial renumbers d
-	answerPartial(d, first, n, err)
+	w.answerPartial(d, first, n, err)
 	w.resync(ctx, predicted)
 	return true
 }
 
 // answerPartial answers a group of which only the first n events were
 // stored, at first (see settled).
-func answerPartial(d *decision, first uint64, n int, err error) {
+func (w *Writer) answerPartial(d *decision, first uint64, n int, err error) {
 	for i, rs := range settled(d, first, n, err) {
-		d.subs[i].done <- rs
+		w.answer(d.subs[i], rs)
 	}
 }
 
@@ -420,20 +430,48 @@ func (w *Writer) requeue(subs []*submission, err error, results [][]LineResult) 
 			continue
 		}
 		if results != nil {
-			s.done <- results[i]
+			w.answer(s, results[i])
 			continue
 		}
-		s.done <- failLines(s, err)
+		w.answer(s, failLines(s, err))
 	}
 	return again
 }
 
 // reply answers a decided group's submissions.
-func reply(d *decision) {
+func (w *Writer) reply(d *decision) {
 	for i, s := range d.subs {
-		s.done <- d.results[i]
+		w.answer(s, d.results[i])
 	}
 }
+
+// answer gives a submission its final results, and tells the observer
+// what became of each line: every answer passes here, once.
+func (w *Writer) answer(s *submission, rs []LineResult) {
+	if w.obs != nil {
+		for _, r := range rs {
+			switch {
+			case r.OK && !r.Duplicate:
+				w.obs.Appended(r.typ, 1)
+			case !r.OK:
+				w.obs.Rejected(r.Code)
+			}
+		}
+	}
+	s.done <- rs
+}
+
+// Observer hears what the writer does, for metrics. Its methods are called
+// on the writer's goroutine: they must be cheap and must not block.
+type Observer interface {
+	Appended(typ string, n int)           // n events of type typ recorded
+	Rejected(code domain.Code)            // a line answered with a code
+	AppendedBatch(n int, d time.Duration) // an atomic append of n events confirmed after d
+	WriterQueueDepth(n int)               // submissions waiting for the writer
+}
+
+// SetObserver makes o hear what the writer does (before Run).
+func (w *Writer) SetObserver(o Observer) { w.obs = o }
 
 func shift(results [][]LineResult, predicted, actual uint64) {
 	for _, rs := range results {
