@@ -197,7 +197,7 @@ func (l *Ledger) start(ctx context.Context) error {
 		return err
 	}
 	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"),
-		append([]rpc.Option{rpc.WithAdmin(l)}, cfg.RPCOptions...)...); err != nil {
+		append([]rpc.Option{rpc.WithAdmin(l), rpc.WithObserver(l.metrics)}, cfg.RPCOptions...)...); err != nil {
 		return err
 	}
 	return l.startHTTP()

@@ -2,6 +2,7 @@ package app
 
 import (
 	"testing"
+	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
 )
@@ -30,6 +31,9 @@ func TestMetricsCountNATSSubmissions(t *testing.T) {
 	if rs[6].OK || rs[6].Code != domain.CodeUnknownOffer || !rs[7].Duplicate || rs[8].Code != domain.CodeInvalidJSON {
 		t.Fatalf("results: %+v", rs)
 	}
+	if _, err := admin.Request("ledger.tier", []byte(`{"partner_id":"P-1"}`), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	fams, err := l.Metrics().Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +55,9 @@ func TestMetricsCountNATSSubmissions(t *testing.T) {
 			if h := m.GetHistogram(); h != nil && f.GetName() == "ledger_append_batch_events" {
 				batches = h.GetSampleCount()
 			}
+			if h := m.GetHistogram(); h != nil && f.GetName() == "ledger_query_duration_seconds" {
+				got[f.GetName()][label] = float64(h.GetSampleCount())
+			}
 		}
 	}
 	for typ, n := range want {
@@ -61,6 +68,9 @@ func TestMetricsCountNATSSubmissions(t *testing.T) {
 	rej := got["ledger_submissions_rejected_total"]
 	if rej[string(domain.CodeUnknownOffer)] != 1 || rej[string(domain.CodeInvalidJSON)] != 1 || len(rej) != 2 {
 		t.Errorf("rejected: %v, want one unknown_offer and one invalid_json", rej)
+	}
+	if q := got["ledger_query_duration_seconds"]; q["submit"] != 1 || q["tier"] != 1 {
+		t.Errorf("requests observed over NATS: %v, want one submit and one tier", q)
 	}
 	if batches != 1 {
 		t.Errorf("append batches observed: %d, want 1 (one request, one atomic append)", batches)

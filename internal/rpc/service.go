@@ -49,6 +49,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	stopMu   sync.RWMutex // guards stopped against requests still being delivered
 	stopped  bool         // set by Stop: requests after it are answered unavailable
+	obs      Observer     // nil: nobody listens (WithObserver)
 
 	submitTimeout, queryTimeout time.Duration // deadlines of a request's handling
 }
@@ -155,6 +156,9 @@ func (a asyncHandler) HandleAsync(req micro.Request, done func()) {
 	s.stopMu.RUnlock()
 	t, err := s.adm.admit(endpointOf(req.Subject()), clientOf(req), requestBytes(req))
 	if err != nil {
+		if s.obs != nil && domain.CodeOf(err) == CodeBusy {
+			s.obs.Busy(metricEndpoint(req.Subject()))
+		}
 		s.wg.Done()
 		s.fail(req, err)
 		done()
@@ -184,8 +188,12 @@ func (s *Server) worker() {
 			timeout = adminTimeout
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		start := time.Now()
 		j.h(ctx, j.req)
 		cancel()
+		if s.obs != nil {
+			s.obs.Query(metricEndpoint(j.req.Subject()), time.Since(start))
+		}
 		j.done()
 		s.adm.release(j.t)
 		s.wg.Done()
@@ -227,6 +235,26 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 		enc.Encode(r)
 	}
 	s.respond(req, out.Bytes())
+}
+
+// Observer hears how requests went, for metrics: each answered request's
+// endpoint and time, and each refused busy. Called on the request's
+// goroutine: cheap, never blocking.
+type Observer interface {
+	Query(endpoint string, d time.Duration)
+	Busy(endpoint string)
+}
+
+// WithObserver makes o hear how requests went.
+func WithObserver(o Observer) Option {
+	return func(s *Server, _ map[string]func(context.Context, micro.Request)) { s.obs = o }
+}
+
+// metricEndpoint is a request's endpoint name for a metric label: the
+// subject's last token ("tier", "submit"; ledger.submit.<role> is
+// "submit"), bounded by the endpoints the service registers.
+func metricEndpoint(subject string) string {
+	return strings.TrimPrefix(endpointOf(subject), Group+".")
 }
 
 // WithTimeouts replaces the deadlines of submit and query requests (30s
