@@ -10,7 +10,7 @@ import (
 	"github.com/benefits-ledger/ledger/internal/ledger"
 )
 
-// TestCLIAuditFollowsPages: `ledger audit` of a partner with 30,000 events
+// TestCLIAuditFollowsPages: `ledger audit` of a partner with 100,000 events
 // (a document far over the 8 MiB message limit; before paging it timed
 // out) prints every event once, one JSON page per line with --json and one
 // table for people that says what each event was, recorded to the
@@ -20,7 +20,7 @@ func TestCLIAuditFollowsPages(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	var in bytes.Buffer
 	in.Write(cliOffer)
-	const sales = 30_000
+	const sales = 100_000
 	for i := range sales {
 		in.Write(envelope(fmt.Sprintf("sale-%d", i), "SaleBilled", "2024-02-01T00:00:00Z", map[string]any{"sale_id": fmt.Sprintf("S-%d", i),
 			"offer_id": "O-1", "customer_id": "C-1", "amount_usd_cents": 125000 + i}))
