@@ -399,3 +399,27 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestSecondEditionParametersOverHTTP: the query parameters are the RPC
+// request's fields, the second edition's included: audit pages and filters,
+// known_at.
+func TestSecondEditionParametersOverHTTP(t *testing.T) {
+	l := startHTTP(t)
+	seed(t, l)
+	tok := token(t, l, auth.Auditor)
+	status, b := do(t, l, request{method: "GET", path: "/v1/partners/P-1/audit?limit=1&types=SaleBilled", token: tok})
+	var page ledger.AuditDoc
+	if err := json.Unmarshal(b, &page); status != 200 || err != nil || len(page.Events) != 1 || page.Events[0].Type != "SaleBilled" {
+		t.Fatalf("audit page: %d %s", status, b)
+	}
+	status, b = do(t, l, request{method: "GET", path: "/v1/partners/P-1/audit?from_seq=1&limit=1", token: tok})
+	if err := json.Unmarshal(b, &page); status != 200 || err != nil || page.NextSeq == nil || *page.NextSeq != 2 {
+		t.Fatalf("audit first page: %d %s", status, b)
+	}
+	if status, b := do(t, l, request{method: "GET", path: "/v1/partners/P-1/tier?known_at=2000-01-01", token: tok}); status != 404 {
+		t.Fatalf("tier known before anything was recorded: %d %s, want 404 unknown_partner", status, b)
+	}
+	if status, b := do(t, l, request{method: "GET", path: "/v1/partners/P-1/audit?limit=0x1", token: tok}); status != 400 {
+		t.Fatalf("a malformed limit: %d %s, want 400", status, b)
+	}
+}
