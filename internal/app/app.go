@@ -17,6 +17,7 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
+	"github.com/benefits-ledger/ledger/internal/intake"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/natsserver"
 	"github.com/benefits-ledger/ledger/internal/rpc"
@@ -51,6 +52,10 @@ type Config struct {
 	// MaxPayload replaces the embedded server's max payload (0: the
 	// default, natsserver.MaxPayload); tests lower it.
 	MaxPayload int32
+
+	// Intake are the intake's limits (zero fields: the defaults of
+	// intake.Settings).
+	Intake intake.Settings
 }
 
 // Ledger is a running ledger.
@@ -66,6 +71,11 @@ type Ledger struct {
 	q      *ledger.Queries
 	rpc    *rpc.Server
 	gate   *rpc.ReaderGate
+
+	intake        *intake.Streams
+	drainer       *intake.Drainer
+	cancelDrainer context.CancelFunc
+	drainerDone   chan struct{}
 
 	cancelWriter context.CancelFunc
 	wg           sync.WaitGroup
@@ -172,10 +182,14 @@ func (l *Ledger) start(ctx context.Context) error {
 	if l.gate, err = rpc.StartReaderGate(l.nc, l.es.StreamName(), l.log.With("component", "readers")); err != nil {
 		return err
 	}
-	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"),
-		append([]rpc.Option{rpc.WithAdmin(l)}, cfg.RPCOptions...)...); err != nil {
+	if err := l.openIntake(ctx, js); err != nil {
 		return err
 	}
+	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"),
+		append([]rpc.Option{rpc.WithAdmin(l), rpc.WithIntake(l)}, cfg.RPCOptions...)...); err != nil {
+		return err
+	}
+	l.startDrainer()
 	return nil
 }
 
@@ -293,6 +307,7 @@ func (l *Ledger) ProjectorFailed() <-chan error { return l.projErr }
 func (l *Ledger) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
+		l.stopDrainer()
 		if l.rpc != nil {
 			l.rpc.Stop()
 		}
