@@ -158,6 +158,9 @@ func Decode(h map[string][]string, body []byte) (Mode, []Line, error) {
 		}
 		return mode, batch(body), nil
 	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return mode, nil, nil // no input lines: the caller refuses the message
+	}
 	lines := SplitLines(body)
 	out := make([]Line, len(lines))
 	for i, l := range lines {
@@ -321,4 +324,45 @@ func Merge(lines []Line, submitted []ledger.LineResult) []ledger.LineResult {
 		out = append(out, r)
 	}
 	return out
+}
+
+// ToBinary returns the binary-mode form of a structured envelope: one
+// ce-<name> header per attribute, Content-Type application/json, and data
+// as the body. ok is false when the envelope has no binary form (it is not
+// one JSON object, names an attribute twice, has an attribute that is not
+// a string or a value a header cannot carry, or its data is missing or not
+// an object): publish it in structured mode, where the parser names the
+// fault.
+func ToBinary(envelope []byte) (headers map[string]string, data []byte, ok bool) {
+	names, err := domain.ObjectNames(envelope)
+	if err != nil {
+		return nil, nil, false
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(envelope, &members) != nil || len(members) != len(names) {
+		return nil, nil, false
+	}
+	headers = map[string]string{"Content-Type": ContentTypeJSON}
+	for _, name := range names {
+		v := bytes.TrimSpace(members[name])
+		if name == "data" {
+			if len(v) == 0 || v[0] != '{' {
+				return nil, nil, false
+			}
+			data = v
+			continue
+		}
+		if name == "datacontenttype" || name != strings.ToLower(name) {
+			return nil, nil, false
+		}
+		var s string
+		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil || strings.ContainsAny(s, "\r\n\x00") || s != strings.TrimSpace(s) {
+			return nil, nil, false
+		}
+		headers[HeaderPrefix+name] = s
+	}
+	if data == nil {
+		return nil, nil, false
+	}
+	return headers, data, true
 }

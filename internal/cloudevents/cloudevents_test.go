@@ -156,3 +156,38 @@ func TestMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestToBinaryRoundTrip: the binary form of an envelope decodes back to an
+// envelope that parses to the same input; envelopes without a binary form
+// say so.
+func TestToBinaryRoundTrip(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	h, data, ok := ToBinary([]byte(sale))
+	if !ok {
+		t.Fatal("no binary form")
+	}
+	hh := map[string][]string{}
+	for k, v := range h {
+		hh[k] = []string{v}
+	}
+	_, lines, err := Decode(hh, data)
+	if err != nil || lines[0].Err != nil || string(lines[0].Raw) != sale {
+		t.Fatalf("round trip: %q %v %v", lines[0].Raw, lines[0].Err, err)
+	}
+	if _, err := domain.ParseEnvelope(lines[0].Raw, now); err != nil {
+		t.Fatal(err)
+	}
+	for name, env := range map[string]string{
+		"not JSON":        `{"id":`,
+		"array":           `[1]`,
+		"number attr":     strings.Replace(sale, `"1.0"`, `1.0`, 1),
+		"data not object": strings.Replace(sale, `{"sale_id":"S-1"}`, `"x"`, 1),
+		"no data":         `{"specversion":"1.0","id":"a"}`,
+		"duplicate":       strings.Replace(sale, `"id":"billing-1"`, `"id":"a","id":"b"`, 1),
+		"newline":         strings.Replace(sale, `"billing/eu"`, `"a\nb"`, 1),
+	} {
+		if _, _, ok := ToBinary([]byte(env)); ok {
+			t.Errorf("%s: has a binary form", name)
+		}
+	}
+}

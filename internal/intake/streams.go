@@ -38,8 +38,8 @@ import (
 
 // Names of the intake's JetStream objects in the ledger account.
 const (
-	ConsumerName  = "ledger-intake"  // the drainer's durable consumer on INTAKE
-	PriorityGroup = "ledger"         // the consumer's only priority group
+	ConsumerName  = "ledger-intake"   // the drainer's durable consumer on INTAKE
+	PriorityGroup = "ledger"          // the consumer's only priority group
 	RejectedKV    = "LEDGER_REJECTED" // rejected outcomes by event id, for ledger.outcome
 )
 
@@ -206,8 +206,8 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, set Setting
 
 // Info is the intake's state for `ledger intake`.
 type Info struct {
-	Queued          uint64   `json:"queued"`           // events published and not yet decided (messages)
-	Bytes           uint64   `json:"bytes"`            // their size
+	Queued          uint64   `json:"queued"`                    // events published and not yet decided (messages)
+	Bytes           uint64   `json:"bytes"`                     // their size
 	OldestQueuedAge *float64 `json:"oldest_queued_age_seconds"` // null when nothing is queued
 	DecidedPerSec   float64  `json:"decided_per_second"`        // over the drainer's last minute
 	Pinned          bool     `json:"decider_here"`              // whether this ledger is the one deciding
