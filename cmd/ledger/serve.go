@@ -11,6 +11,7 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/app"
+	"github.com/benefits-ledger/ledger/internal/intake"
 )
 
 func runServe(e *env, args []string) int {
@@ -21,6 +22,13 @@ func runServe(e *env, args []string) int {
 	listen := fs.String("listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	policyFile := fs.String("policy", "", "policy file (default: the embedded policy)")
 	verbose := fs.Bool("v", false, "log at debug level")
+	var in intake.Settings
+	fs.Int64Var(&in.MaxBytes, "intake-max-bytes", intake.DefaultMaxBytes, "the intake's limit on queued bytes; a full intake refuses publishes (JetStream's error)")
+	fs.Int64Var(&in.MaxMsgs, "intake-max-msgs", intake.DefaultMaxMsgs, "the intake's limit on queued messages")
+	maxMsgSize := fs.Int("intake-max-msg-size", int(intake.DefaultMaxMsgSize), "the largest message the intake takes (bytes)")
+	fs.DurationVar(&in.OutcomesMaxAge, "outcomes-max-age", intake.DefaultOutcomesMaxAge, "how long outcomes are kept")
+	fs.DurationVar(&in.AckWait, "intake-ack-wait", intake.DefaultAckWait, "how long a ledger may hold an intake event undecided before it is redelivered (the takeover time after a crash)")
+	fs.DurationVar(&in.PinnedTTL, "intake-pinned-ttl", intake.DefaultPinnedTTL, "how long the intake stays pinned to a ledger that stopped pulling before another ledger takes over")
 	var sec serveSecurity
 	sec.register(fs)
 	var cl serveCluster
@@ -28,7 +36,8 @@ func runServe(e *env, args []string) int {
 	if _, err := parseFlags(fs, args); err != nil {
 		return fail(e, exitError, err)
 	}
-	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen}
+	in.MaxMsgSize = int32(min(*maxMsgSize, 1<<30))
+	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, Intake: in}
 	if err := sec.apply(&cfg); err != nil {
 		return fail(e, exitError, err)
 	}
