@@ -124,8 +124,11 @@ func (d *Drainer) count(n int) {
 // arrived, so an idle intake answers a lone event at once and a busy one
 // is decided in runs of up to FetchBatch messages.
 func (d *Drainer) Run(ctx context.Context) error {
+	// Pull requests expire in half the pinned TTL, so the pinned ledger
+	// renews them before the server would unpin it: an idle but live
+	// decider keeps its pin.
 	it, err := d.st.Consumer.Messages(jetstream.PullPriorityGroup(PriorityGroup),
-		jetstream.PullMaxMessages(d.st.settings.FetchBatch))
+		jetstream.PullMaxMessages(d.st.settings.FetchBatch), jetstream.PullExpiry(d.st.settings.PinnedTTL/2))
 	if err != nil {
 		return fmt.Errorf("intake: pull: %w", err)
 	}
@@ -135,9 +138,17 @@ func (d *Drainer) Run(ctx context.Context) error {
 	buf := map[uint64]jetstream.Msg{} // delivered, not yet decided, by stream sequence
 	var next uint64                   // the sequence to decide next (0: unknown)
 	add := func(m jetstream.Msg) {
-		if md, err := m.Metadata(); err == nil {
-			buf[md.Sequence.Stream] = m
+		md, err := m.Metadata()
+		if err != nil {
+			return
 		}
+		if next != 0 && md.Sequence.Stream < next {
+			// A redelivery of an event decided (its outcome stored) and
+			// acked already: the ack was lost or late.
+			m.Ack()
+			return
+		}
+		buf[md.Sequence.Stream] = m
 	}
 	for ctx.Err() == nil {
 		m, err := it.Next(jetstream.NextMaxWait(fetchWait))

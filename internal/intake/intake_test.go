@@ -76,9 +76,14 @@ func outcomes(t *testing.T, js jetstream.JetStream, role auth.Role, n int) []int
 	if err != nil {
 		t.Fatal(err)
 	}
+	it, err := c.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
 	var out []intake.Outcome
 	for len(out) < n {
-		m, err := c.Next(jetstream.FetchMaxWait(time.Minute))
+		m, err := it.Next(jetstream.NextMaxWait(time.Minute))
 		if err != nil {
 			t.Fatalf("outcome %d of %d: %v", len(out)+1, n, err)
 		}

@@ -65,7 +65,8 @@ type Settings struct {
 	// the drainer marks long decisions in progress.
 	AckWait time.Duration
 	// PinnedTTL is how long the server keeps the consumer pinned to a
-	// ledger that stopped pulling before another takes over (default 10 s).
+	// ledger that stopped pulling before another takes over (default 10 s,
+	// at least 2 s: the pinned ledger renews its pulls every PinnedTTL/2).
 	PinnedTTL time.Duration
 	// MaxAckPending bounds the messages delivered and not yet acked, so
 	// the reorder buffer (default 4,096).
@@ -85,6 +86,7 @@ const (
 	DefaultPinnedTTL              = 10 * time.Second
 	DefaultMaxAckPending          = 4096
 	DefaultFetchBatch             = 512
+	minPinnedTTL                  = 2 * time.Second
 	// outcomesDuplicates is the window in which a republished outcome (a
 	// redelivery after a crash) is deduplicated by its Nats-Msg-Id. It
 	// covers AckWait many times over.
@@ -113,6 +115,9 @@ func (s Settings) withDefaults() Settings {
 	if s.PinnedTTL <= 0 {
 		s.PinnedTTL = DefaultPinnedTTL
 	}
+	// The drainer's pull requests expire in half of it, at least a second
+	// (the client library's minimum expiry).
+	s.PinnedTTL = max(s.PinnedTTL, minPinnedTTL)
 	if s.MaxAckPending <= 0 {
 		s.MaxAckPending = DefaultMaxAckPending
 	}

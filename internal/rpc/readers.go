@@ -47,6 +47,10 @@ const (
 	readerPendingBytes = 4 << 20
 )
 
+// readerMetadata is the consumer metadata key naming the role a reader
+// consumer was created for.
+const readerMetadata = "ledger_reader_role"
+
 // JetStream API error codes the gate answers with, so that JetStream
 // clients recognise them (nats.go's jetstream.ErrMaximumConsumersLimit,
 // ErrConsumerNotFound).
@@ -169,6 +173,7 @@ func (g *ReaderGate) create(ctx context.Context, m *nats.Msg, role auth.Role, st
 			role, g.limit, stream, g.limit, readerInactiveMax))
 		return
 	}
+	req.Config.Metadata[readerMetadata] = string(role)
 	body, _ := json.Marshal(req)
 	resp, err := g.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.CREATE."+stream+"."+rest, body)
 	if err != nil || !created(resp.Data) {
@@ -219,6 +224,9 @@ func (g *ReaderGate) checkCreate(data []byte, stream, name string) (*createReque
 		c.MaxRequestExpires = readerMaxExpires
 	}
 	c.MemoryStorage, c.Replicas = true, 1
+	// Who created it, in the consumer itself: a delete may reach another
+	// ledger's gate (the gate is a queue group), which checks this.
+	c.Metadata = map[string]string{readerMetadata: ""}
 	// Create only: an existing consumer (the ledger's own, say) is never
 	// changed through the gate.
 	req.Action = "create"
@@ -289,6 +297,13 @@ func (g *ReaderGate) delete(ctx context.Context, m *nats.Msg, role auth.Role, st
 	g.mu.Lock()
 	mine := g.held[role][heldKey(stream, name)]
 	g.mu.Unlock()
+	if !mine {
+		// Created through another ledger's gate, perhaps: the consumer
+		// says by which role.
+		if c, err := g.js.Consumer(ctx, stream, name); err == nil && c.CachedInfo().Config.Metadata[readerMetadata] == string(role) {
+			mine = true
+		}
+	}
 	if !mine {
 		g.refuse(m, kind, 404, jsErrConsumerNotFound, "consumer not found")
 		return
