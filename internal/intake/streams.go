@@ -215,7 +215,6 @@ type Info struct {
 	Bytes           uint64   `json:"bytes"`                     // their size
 	OldestQueuedAge *float64 `json:"oldest_queued_age_seconds"` // null when nothing is queued
 	DecidedPerSec   float64  `json:"decided_per_second"`        // over the drainer's last minute
-	Pinned          bool     `json:"decider_here"`              // whether this ledger is the one deciding
 	Settings        struct {
 		MaxBytes   int64 `json:"max_bytes"`
 		MaxMsgs    int64 `json:"max_msgs"`
