@@ -112,7 +112,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // positionals names each command's arguments, for its usage line.
 var positionals = map[string]string{
-	"submit": "[FILE|-]", "tier": "PARTNER", "benefits": "PARTNER", "history": "PARTNER", "audit": "PARTNER",
+	"submit": "[FILE|-]", "publish": "[FILE|-]", "tier": "PARTNER", "benefits": "PARTNER", "history": "PARTNER", "audit": "PARTNER",
 	"policy": "show | check FILE", "export": "tiers|history",
 }
 

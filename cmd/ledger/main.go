@@ -54,6 +54,9 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":     {"run the ledger (embedded NATS with JetStream, bbolt read models)", runServe},
 		"submit":    {"send NDJSON input events, in order", runSubmit},
+		"publish":   {"queue NDJSON input events on the intake (JetStream, PubAcks); --wait for their outcomes", runPublish},
+		"outcomes":  {"the outcomes of intake events (the role's own; admin and auditor: all)", runOutcomes},
+		"intake":    {"the intake's queue: queued events, the oldest's age, events decided per second", runIntake},
 		"tier":      {"a partner's tier document", runTier},
 		"benefits":  {"a partner's benefits document", runBenefits},
 		"history":   {"a partner's held-tier changes", runHistory},
@@ -101,7 +104,7 @@ func run(e *env, args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ledger COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"serve", "submit", "tier", "benefits", "history", "audit", "attention", "stats", "policy", "whatif", "export", "replay", "verify", "chain", "rebuild", "bench", "demo", "version"} {
+	for _, name := range []string{"serve", "submit", "publish", "outcomes", "intake", "tier", "benefits", "history", "audit", "attention", "stats", "policy", "whatif", "export", "replay", "verify", "chain", "rebuild", "bench", "demo", "version"} {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands()[name].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'ledger COMMAND -h' for a command's flags")

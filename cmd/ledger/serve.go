@@ -13,6 +13,7 @@ import (
 	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/httpapi"
 	"github.com/benefits-ledger/ledger/internal/natsserver"
+	"github.com/benefits-ledger/ledger/internal/intake"
 )
 
 func runServe(e *env, args []string) int {
@@ -26,6 +27,13 @@ func runServe(e *env, args []string) int {
 	verbose := fs.Bool("v", false, "log at debug level")
 	maxStore := fs.Int64("max-store", natsserver.DefaultMaxStore, "JetStream file storage limit in bytes (max_store) of the embedded server; appends beyond it answer storage_full")
 	minFree := fs.Int64("min-free-disk", natsserver.DefaultMinFreeDisk, "bytes kept free on the data directory's disk; appends that would leave less answer storage_full (negative: no reserve)")
+	var in intake.Settings
+	fs.Int64Var(&in.MaxBytes, "intake-max-bytes", intake.DefaultMaxBytes, "the intake's limit on queued bytes; a full intake refuses publishes (JetStream's error)")
+	fs.Int64Var(&in.MaxMsgs, "intake-max-msgs", intake.DefaultMaxMsgs, "the intake's limit on queued messages")
+	maxMsgSize := fs.Int("intake-max-msg-size", int(intake.DefaultMaxMsgSize), "the largest message the intake takes (bytes)")
+	fs.DurationVar(&in.OutcomesMaxAge, "outcomes-max-age", intake.DefaultOutcomesMaxAge, "how long outcomes are kept")
+	fs.DurationVar(&in.AckWait, "intake-ack-wait", intake.DefaultAckWait, "how long a ledger may hold an intake event undecided before it is redelivered (the takeover time after a crash)")
+	fs.DurationVar(&in.PinnedTTL, "intake-pinned-ttl", intake.DefaultPinnedTTL, "how long the intake stays pinned to a ledger that stopped pulling before another ledger takes over")
 	var sec serveSecurity
 	sec.register(fs)
 	var cl serveCluster
@@ -33,7 +41,8 @@ func runServe(e *env, args []string) int {
 	if _, err := parseFlags(fs, args); err != nil {
 		return fail(e, exitError, err)
 	}
-	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, MaxStore: *maxStore, MinFreeDisk: *minFree, HTTP: *httpAddr}
+	in.MaxMsgSize = int32(min(*maxMsgSize, 1<<30))
+	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, MaxStore: *maxStore, MinFreeDisk: *minFree, HTTP: *httpAddr, Intake: in}
 	if err := sec.apply(&cfg); err != nil {
 		return fail(e, exitError, err)
 	}

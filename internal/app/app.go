@@ -18,6 +18,7 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/internal/httpapi"
+	"github.com/benefits-ledger/ledger/internal/intake"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/metrics"
 	"github.com/benefits-ledger/ledger/internal/natsserver"
@@ -62,6 +63,9 @@ type Config struct {
 	// natsserver.DefaultMaxStore and DefaultMinFreeDisk. An append that
 	// would exceed either is refused with storage_full.
 	MaxStore, MinFreeDisk int64
+	// Intake are the intake's limits (zero fields: the defaults of
+	// intake.Settings).
+	Intake intake.Settings
 }
 
 // Ledger is a running ledger.
@@ -79,6 +83,11 @@ type Ledger struct {
 	gate    *rpc.ReaderGate
 	http    *httpapi.Server
 	metrics *metrics.Metrics
+
+	intake        *intake.Streams
+	drainer       *intake.Drainer
+	cancelDrainer context.CancelFunc
+	drainerDone   chan struct{}
 
 	cancelWriter context.CancelFunc
 	wg           sync.WaitGroup
@@ -196,10 +205,14 @@ func (l *Ledger) start(ctx context.Context) error {
 	if l.gate, err = rpc.StartReaderGate(l.nc, l.es.StreamName(), l.log.With("component", "readers")); err != nil {
 		return err
 	}
-	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"),
-		append([]rpc.Option{rpc.WithAdmin(l), rpc.WithObserver(l.metrics)}, cfg.RPCOptions...)...); err != nil {
+	if err := l.openIntake(ctx, js); err != nil {
 		return err
 	}
+	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"),
+		append([]rpc.Option{rpc.WithAdmin(l), rpc.WithIntake(l), rpc.WithObserver(l.metrics)}, cfg.RPCOptions...)...); err != nil {
+		return err
+	}
+	l.startDrainer()
 	return l.startHTTP()
 }
 
@@ -318,6 +331,7 @@ func (l *Ledger) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
 		l.stopHTTP()
+		l.stopDrainer()
 		if l.rpc != nil {
 			l.rpc.Stop()
 		}

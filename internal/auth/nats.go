@@ -21,10 +21,41 @@ const (
 	SubjectEvents    = "ledger.events.>" // the stream's subjects: written by the ledger only
 	SubjectDiscovery = "$SRV.>"          // micro discovery: PING, INFO, STATS
 	StreamName       = "LEDGER"          // the event stream (eventstore.DefaultStreamName)
+
+	// The intake (CONTRACT.md "The intake"): publishers of a submitting
+	// role JetStream-publish to ledger.intake.<token>; their account's
+	// import renames it to ledger.intake.<role>.<token>, captured by the
+	// INTAKE stream in the ledger account, so the role comes from the
+	// server. The PubAck travels back as the import's reply.
+	SubjectIntake        = "ledger.intake"
+	IntakeStreamName     = "INTAKE"
+	IntakeStreamSubjects = SubjectIntake + ".*.>"
+	// The outcomes: one per intake event on ledger.outcomes.<role>, in the
+	// OUTCOMES stream; every role reads its own (the reading roles all)
+	// through the reader gate.
+	SubjectOutcomes    = "ledger.outcomes"
+	OutcomesStreamName = "OUTCOMES"
 )
 
+// IntakeSubject is where the intake stream receives role r's publishes
+// (followed by the publisher's token).
+func IntakeSubject(r Role) string { return SubjectIntake + "." + string(r) }
+
+// RoleOfIntakeSubject returns the role an INTAKE message's subject carries.
+func RoleOfIntakeSubject(subject string) (Role, error) {
+	tail, ok := strings.CutPrefix(subject, SubjectIntake+".")
+	if !ok {
+		return "", fmt.Errorf("not an intake subject: %q", subject)
+	}
+	name, _, _ := strings.Cut(tail, ".")
+	return ParseRole(name)
+}
+
+// OutcomesSubject is where the outcomes of role r's intake events go.
+func OutcomesSubject(r Role) string { return SubjectOutcomes + "." + string(r) }
+
 // QuerySubjects are the query endpoints every role may call.
-var QuerySubjects = []string{"ledger.tier", "ledger.benefits", "ledger.history", "ledger.audit", "ledger.attention", "ledger.stats", "ledger.policy"}
+var QuerySubjects = []string{"ledger.tier", "ledger.benefits", "ledger.history", "ledger.audit", "ledger.attention", "ledger.stats", "ledger.policy", "ledger.outcome", "ledger.intakeinfo"}
 
 // ScanSubjects are the endpoints that scan every partner (what-if, export):
 // the reading roles (admin and auditor) may call them, like verify.
@@ -111,7 +142,6 @@ type apiImport struct {
 // inspect or delete the ledger's own.
 func streamReadAPI(stream string) []apiImport {
 	return []apiImport{
-		{"$JS.API.INFO", false},
 		{"$JS.API.STREAM.NAMES", false},
 		{"$JS.API.STREAM.LIST", false},
 		{"$JS.API.STREAM.INFO." + stream, false},
@@ -132,13 +162,36 @@ const (
 	consumerCreateAPI = "$JS.API.CONSUMER.CREATE." + StreamName + ".>" // …<name>[.<filter>]
 	consumerDeleteAPI = "$JS.API.CONSUMER.DELETE." + StreamName + ".*" // …<name>
 	readerGatePrefix  = "ledger.readers"
+
+	outcomesCreateAPI = "$JS.API.CONSUMER.CREATE." + OutcomesStreamName + ".>"
+	outcomesDeleteAPI = "$JS.API.CONSUMER.DELETE." + OutcomesStreamName + ".*"
 )
 
-// Reader gate operations: what a role's consumer request asks for.
+// Reader gate operations: what a role's consumer request asks for, on the
+// event stream (reading roles) or on OUTCOMES (every role, filtered to its
+// own outcomes unless it reads everything).
 const (
-	GateCreate = "create"
-	GateDelete = "delete"
+	GateCreate         = "create"
+	GateDelete         = "delete"
+	GateCreateOutcomes = "create-outcomes"
+	GateDeleteOutcomes = "delete-outcomes"
 )
+
+// outcomesReadAPI are the JetStream API subjects on OUTCOMES every role
+// calls as they are: its info, pulling from and inspecting a consumer (names
+// are unguessable, and the gate filters what a consumer delivers). It also
+// holds the account info ($JS.API.INFO), which every role imports: an
+// account without JetStream that does not import it gets the server's
+// "JetStream not enabled" responder on the whole $JS.API.> (the reading
+// roles' stream API included).
+func outcomesReadAPI() []apiImport {
+	return []apiImport{
+		{"$JS.API.INFO", false},
+		{"$JS.API.STREAM.INFO." + OutcomesStreamName, false},
+		{"$JS.API.CONSUMER.MSG.NEXT." + OutcomesStreamName + ".*", true},
+		{"$JS.API.CONSUMER.INFO." + OutcomesStreamName + ".*", false},
+	}
+}
 
 // ReaderGateSubject is the subject on which the ledger receives role r's
 // consumer requests of kind op (GateCreate or GateDelete): the role's
@@ -158,13 +211,13 @@ func ParseReaderGateSubject(subject string) (r Role, op, rest string, err error)
 		return "", "", "", fmt.Errorf("not a reader gate subject: %q", subject)
 	}
 	parts := strings.SplitN(tail, ".", 3)
-	if len(parts) != 3 || (parts[1] != GateCreate && parts[1] != GateDelete) {
+	if len(parts) != 3 || !slices.Contains([]string{GateCreate, GateDelete, GateCreateOutcomes, GateDeleteOutcomes}, parts[1]) {
 		return "", "", "", fmt.Errorf("not a reader gate subject: %q", subject)
 	}
 	if r, err = ParseRole(parts[0]); err != nil {
 		return "", "", "", err
 	}
-	if !r.Reads() {
+	if (parts[1] == GateCreate || parts[1] == GateDelete) && !r.Reads() {
 		return "", "", "", fmt.Errorf("role %s does not read the stream", r)
 	}
 	return r, parts[1], parts[2], nil
@@ -187,8 +240,12 @@ func Permissions(id string) jwt.Permissions {
 	pub := slices.Clone(QuerySubjects)
 	pub = append(pub, SubjectDiscovery)
 	if r.MaySubmitAny() {
-		pub = append(pub, SubjectSubmit)
+		pub = append(pub, SubjectSubmit, SubjectIntake+".>")
 	}
+	for _, a := range outcomesReadAPI() {
+		pub = append(pub, a.subject)
+	}
+	pub = append(pub, outcomesCreateAPI, outcomesDeleteAPI)
 	if r.Reads() {
 		pub = append(pub, SubjectVerify)
 		pub = append(pub, ScanSubjects...)
@@ -226,6 +283,11 @@ func ledgerExports() jwt.Exports {
 	for _, r := range roleAccounts() {
 		if r.MaySubmitAny() {
 			service("submit as "+string(r), SubmitSubject(r), false)
+			service("intake of "+string(r), IntakeSubject(r)+".>", false)
+		}
+		if !r.Reads() { // a reading role's gate export covers every operation
+			service("outcome consumers of "+string(r), ReaderGateSubject(r, GateCreateOutcomes)+".>", false)
+			service("outcome consumer deletes of "+string(r), ReaderGateSubject(r, GateDeleteOutcomes)+".*", false)
 		}
 		if r.Reads() {
 			service("consumers of "+string(r), ReaderGateSubject(r, ">"), false)
@@ -242,6 +304,9 @@ func ledgerExports() jwt.Exports {
 	// Discovery answers once per running ledger: a stream of responses.
 	service("discovery", SubjectDiscovery, true)
 	for _, a := range streamReadAPI(StreamName) {
+		service(a.subject, a.subject, a.multi)
+	}
+	for _, a := range outcomesReadAPI() {
 		service(a.subject, a.subject, a.multi)
 	}
 	return ex
@@ -265,7 +330,13 @@ func roleImports(r Role, ledgerAccount string) jwt.Imports {
 	}
 	if r.MaySubmitAny() {
 		imp("submit", SubmitSubject(r), SubjectSubmit)
+		imp("intake", IntakeSubject(r)+".>", SubjectIntake+".>")
 	}
+	for _, a := range outcomesReadAPI() {
+		imp(a.subject, a.subject, "")
+	}
+	imp("outcome consumer create", ReaderGateSubject(r, GateCreateOutcomes)+".>", outcomesCreateAPI)
+	imp("outcome consumer delete", ReaderGateSubject(r, GateDeleteOutcomes)+".*", outcomesDeleteAPI)
 	for _, q := range QuerySubjects {
 		imp(q, q, "")
 	}

@@ -17,8 +17,13 @@
 // auditor, verify and the stream's read-only JetStream API, with consumer
 // creation and deletion renamed to the ledger's reader gate, which bounds
 // and checks them. The ledger then checks each line's event type against
-// the role (Role.CheckSubmit). The role accounts have no JetStream of their
-// own: they can create no streams, consumers or storage.
+// the role (Role.CheckSubmit). The submitting roles also import the intake
+// (ledger.intake.> renamed to ledger.intake.<role>.>, captured by the INTAKE
+// stream in the ledger account, the PubAck returning through the import),
+// and every role imports the read API of the OUTCOMES stream, its consumer
+// creation going through the reader gate, which filters it to the role's own
+// ledger.outcomes.<role> (admin and auditor: all). The role accounts have no
+// JetStream of their own: they can create no streams, consumers or storage.
 package auth
 
 import (

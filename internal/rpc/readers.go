@@ -50,6 +50,10 @@ const (
 	readerPendingBytes = 4 << 20
 )
 
+// readerMetadata is the consumer metadata key naming the role a reader
+// consumer was created for.
+const readerMetadata = "ledger_reader_role"
+
 // JetStream API error codes the gate answers with, so that JetStream
 // clients recognise them (nats.go's jetstream.ErrMaximumConsumersLimit,
 // ErrConsumerNotFound).
@@ -143,31 +147,41 @@ func (g *ReaderGate) handle(m *nats.Msg) {
 	defer cancel()
 	switch op {
 	case auth.GateCreate:
-		g.create(ctx, m, role, rest)
+		g.create(ctx, m, role, g.stream, rest)
 	case auth.GateDelete:
-		g.delete(ctx, m, role, rest)
+		g.delete(ctx, m, role, g.stream, rest)
+	case auth.GateCreateOutcomes:
+		g.create(ctx, m, role, auth.OutcomesStreamName, rest)
+	case auth.GateDeleteOutcomes:
+		g.delete(ctx, m, role, auth.OutcomesStreamName, rest)
 	}
 }
 
 // create checks and forwards a consumer create request.
-func (g *ReaderGate) create(ctx context.Context, m *nats.Msg, role auth.Role, rest string) {
+// On OUTCOMES a role that does not read everything may only create
+// consumers filtered to its own outcomes (auth.OutcomesSubject).
+func (g *ReaderGate) create(ctx context.Context, m *nats.Msg, role auth.Role, stream, rest string) {
 	const kind = "consumer_create"
-	name, _, _ := strings.Cut(rest, ".")
-	req, err := g.checkCreate(m.Data, name)
+	name, filter, _ := strings.Cut(rest, ".")
+	req, err := g.checkCreate(m.Data, stream, name)
+	if err == nil && stream == auth.OutcomesStreamName && !role.Reads() {
+		err = checkOwnOutcomes(role, filter, &req.Config)
+	}
 	if err != nil {
 		g.refuse(m, kind, 400, jsErrBadRequest, err.Error())
 		return
 	}
-	if !g.reserve(ctx, role, name) {
+	if !g.reserve(ctx, role, stream, name) {
 		g.refuse(m, kind, 400, jsErrMaximumConsumers, fmt.Sprintf(
 			"reader_consumer_limit: role %s holds %d consumers on %s, at most %d; delete one, or let idle ones expire (%s)",
-			role, g.limit, g.stream, g.limit, readerInactiveMax))
+			role, g.limit, stream, g.limit, readerInactiveMax))
 		return
 	}
+	req.Config.Metadata[readerMetadata] = string(role)
 	body, _ := json.Marshal(req)
-	resp, err := g.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.CREATE."+g.stream+"."+rest, body)
+	resp, err := g.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.CREATE."+stream+"."+rest, body)
 	if err != nil || !created(resp.Data) {
-		g.release(role, name)
+		g.release(role, stream, name)
 	}
 	if err != nil {
 		g.refuse(m, kind, 503, 0, "unavailable: creating the consumer: "+err.Error())
@@ -177,9 +191,9 @@ func (g *ReaderGate) create(ctx context.Context, m *nats.Msg, role auth.Role, re
 }
 
 // checkCreate decodes a create request and returns what may be forwarded:
-// a pull consumer that acknowledges nothing, in memory, with its idle
-// expiry and pulls bounded.
-func (g *ReaderGate) checkCreate(data []byte, name string) (*createRequest, error) {
+// a pull consumer, in memory, with its idle expiry, pulls and
+// unacknowledged messages bounded.
+func (g *ReaderGate) checkCreate(data []byte, stream, name string) (*createRequest, error) {
 	if len(data) > readerMaxRequest {
 		return nil, fmt.Errorf("request_too_large: consumer request is %d bytes, at most %d", len(data), readerMaxRequest)
 	}
@@ -189,8 +203,8 @@ func (g *ReaderGate) checkCreate(data []byte, name string) (*createRequest, erro
 	}
 	c := &req.Config
 	switch {
-	case req.Stream != g.stream:
-		return nil, fmt.Errorf("invalid_request: stream %.64q, want %s", req.Stream, g.stream)
+	case req.Stream != stream:
+		return nil, fmt.Errorf("invalid_request: stream %.64q, want %s", req.Stream, stream)
 	case c.Name != "" && c.Name != name, c.Durable != "" && c.Durable != name:
 		return nil, errors.New("invalid_request: the consumer name in the subject and the configuration differ")
 	case c.DeliverSubject != "":
@@ -215,15 +229,41 @@ func (g *ReaderGate) checkCreate(data []byte, name string) (*createRequest, erro
 		c.MaxRequestExpires = readerMaxExpires
 	}
 	c.MemoryStorage, c.Replicas = true, 1
+	// Who created it, in the consumer itself: a delete may reach another
+	// ledger's gate (the gate is a queue group), which checks this.
+	c.Metadata = map[string]string{readerMetadata: ""}
 	// Create only: an existing consumer (the ledger's own, say) is never
 	// changed through the gate.
 	req.Action = "create"
 	return &req, nil
 }
 
+// checkOwnOutcomes refuses an OUTCOMES consumer of role that could deliver
+// another role's outcomes: its filter (in the subject and the
+// configuration) must be exactly the role's outcomes subject.
+func checkOwnOutcomes(role auth.Role, subjectFilter string, c *jetstream.ConsumerConfig) error {
+	own := auth.OutcomesSubject(role)
+	filters := c.FilterSubjects
+	if c.FilterSubject != "" {
+		filters = append(filters, c.FilterSubject)
+	}
+	if len(filters) == 0 || (subjectFilter != "" && subjectFilter != own) {
+		return fmt.Errorf("forbidden: role %s reads only its own outcomes: filter the consumer on %s", role, own)
+	}
+	for _, f := range filters {
+		if f != own {
+			return fmt.Errorf("forbidden: role %s reads only its own outcomes: filter the consumer on %s (not %.64q)", role, own, f)
+		}
+	}
+	return nil
+}
+
+// heldKey names a consumer among those a role holds: stream and name.
+func heldKey(stream, name string) string { return stream + "/" + name }
+
 // reserve counts a consumer for role, pruning consumers that have gone
 // away when the role is at its limit. It reports false at the limit.
-func (g *ReaderGate) reserve(ctx context.Context, role auth.Role, name string) bool {
+func (g *ReaderGate) reserve(ctx context.Context, role auth.Role, stream, name string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	held := g.held[role]
@@ -231,45 +271,54 @@ func (g *ReaderGate) reserve(ctx context.Context, role auth.Role, name string) b
 		held = map[string]bool{}
 		g.held[role] = held
 	}
-	if held[name] {
+	key := heldKey(stream, name)
+	if held[key] {
 		return true
 	}
 	if len(held) >= g.limit {
-		for n := range held {
-			if _, err := g.js.Consumer(ctx, g.stream, n); errors.Is(err, jetstream.ErrConsumerNotFound) {
-				delete(held, n)
+		for k := range held {
+			st, n, _ := strings.Cut(k, "/")
+			if _, err := g.js.Consumer(ctx, st, n); errors.Is(err, jetstream.ErrConsumerNotFound) {
+				delete(held, k)
 			}
 		}
 	}
 	if len(held) >= g.limit {
 		return false
 	}
-	held[name] = true
+	held[key] = true
 	return true
 }
 
-func (g *ReaderGate) release(role auth.Role, name string) {
+func (g *ReaderGate) release(role auth.Role, stream, name string) {
 	g.mu.Lock()
-	delete(g.held[role], name)
+	delete(g.held[role], heldKey(stream, name))
 	g.mu.Unlock()
 }
 
 // delete forwards a consumer delete request for a consumer the role holds.
-func (g *ReaderGate) delete(ctx context.Context, m *nats.Msg, role auth.Role, name string) {
+func (g *ReaderGate) delete(ctx context.Context, m *nats.Msg, role auth.Role, stream, name string) {
 	const kind = "consumer_delete"
 	g.mu.Lock()
-	mine := g.held[role][name]
+	mine := g.held[role][heldKey(stream, name)]
 	g.mu.Unlock()
+	if !mine {
+		// Created through another ledger's gate, perhaps: the consumer
+		// says by which role.
+		if c, err := g.js.Consumer(ctx, stream, name); err == nil && c.CachedInfo().Config.Metadata[readerMetadata] == string(role) {
+			mine = true
+		}
+	}
 	if !mine {
 		g.refuse(m, kind, 404, jsErrConsumerNotFound, "consumer not found")
 		return
 	}
-	resp, err := g.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.DELETE."+g.stream+"."+name, nil)
+	resp, err := g.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.DELETE."+stream+"."+name, nil)
 	if err != nil {
 		g.refuse(m, kind, 503, 0, "unavailable: deleting the consumer: "+err.Error())
 		return
 	}
-	g.release(role, name)
+	g.release(role, stream, name)
 	g.respond(m, resp.Data)
 }
 

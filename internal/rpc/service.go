@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/cloudevents"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/micro"
 	"github.com/nats-io/nats.go"
@@ -211,16 +212,22 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 		s.fail(req, &domain.Error{Code: CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", len(data), MaxRequestBytes)})
 		return
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		s.fail(req, &domain.Error{Code: CodeBadRequest, Msg: "the request has no input lines: send NDJSON, one CloudEvents envelope per line"})
+	// Any CloudEvents mode (structured NDJSON, binary, batch): the lines
+	// are the structured envelopes the message carries or denotes.
+	_, lines, err := cloudevents.Decode(req.Headers(), data)
+	if err != nil {
+		s.fail(req, err)
 		return
 	}
-	lines := SplitLines(data)
+	if len(lines) == 0 {
+		s.fail(req, &domain.Error{Code: CodeBadRequest, Msg: "the request has no input lines: send NDJSON, one CloudEvents envelope per line, a binary-mode event or a batch"})
+		return
+	}
 	if len(lines) > ledger.MaxLines {
 		s.fail(req, &domain.Error{Code: CodeTooManyLines, Msg: fmt.Sprintf("%d lines, at most %d per request", len(lines), ledger.MaxLines)})
 		return
 	}
-	results, err := s.w.SubmitAs(ctx, permit, lines)
+	results, err := s.w.SubmitAs(ctx, permit, cloudevents.Raws(lines))
 	if err != nil {
 		code := CodeInternal
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -229,6 +236,7 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 		s.fail(req, &domain.Error{Code: code, Msg: "submission not confirmed: " + err.Error() + "; resubmit: duplicates are detected"})
 		return
 	}
+	results = cloudevents.Merge(lines, results)
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	for _, r := range results {
@@ -402,19 +410,8 @@ func (s *Server) fail(req micro.Request, err error) {
 	}
 }
 
+// status is the micro error header's status of a code (HTTPStatus).
 func status(c domain.Code) string { return strconv.Itoa(HTTPStatus(c)) }
 
-// SplitLines splits NDJSON into lines, dropping a trailing newline and
-// carriage returns; blank lines are kept, so line numbers stay those of the
-// input (a blank line is answered as invalid_json).
-func SplitLines(data []byte) [][]byte {
-	data = bytes.TrimRight(data, "\r\n")
-	if len(data) == 0 {
-		return nil
-	}
-	lines := bytes.Split(data, []byte("\n"))
-	for i, l := range lines {
-		lines[i] = bytes.TrimSuffix(l, []byte("\r"))
-	}
-	return lines
-}
+// SplitLines splits NDJSON into lines (cloudevents.SplitLines).
+func SplitLines(data []byte) [][]byte { return cloudevents.SplitLines(data) }

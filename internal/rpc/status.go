@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/cloudevents"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 )
 
@@ -11,11 +12,11 @@ import (
 // HTTP API answers them; they sit here beside the request-level codes (rpc.go)
 // so that one table (HTTPStatus) covers every code either transport answers.
 const (
-	CodeUnauthorized     domain.Code = "unauthorized"           // no or an unknown bearer token
-	CodeUnsupportedMedia domain.Code = "unsupported_media_type" // a body of a content type the endpoint does not take
-	CodeNotFound         domain.Code = "not_found"              // no such route
-	CodeMethodNotAllowed domain.Code = "method_not_allowed"     // a route without that method
-	CodeInvalidHeader    domain.Code = "invalid_header"         // a malformed header (a repeated or badly encoded ce-* attribute)
+	CodeUnauthorized     domain.Code = "unauthorized"                         // no or an unknown bearer token
+	CodeUnsupportedMedia             = cloudevents.CodeUnsupportedContentType // a body of a content type the endpoint does not take (HTTP and NATS alike)
+	CodeNotFound         domain.Code = "not_found"                            // no such route
+	CodeMethodNotAllowed domain.Code = "method_not_allowed"                   // a route without that method
+	CodeInvalidHeader    domain.Code = "invalid_header"                       // a malformed header (a repeated or badly encoded ce-* attribute)
 )
 
 // HTTPStatus is the HTTP status that answers a request-level error of code

@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/intake"
+	"github.com/benefits-ledger/ledger/internal/rpc"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// openIntake creates the intake's streams (replicas as the event stream's)
+// and returns its drainer, not yet running.
+func (l *Ledger) openIntake(ctx context.Context, js jetstream.JetStream) error {
+	s, err := js.Stream(ctx, l.es.StreamName())
+	if err != nil {
+		return fmt.Errorf("intake: event stream: %w", err)
+	}
+	replicas := s.CachedInfo().Config.Replicas
+	if l.intake, err = intake.Open(ctx, js, replicas, l.cfg.Intake); err != nil {
+		return err
+	}
+	l.drainer = intake.NewDrainer(l.intake, js, l.writer, l.log.With("component", "intake"))
+	return nil
+}
+
+// startDrainer runs the drainer until Close.
+func (l *Ledger) startDrainer() {
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancelDrainer = cancel
+	l.drainerDone = make(chan struct{})
+	go func() {
+		defer close(l.drainerDone)
+		if err := l.drainer.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			l.log.Error("intake drainer stopped", "err", err)
+		}
+	}()
+}
+
+// stopDrainer stops the drainer and waits for it: a decision under way is
+// finished or left unacked (and then redelivered).
+func (l *Ledger) stopDrainer() {
+	if l.cancelDrainer != nil {
+		l.cancelDrainer()
+		<-l.drainerDone
+	}
+}
+
+// Drainer is the intake's drainer (tests, benchmarks).
+func (l *Ledger) Drainer() *intake.Drainer { return l.drainer }
+
+// IntakeStreams are the intake's JetStream objects.
+func (l *Ledger) IntakeStreams() *intake.Streams { return l.intake }
+
+// Outcome answers ledger.outcome: recorded when the read models' envelope
+// index holds the id (once they have folded what this ledger appended),
+// rejected when the intake rejected it, unknown otherwise.
+func (l *Ledger) Outcome(ctx context.Context, id string) (rpc.OutcomeDoc, error) {
+	if id == "" {
+		return rpc.OutcomeDoc{}, &domain.Error{Code: rpc.CodeBadRequest, Msg: `request must be {"id": "…"}: id is missing`}
+	}
+	doc := rpc.OutcomeDoc{ID: id, State: rpc.StateUnknown}
+	if err := l.proj.WaitFor(ctx, l.writer.LastSeq()); err != nil {
+		return doc, err
+	}
+	if seq, _, ok := l.Models().Directory().Envelope(id); ok {
+		doc.State, doc.Seq = rpc.StateRecorded, seq
+		return doc, nil
+	}
+	e, err := l.intake.Rejected.Get(ctx, intake.RejectedKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return doc, nil
+	}
+	if err != nil {
+		return doc, fmt.Errorf("outcome: %w", err)
+	}
+	var o intake.Outcome
+	if err := json.Unmarshal(e.Value(), &o); err != nil {
+		return doc, fmt.Errorf("outcome: stored outcome: %w", err)
+	}
+	doc.State, doc.Code, doc.Error = rpc.StateRejected, string(o.Code), o.Error
+	return doc, nil
+}
+
+// IntakeDoc is the ledger.intakeinfo reply.
+type IntakeDoc struct {
+	intake.Info
+	DecidedHere uint64 `json:"decided_here"` // events this ledger decided since it started
+}
+
+// IntakeInfo answers ledger.intakeinfo.
+func (l *Ledger) IntakeInfo(ctx context.Context) (any, error) {
+	now := time.Now()
+	in, err := l.intake.Info(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	in.DecidedPerSec = l.drainer.Rate(now)
+	return IntakeDoc{Info: in, DecidedHere: l.drainer.Decided()}, nil
+}
+
+// PauseDrainer stops deciding the intake until the returned resume is
+// called: a seam for tests that fill the intake.
+func (l *Ledger) PauseDrainer() (resume func()) {
+	l.stopDrainer()
+	return l.startDrainer
+}

@@ -1,0 +1,368 @@
+// Package cloudevents turns a message of any CloudEvents 1.0 content mode
+// (CONTRACT.md "CloudEvents modes", after the NATS and HTTP protocol
+// bindings) into the structured envelopes the ledger's strict parser
+// (domain.ParseEnvelope) validates and the log records:
+//
+//   - structured: the body is one envelope, or NDJSON of many (Content-Type
+//     absent, application/json or application/cloudevents+json);
+//   - binary: the attributes are ce-* headers (names case-insensitive), the
+//     body is data, Content-Type application/json: the envelope it denotes
+//     is built and then parsed exactly like a structured one;
+//   - batch: Content-Type application/cloudevents-batch+json, the body a JSON
+//     array of structured envelopes, one line per element.
+//
+// Decode does no validation of its own beyond the mode: attributes, types
+// and data are left to the parser, so every ingress (ledger.submit, the
+// intake, the HTTP API) answers a given event with the same code. The
+// official Go SDK (github.com/cloudevents/sdk-go) is not used: it is not
+// among the modules available to this build, and its binding decodes into
+// its own event type with encoding/json (case-insensitive, last-duplicate-
+// wins names, re-encoded data), which would hide exactly the faults the
+// strict parser reports and change the bytes the log stores as received.
+package cloudevents
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"slices"
+	"strings"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/ledger"
+)
+
+// Mode is a CloudEvents content mode.
+type Mode string
+
+// The content modes.
+const (
+	Structured Mode = "structured"
+	Binary     Mode = "binary"
+	Batch      Mode = "batch"
+)
+
+// Media types of the modes.
+const (
+	ContentTypeJSON       = "application/json"
+	ContentTypeStructured = "application/cloudevents+json"
+	ContentTypeBatch      = "application/cloudevents-batch+json"
+)
+
+// HeaderPrefix starts every binary-mode attribute header.
+const HeaderPrefix = "ce-"
+
+// CodeUnsupportedContentType refuses a whole message whose Content-Type is
+// none of the modes' media types: there is no line to answer for, so it is
+// not a line code (the HTTP API answers it 415).
+const CodeUnsupportedContentType domain.Code = "unsupported_media_type"
+
+// Line is one input line of a message: the structured envelope to submit,
+// or, when Err is set, the line's refusal before parsing (Raw is then nil
+// and ID the event id when the message named one).
+type Line struct {
+	Raw []byte
+	ID  string
+	Err *domain.Error
+}
+
+// Header returns the values of header name in h, matching names
+// case-insensitively (NATS keeps header names as sent).
+func Header(h map[string][]string, name string) []string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	var out []string
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			out = append(out, v...)
+		}
+	}
+	return out
+}
+
+// ModeOf returns the content mode that headers h select: binary when any
+// ce-* header is present on a JSON (or absent) Content-Type, batch and
+// structured by Content-Type. An unknown Content-Type is an error coded
+// CodeUnsupportedContentType.
+func ModeOf(h map[string][]string) (Mode, error) {
+	ct, err := contentType(h)
+	if err != nil {
+		return "", err
+	}
+	switch ct {
+	case ContentTypeBatch:
+		return Batch, nil
+	case ContentTypeStructured:
+		return Structured, nil
+	case "", ContentTypeJSON:
+		if hasCE(h) {
+			return Binary, nil
+		}
+		return Structured, nil
+	}
+	return "", &domain.Error{Code: CodeUnsupportedContentType, Msg: fmt.Sprintf(
+		"Content-Type %q is no CloudEvents mode: use %s (structured or binary), %s or %s",
+		domain.Clip(ct), ContentTypeJSON, ContentTypeStructured, ContentTypeBatch)}
+}
+
+// contentType is the media type of the Content-Type header, lowercased,
+// without parameters ("" when absent).
+func contentType(h map[string][]string) (string, error) {
+	vs := Header(h, "Content-Type")
+	if len(vs) == 0 {
+		return "", nil
+	}
+	if len(vs) > 1 {
+		return "", &domain.Error{Code: CodeUnsupportedContentType, Msg: "Content-Type is given more than once"}
+	}
+	mt, params, err := mime.ParseMediaType(vs[0])
+	if err != nil {
+		return "", &domain.Error{Code: CodeUnsupportedContentType, Msg: fmt.Sprintf("Content-Type %q: %v", domain.Clip(vs[0]), err)}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return "", &domain.Error{Code: CodeUnsupportedContentType, Msg: fmt.Sprintf("charset %q: only utf-8", domain.Clip(cs))}
+	}
+	return mt, nil
+}
+
+// hasCE reports whether any ce-* header is present.
+func hasCE(h map[string][]string) bool {
+	for k := range h {
+		if len(k) > len(HeaderPrefix) && strings.EqualFold(k[:len(HeaderPrefix)], HeaderPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Decode returns the lines of a message with headers h and body body, in
+// order (see the package doc). Its error, coded CodeUnsupportedContentType,
+// refuses the whole message; otherwise every line is either an envelope for
+// the parser or a refusal: ce-* headers on a structured body or a batch are
+// invalid_envelope (never silently ignored), a binary body that is not one
+// JSON value is invalid_json, and a batch body that is not a JSON array is
+// one invalid_json line.
+func Decode(h map[string][]string, body []byte) (Mode, []Line, error) {
+	mode, err := ModeOf(h)
+	if err != nil {
+		return "", nil, err
+	}
+	switch mode {
+	case Binary:
+		return mode, []Line{binary(h, body)}, nil
+	case Batch:
+		if hasCE(h) {
+			return mode, []Line{{Err: ceOnStructured()}}, nil
+		}
+		return mode, batch(body), nil
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return mode, nil, nil // no input lines: the caller refuses the message
+	}
+	lines := SplitLines(body)
+	out := make([]Line, len(lines))
+	for i, l := range lines {
+		out[i] = Line{Raw: l}
+		if hasCE(h) {
+			out[i] = Line{Err: ceOnStructured()}
+		}
+	}
+	return mode, out, nil
+}
+
+func ceOnStructured() *domain.Error {
+	return &domain.Error{Code: domain.CodeInvalidEnvelope, Msg: "ce-* headers on a structured envelope: send the attributes either as headers with data as the body (binary mode) or in the body, not both"}
+}
+
+// required are the attributes every input carries, in the order the
+// envelope a binary message denotes lists them.
+var required = []string{"specversion", "id", "source", "type", "time"}
+
+// binary builds the structured envelope a binary-mode message denotes:
+// every ce-<name> header becomes attribute <name> (lowercased, a JSON
+// string), Content-Type becomes datacontenttype unless it is plain
+// application/json (the default for JSON data, so the envelope equals the
+// structured one a publisher would have written), and the body is data.
+// Missing or malformed attributes are left for the parser to name.
+func binary(h map[string][]string, body []byte) Line {
+	attrs := map[string]string{}
+	var names []string
+	for k, vs := range h {
+		if len(k) <= len(HeaderPrefix) || !strings.EqualFold(k[:len(HeaderPrefix)], HeaderPrefix) {
+			continue
+		}
+		name := strings.ToLower(k[len(HeaderPrefix):])
+		if _, dup := attrs[name]; dup || len(vs) != 1 {
+			return Line{ID: first(Header(h, "ce-id")), Err: &domain.Error{Code: domain.CodeInvalidEnvelope,
+				Msg: fmt.Sprintf("header ce-%s is given more than once", domain.Clip(name))}}
+		}
+		if name == "data" || name == "data_base64" {
+			return Line{ID: first(Header(h, "ce-id")), Err: &domain.Error{Code: domain.CodeInvalidEnvelope,
+				Msg: "data travels in the body in binary mode, not in a ce-data header"}}
+		}
+		attrs[name] = vs[0]
+		names = append(names, name)
+	}
+	id := attrs["id"]
+	if ct := first(Header(h, "Content-Type")); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != ContentTypeJSON {
+			attrs["datacontenttype"] = ct
+			names = append(names, "datacontenttype")
+		}
+	}
+	data := bytes.TrimSpace(body)
+	if len(data) == 0 || !json.Valid(data) {
+		return Line{ID: id, Err: &domain.Error{Code: domain.CodeInvalidJSON, Msg: "the body of a binary-mode event (its data) is not one JSON value"}}
+	}
+	if isEnvelope(data) {
+		return Line{ID: id, Err: ceOnStructured()}
+	}
+	// The required attributes first, in their usual order, then the others
+	// sorted: one spelling per event, whatever the header order.
+	slices.SortFunc(names, func(a, b string) int {
+		ia, ib := slices.Index(required, a), slices.Index(required, b)
+		switch {
+		case ia >= 0 && ib >= 0:
+			return ia - ib
+		case ia >= 0:
+			return -1
+		case ib >= 0:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for _, name := range names {
+		k, _ := json.Marshal(name)
+		v, _ := json.Marshal(attrs[name])
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+		b.WriteByte(',')
+	}
+	b.WriteString(`"data":`)
+	b.Write(data)
+	b.WriteByte('}')
+	return Line{Raw: b.Bytes(), ID: id}
+}
+
+// isEnvelope reports whether a JSON object carries a specversion member:
+// a structured envelope sent as the body of a binary-mode message (no data
+// of any event type has such a field).
+func isEnvelope(data []byte) bool {
+	if data[0] != '{' {
+		return false
+	}
+	names, err := domain.ObjectNames(data)
+	return err == nil && slices.Contains(names, "specversion")
+}
+
+// batch splits a batch body into its elements, each kept as sent.
+func batch(body []byte) []Line {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(body, &elems); err != nil {
+		return []Line{{Err: &domain.Error{Code: domain.CodeInvalidJSON, Msg: "a batch must be one JSON array of structured envelopes: " + domain.Clip(err.Error())}}}
+	}
+	out := make([]Line, len(elems))
+	for i, e := range elems {
+		out[i] = Line{Raw: e}
+	}
+	return out
+}
+
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
+
+// SplitLines splits NDJSON into lines, dropping a trailing newline and
+// carriage returns; blank lines are kept, so line numbers stay those of the
+// input (a blank line is answered as invalid_json).
+func SplitLines(data []byte) [][]byte {
+	data = bytes.TrimRight(data, "\r\n")
+	if len(data) == 0 {
+		return nil
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	for i, l := range lines {
+		lines[i] = bytes.TrimSuffix(l, []byte("\r"))
+	}
+	return lines
+}
+
+// Raws returns the envelopes of the lines without a refusal, in order.
+func Raws(lines []Line) [][]byte {
+	raws := make([][]byte, 0, len(lines))
+	for _, l := range lines {
+		if l.Err == nil {
+			raws = append(raws, l.Raw)
+		}
+	}
+	return raws
+}
+
+// Merge returns one result per line of a message, in order: the refusals
+// of Decode, and for the other lines the writer's results for Raws(lines),
+// renumbered to the lines' 1-based positions in the message.
+func Merge(lines []Line, submitted []ledger.LineResult) []ledger.LineResult {
+	out := make([]ledger.LineResult, 0, len(lines))
+	next := 0
+	for i, l := range lines {
+		var r ledger.LineResult
+		if l.Err != nil {
+			r = ledger.LineResult{ID: l.ID, Code: l.Err.Code, Error: l.Err.Error()}
+		} else if next < len(submitted) {
+			r = submitted[next]
+			next++
+		}
+		r.Line = i + 1
+		out = append(out, r)
+	}
+	return out
+}
+
+// ToBinary returns the binary-mode form of a structured envelope: one
+// ce-<name> header per attribute, Content-Type application/json, and data
+// as the body. ok is false when the envelope has no binary form (it is not
+// one JSON object, names an attribute twice, has an attribute that is not
+// a string or a value a header cannot carry, or its data is missing or not
+// an object): publish it in structured mode, where the parser names the
+// fault.
+func ToBinary(envelope []byte) (headers map[string]string, data []byte, ok bool) {
+	names, err := domain.ObjectNames(envelope)
+	if err != nil {
+		return nil, nil, false
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(envelope, &members) != nil || len(members) != len(names) {
+		return nil, nil, false
+	}
+	headers = map[string]string{"Content-Type": ContentTypeJSON}
+	for _, name := range names {
+		v := bytes.TrimSpace(members[name])
+		if name == "data" {
+			if len(v) == 0 || v[0] != '{' {
+				return nil, nil, false
+			}
+			data = v
+			continue
+		}
+		if name == "datacontenttype" || name != strings.ToLower(name) {
+			return nil, nil, false
+		}
+		var s string
+		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil || strings.ContainsAny(s, "\r\n\x00") || s != strings.TrimSpace(s) {
+			return nil, nil, false
+		}
+		headers[HeaderPrefix+name] = s
+	}
+	if data == nil {
+		return nil, nil, false
+	}
+	return headers, data, true
+}

@@ -1,0 +1,426 @@
+package intake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/auth"
+	"github.com/benefits-ledger/ledger/internal/cloudevents"
+	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/benefits-ledger/ledger/internal/rpc"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// HeaderIntakeSeq carries an outcome's INTAKE stream sequence.
+const HeaderIntakeSeq = "Ledger-Intake-Seq"
+
+// Codes of outcomes the drainer gives whole messages.
+const (
+	// CodeEmptyMessage answers a message with no event in it (an empty
+	// body, an empty batch): it is acked, never retried.
+	CodeEmptyMessage domain.Code = "empty_message"
+)
+
+// Limits of the drainer's work.
+const (
+	// maxGroupMsgs bounds the intake messages decided in one writer call:
+	// enough for the writer's group commit to fill its batches.
+	maxGroupMsgs = 512
+	// fetchWait is how long the drainer waits for a message when the
+	// intake is idle; it also paces the checks for a stalled reorder buffer.
+	fetchWait = time.Second
+	// retryPause is the pause after a failed decision or publish before the
+	// same messages are tried again (they stay unacked meanwhile).
+	retryPause = 500 * time.Millisecond
+	// decideTimeout bounds one writer call.
+	decideTimeout = 30 * time.Second
+)
+
+// Outcome is the outcome of one intake event: the `submit --json` line
+// document plus its intake sequence and source.
+type Outcome struct {
+	ledger.LineResult
+	IntakeSeq uint64 `json:"intake_seq"`
+	Source    string `json:"source,omitempty"`
+}
+
+// Drainer decides the intake's events (see the package doc).
+type Drainer struct {
+	st  *Streams
+	js  jetstream.JetStream
+	w   *ledger.Writer
+	log *slog.Logger
+
+	mu      sync.Mutex
+	window  []stamp // decisions over the last minute, for the rate
+	decided uint64
+}
+
+type stamp struct {
+	at time.Time
+	n  int
+}
+
+// NewDrainer returns a drainer of st's intake through w.
+func NewDrainer(st *Streams, js jetstream.JetStream, w *ledger.Writer, log *slog.Logger) *Drainer {
+	return &Drainer{st: st, js: js, w: w, log: log}
+}
+
+// Rate is the events decided per second over the last minute.
+func (d *Drainer) Rate(now time.Time) float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.prune(now)
+	if len(d.window) == 0 {
+		return 0
+	}
+	n := 0
+	for _, s := range d.window {
+		n += s.n
+	}
+	span := now.Sub(d.window[0].at).Seconds()
+	if span < 1 {
+		span = 1
+	}
+	return float64(n) / span
+}
+
+// Decided is the number of events this drainer has decided.
+func (d *Drainer) Decided() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.decided
+}
+
+func (d *Drainer) prune(now time.Time) {
+	i := 0
+	for i < len(d.window) && now.Sub(d.window[i].at) > time.Minute {
+		i++
+	}
+	d.window = d.window[i:]
+}
+
+func (d *Drainer) count(n int) {
+	now := time.Now()
+	d.mu.Lock()
+	d.decided += uint64(n)
+	d.window = append(d.window, stamp{now, n})
+	d.prune(now)
+	d.mu.Unlock()
+}
+
+// Run drains the intake until ctx ends. It pulls continuously (the client
+// library keeps pull requests outstanding) and decides whatever has
+// arrived, so an idle intake answers a lone event at once and a busy one
+// is decided in runs of up to FetchBatch messages.
+func (d *Drainer) Run(ctx context.Context) error {
+	// Pull requests expire in half the pinned TTL, so the pinned ledger
+	// renews them before the server would unpin it: an idle but live
+	// decider keeps its pin.
+	it, err := d.st.Consumer.Messages(jetstream.PullPriorityGroup(PriorityGroup),
+		jetstream.PullMaxMessages(d.st.settings.FetchBatch), jetstream.PullExpiry(d.st.settings.PinnedTTL/2))
+	if err != nil {
+		return fmt.Errorf("intake: pull: %w", err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	buf := map[uint64]jetstream.Msg{} // delivered, not yet decided, by stream sequence
+	var next uint64                   // the sequence to decide next (0: unknown)
+	add := func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		if next != 0 && md.Sequence.Stream < next {
+			// A redelivery of an event decided (its outcome stored) and
+			// acked already: the ack was lost or late.
+			m.Ack()
+			return
+		}
+		buf[md.Sequence.Stream] = m
+	}
+	for ctx.Err() == nil {
+		m, err := it.Next(jetstream.NextMaxWait(fetchWait))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
+			return ctx.Err()
+		case err == nil:
+			add(m)
+			// Whatever else has arrived, without waiting.
+			for len(buf) < d.st.settings.FetchBatch {
+				m, err := it.Next(jetstream.NextMaxWait(time.Millisecond))
+				if err != nil {
+					break
+				}
+				add(m)
+			}
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		if next == 0 || buf[next] == nil {
+			next = d.resume(ctx, buf, next)
+		}
+		for ctx.Err() == nil && buf[next] != nil {
+			run := []jetstream.Msg{}
+			for s := next; buf[s] != nil && len(run) < maxGroupMsgs; s++ {
+				run = append(run, buf[s])
+			}
+			done, err := d.decide(ctx, run)
+			for _, m := range run[:done] {
+				md, _ := m.Metadata()
+				delete(buf, md.Sequence.Stream)
+			}
+			next += uint64(done)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Warn("intake: deciding failed; retrying", "at_seq", next, "err", err)
+					for _, m := range run[done:] {
+						m.InProgress() // keep them: they are retried in order
+					}
+					sleep(ctx, retryPause)
+				}
+				break
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// resume finds the sequence to decide next when the buffer does not hold
+// it: the consumer's ack floor + 1 (everything below is decided), skipping
+// sequences no longer in the stream. When the message at that sequence is
+// still held by a ledger that died, it comes back at the end of its ack
+// wait; until then the buffer waits.
+func (d *Drainer) resume(ctx context.Context, buf map[uint64]jetstream.Msg, next uint64) uint64 {
+	lowest := uint64(0)
+	for s := range buf {
+		if lowest == 0 || s < lowest {
+			lowest = s
+		}
+	}
+	info, err := d.st.Consumer.Info(ctx)
+	if err != nil {
+		return next
+	}
+	if floor := info.AckFloor.Stream + 1; floor > next {
+		next = floor
+	}
+	for next < lowest {
+		if _, err := d.st.Intake.GetMsg(ctx, next); !errors.Is(err, jetstream.ErrMsgNotFound) {
+			break // queued, held elsewhere: wait for its redelivery
+		}
+		next++
+	}
+	return next
+}
+
+// piece is one intake message being decided.
+type piece struct {
+	msg   jetstream.Msg
+	seq   uint64
+	role  auth.Role
+	lines []cloudevents.Line
+	fail  *domain.Error // the whole message refused (one outcome)
+	h     nats.Header
+}
+
+// decide decides a run of consecutive intake messages, in order, a group
+// of same-role messages per writer call, and returns how many are done
+// (outcomes stored, acked).
+func (d *Drainer) decide(ctx context.Context, run []jetstream.Msg) (int, error) {
+	pieces := make([]piece, len(run))
+	for i, m := range run {
+		pieces[i] = parse(m)
+	}
+	done := 0
+	for done < len(pieces) {
+		// The longest prefix of one role within the writer's line limit.
+		end, lines := done, 0
+		for end < len(pieces) && pieces[end].role == pieces[done].role &&
+			(end == done || lines+len(pieces[end].lines) <= ledger.MaxLines) {
+			lines += len(pieces[end].lines)
+			end++
+		}
+		group := pieces[done:end]
+		outcomes, err := d.decideGroup(ctx, group)
+		if err != nil {
+			return done, err
+		}
+		if err := d.publish(ctx, group, outcomes); err != nil {
+			return done, err
+		}
+		for _, p := range group {
+			if err := p.msg.Ack(); err != nil {
+				// The outcome is stored: a redelivery is a duplicate.
+				d.log.Warn("intake: ack not sent", "seq", p.seq, "err", err)
+			}
+		}
+		d.count(len(group))
+		done = end
+	}
+	return done, nil
+}
+
+// parse reads an intake message: its role (from the subject) and its lines
+// (any CloudEvents mode).
+func parse(m jetstream.Msg) piece {
+	md, _ := m.Metadata()
+	p := piece{msg: m, seq: md.Sequence.Stream, h: m.Headers()}
+	var err error
+	if p.role, err = auth.RoleOfIntakeSubject(m.Subject()); err != nil {
+		p.role = auth.Admin // only the ledger account itself could publish such a subject
+		p.fail = &domain.Error{Code: ledger.CodeForbidden, Msg: "intake subject names no role: " + err.Error()}
+		return p
+	}
+	_, lines, err := cloudevents.Decode(map[string][]string(p.h), m.Data())
+	switch {
+	case err != nil:
+		p.fail = &domain.Error{Code: domain.CodeOf(err), Msg: err.Error()}
+	case len(lines) == 0:
+		p.fail = &domain.Error{Code: CodeEmptyMessage, Msg: "the message holds no event: publish one CloudEvent (structured or binary) or a non-empty batch"}
+	case len(lines) > ledger.MaxLines:
+		p.fail = &domain.Error{Code: rpc.CodeTooManyLines, Msg: fmt.Sprintf("%d events in one message, at most %d", len(lines), ledger.MaxLines)}
+	default:
+		p.lines = lines
+	}
+	return p
+}
+
+// permit is the writer's check of role r's lines.
+func permit(r auth.Role) ledger.Permit {
+	if r.SubmitsAll() {
+		return nil
+	}
+	return r.CheckSubmit
+}
+
+// transient codes are answers of a ledger that cannot decide now: the
+// events are retried, never answered with them.
+func transient(c domain.Code) bool {
+	return c == ledger.CodeUnavailable || c == ledger.CodeDamaged || c == ledger.CodeProjectionBehind || c == rpc.CodeTimeout
+}
+
+// decideGroup submits a group's lines in one writer call and returns each
+// message's outcomes.
+func (d *Drainer) decideGroup(ctx context.Context, group []piece) ([][]Outcome, error) {
+	var raws [][]byte
+	for _, p := range group {
+		raws = append(raws, cloudevents.Raws(p.lines)...)
+	}
+	var results []ledger.LineResult
+	if len(raws) > 0 {
+		dctx, cancel := context.WithTimeout(ctx, decideTimeout)
+		var err error
+		results, err = d.w.SubmitAs(dctx, permit(group[0].role), raws)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("intake: submit: %w", err)
+		}
+		for _, r := range results {
+			if transient(r.Code) {
+				return nil, fmt.Errorf("intake: the writer cannot decide now: %s: %s", r.Code, r.Error)
+			}
+		}
+	}
+	out := make([][]Outcome, len(group))
+	for i, p := range group {
+		if p.fail != nil {
+			out[i] = []Outcome{{LineResult: ledger.LineResult{Line: 1, ID: first(cloudevents.Header(p.h, "ce-id")), Code: p.fail.Code, Error: p.fail.Error()},
+				IntakeSeq: p.seq, Source: first(cloudevents.Header(p.h, "ce-source"))}}
+			continue
+		}
+		n := len(cloudevents.Raws(p.lines))
+		merged := cloudevents.Merge(p.lines, results[:n])
+		results = results[n:]
+		for j, r := range merged {
+			out[i] = append(out[i], Outcome{LineResult: r, IntakeSeq: p.seq, Source: sourceOf(p.lines[j], p.h)})
+		}
+	}
+	return out, nil
+}
+
+// sourceOf is an event's source attribute, as far as it can be read.
+func sourceOf(l cloudevents.Line, h nats.Header) string {
+	if l.Raw != nil {
+		var env struct {
+			Source string `json:"source"`
+		}
+		if json.Unmarshal(l.Raw, &env) == nil {
+			return env.Source
+		}
+		return ""
+	}
+	return first(cloudevents.Header(h, "ce-source"))
+}
+
+// publish stores the outcomes of a group and waits for their PubAcks;
+// rejected ones are also indexed by id for ledger.outcome.
+func (d *Drainer) publish(ctx context.Context, group []piece, outcomes [][]Outcome) error {
+	var futures []jetstream.PubAckFuture
+	for i, p := range group {
+		for _, o := range outcomes[i] {
+			body, err := json.Marshal(o)
+			if err != nil {
+				return fmt.Errorf("intake: encode outcome: %w", err)
+			}
+			m := &nats.Msg{Subject: auth.OutcomesSubject(p.role), Data: body, Header: nats.Header{}}
+			m.Header.Set(HeaderIntakeSeq, strconv.FormatUint(p.seq, 10))
+			m.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(p.seq, 10)+"."+strconv.Itoa(o.Line))
+			f, err := d.js.PublishMsgAsync(m)
+			if err != nil {
+				return fmt.Errorf("intake: publish outcome: %w", err)
+			}
+			futures = append(futures, f)
+			if !o.OK && o.ID != "" {
+				if _, err := d.st.Rejected.Put(ctx, RejectedKey(o.ID), body); err != nil {
+					return fmt.Errorf("intake: index rejected outcome: %w", err)
+				}
+			}
+		}
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("intake: outcome not stored: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// RejectedKey is the key of event id in the rejected-outcome index: ids
+// may hold characters a key may not.
+func RejectedKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:16])
+}
+
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,244 @@
+package intake_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/app"
+	"github.com/benefits-ledger/ledger/internal/auth"
+	"github.com/benefits-ledger/ledger/internal/intake"
+	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/benefits-ledger/ledger/internal/rpc"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func start(t *testing.T, set intake.Settings) *app.Ledger {
+	t.Helper()
+	l, err := app.Start(ctxT(t), app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Intake: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func connect(t *testing.T, l *app.Ledger, role string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(l.ClientURL(), nats.UserCredentials(app.CredsFile(l.DataDir(), role)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+// binary is a binary-mode intake message of an event.
+func binary(subject, id, typ, at, data string) *nats.Msg {
+	m := nats.NewMsg(subject)
+	m.Header.Set("ce-specversion", "1.0")
+	m.Header.Set("ce-id", id)
+	m.Header.Set("ce-source", "test/intake")
+	m.Header.Set("ce-type", typ)
+	m.Header.Set("ce-time", at)
+	m.Header.Set("Content-Type", "application/json")
+	m.Header.Set(jetstream.MsgIDHeader, id)
+	m.Data = []byte(data)
+	return m
+}
+
+func offer(subject, id, offerID string) *nats.Msg {
+	return binary(subject, id, domain.TypeOfferPublished, "2024-09-01T00:00:00Z",
+		fmt.Sprintf(`{"offer_id":%q,"partner_id":"P-1","publisher_id":"PUB","listing_type":"transact","storefront":"appsource"}`, offerID))
+}
+
+// outcomes reads n outcomes of role from OUTCOMES through the role's own
+// account (the reader gate), in order.
+func outcomes(t *testing.T, js jetstream.JetStream, role auth.Role, n int) []intake.Outcome {
+	t.Helper()
+	ctx := ctxT(t)
+	c, err := js.OrderedConsumer(ctx, auth.OutcomesStreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{auth.OutcomesSubject(role)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := c.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
+	var out []intake.Outcome
+	for len(out) < n {
+		m, err := it.Next(jetstream.NextMaxWait(time.Minute))
+		if err != nil {
+			t.Fatalf("outcome %d of %d: %v", len(out)+1, n, err)
+		}
+		var o intake.Outcome
+		if err := json.Unmarshal(m.Data(), &o); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Headers().Get(intake.HeaderIntakeSeq); got != fmt.Sprint(o.IntakeSeq) {
+			t.Errorf("header %s %q, body intake_seq %d", intake.HeaderIntakeSeq, got, o.IntakeSeq)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// TestIntakeOutcomes: a storefront publisher's events (binary, structured,
+// batch), a line its role may not submit (forbidden), and messages that are
+// no CloudEvent at all (coded outcomes, acked) each get one outcome in
+// publish order, readable by the role; the events behind the poison ones
+// are decided; ledger.outcome answers recorded, rejected and unknown; the
+// intake ends empty.
+func TestIntakeOutcomes(t *testing.T) {
+	l := start(t, intake.Settings{})
+	nc, js := connect(t, l, "storefront")
+	ctx := ctxT(t)
+	pub := func(m *nats.Msg) uint64 {
+		t.Helper()
+		ack, err := js.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	pub(offer("ledger.intake.shop", "o-1", "O-1"))
+	poison := nats.NewMsg("ledger.intake.shop")
+	poison.Data = []byte("this is not JSON")
+	pub(poison)
+	odd := nats.NewMsg("ledger.intake.shop")
+	odd.Header.Set("Content-Type", "text/csv")
+	odd.Data = []byte("a,b")
+	pub(odd)
+	pub(binary("ledger.intake.shop", "s-1", domain.TypeSaleBilled, "2024-09-02T00:00:00Z",
+		`{"sale_id":"S-1","offer_id":"O-1","customer_id":"C-1","amount_usd_cents":100}`))
+	b := nats.NewMsg("ledger.intake.other.token")
+	b.Header.Set("Content-Type", "application/cloudevents-batch+json")
+	b.Data = []byte(`[{"specversion":"1.0","id":"o-2","source":"test/intake","type":"OfferPublished","time":"2024-09-01T00:00:00Z",` +
+		`"data":{"offer_id":"O-2","partner_id":"P-1","publisher_id":"PUB","listing_type":"transact","storefront":"appsource"}}, 7]`)
+	pub(b)
+	pub(offer("ledger.intake.shop", "o-1", "O-1")) // the same id again: Nats-Msg-Id deduplicates the publish itself
+
+	got := outcomes(t, js, auth.Storefront, 6)
+	type want struct {
+		line int
+		id   string
+		ok   bool
+		code domain.Code
+		seq  uint64
+	}
+	wants := []want{
+		{1, "o-1", true, "", 1},
+		{1, "", false, domain.CodeInvalidJSON, 2},
+		{1, "", false, "unsupported_media_type", 3},
+		{1, "s-1", false, ledger.CodeForbidden, 4},
+		{1, "o-2", true, "", 5},
+		{2, "", false, domain.CodeInvalidJSON, 5},
+	}
+	for i, w := range wants {
+		o := got[i]
+		if o.Line != w.line || o.ID != w.id || o.OK != w.ok || o.Code != w.code || o.IntakeSeq != w.seq {
+			t.Errorf("outcome %d: %+v, want %+v", i+1, o, w)
+		}
+	}
+	if got[0].Source != "test/intake" || got[0].Seq != 1 || got[4].Seq != 2 {
+		t.Errorf("outcomes: %+v", got)
+	}
+
+	c := rpc.NewClient(nc)
+	for id, state := range map[string]string{"o-1": rpc.StateRecorded, "s-1": rpc.StateRejected, "nope": rpc.StateUnknown} {
+		body, err := c.Call(ctx, rpc.EndpointOutcome, fmt.Appendf(nil, `{"id":%q}`, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc rpc.OutcomeDoc
+		json.Unmarshal(body, &doc)
+		if doc.State != state || (state == rpc.StateRejected && doc.Code != string(ledger.CodeForbidden)) {
+			t.Errorf("outcome %s: %s, want %s", id, body, state)
+		}
+	}
+
+	// Another role may not read storefront's outcomes.
+	_, bjs := connect(t, l, "billing")
+	if _, err := bjs.OrderedConsumer(ctx, auth.OutcomesStreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{auth.OutcomesSubject(auth.Storefront)}}); err == nil {
+		t.Error("billing created a consumer on storefront's outcomes")
+	}
+	if _, err := bjs.OrderedConsumer(ctx, auth.OutcomesStreamName, jetstream.OrderedConsumerConfig{}); err == nil {
+		t.Error("billing created an unfiltered consumer on OUTCOMES")
+	}
+	// The auditor reads them all.
+	_, ajs := connect(t, l, "auditor")
+	if got := outcomes(t, ajs, auth.Storefront, 6); got[3].Code != ledger.CodeForbidden {
+		t.Errorf("auditor read %+v", got)
+	}
+	// Nobody but the ledger consumes or purges the intake.
+	// (A permissions violation: no reply comes, hence the short wait.)
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := ajs.Stream(short, auth.IntakeStreamName); err == nil {
+		t.Error("the auditor reached the INTAKE stream")
+	}
+	waitEmpty(t, l)
+}
+
+// waitEmpty waits until the intake holds nothing.
+func waitEmpty(t *testing.T, l *app.Ledger) {
+	t.Helper()
+	ctx := ctxT(t)
+	for {
+		in, err := l.IntakeStreams().Info(ctx, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Queued == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("intake still holds %d messages", in.Queued)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// TestIntakeFull: a full intake refuses publishes with JetStream's error
+// (discard new: maximum messages exceeded) and loses nothing it accepted.
+func TestIntakeFull(t *testing.T) {
+	l := start(t, intake.Settings{MaxMsgs: 3})
+	resume := l.PauseDrainer()
+	_, js := connect(t, l, "storefront")
+	ctx := ctxT(t)
+	for i := range 3 {
+		if _, err := js.PublishMsg(ctx, offer("ledger.intake.shop", fmt.Sprintf("o-%d", i), fmt.Sprintf("O-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := js.PublishMsg(ctx, offer("ledger.intake.shop", "o-x", "O-x"))
+	if err == nil || !strings.Contains(err.Error(), "maximum messages exceeded") {
+		t.Fatalf("a publish to a full intake: %v, want JetStream's maximum messages exceeded", err)
+	}
+	t.Logf("full intake: %v", err)
+	resume()
+	_, ajs := connect(t, l, "storefront")
+	got := outcomes(t, ajs, auth.Storefront, 3)
+	for i, o := range got {
+		if !o.OK || o.ID != fmt.Sprintf("o-%d", i) {
+			t.Errorf("outcome %d: %+v", i+1, o)
+		}
+	}
+}
