@@ -213,6 +213,7 @@ func (l *Ledger) start(ctx context.Context) error {
 		return err
 	}
 	l.startDrainer()
+	l.metrics.EnableIntakeFunc(l.intakeGauges)
 	return l.startHTTP()
 }
 

@@ -92,6 +92,21 @@ type IntakeDoc struct {
 	DecidedHere uint64 `json:"decided_here"` // events this ledger decided since it started
 }
 
+// intakeGauges feeds the metrics' intake gauges at scrape time.
+func (l *Ledger) intakeGauges() (uint64, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	in, err := l.intake.Info(ctx, time.Now())
+	if err != nil {
+		return 0, 0, err
+	}
+	var oldest time.Duration
+	if in.OldestQueuedAge != nil {
+		oldest = time.Duration(*in.OldestQueuedAge * float64(time.Second))
+	}
+	return in.Queued, oldest, nil
+}
+
 // IntakeInfo answers ledger.intakeinfo.
 func (l *Ledger) IntakeInfo(ctx context.Context) (any, error) {
 	now := time.Now()

@@ -76,3 +76,25 @@ func TestMetricsCountNATSSubmissions(t *testing.T) {
 		t.Errorf("append batches observed: %d, want 1 (one request, one atomic append)", batches)
 	}
 }
+
+// TestIntakeGauges: the intake's queued count and oldest age are exported,
+// read from the intake at scrape time.
+func TestIntakeGauges(t *testing.T) {
+	l := start(t, Config{})
+	fams, err := l.Metrics().Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range fams {
+		seen[f.GetName()] = true
+		if f.GetName() == "ledger_intake_queued_events" && f.GetMetric()[0].GetGauge().GetValue() != 0 {
+			t.Errorf("queued on an empty intake: %v", f.GetMetric()[0].GetGauge().GetValue())
+		}
+	}
+	for _, n := range []string{"ledger_intake_queued_events", "ledger_intake_oldest_age_seconds"} {
+		if !seen[n] {
+			t.Errorf("%s not exported", n)
+		}
+	}
+}

@@ -118,6 +118,35 @@ func (m *Metrics) EnableIntake() {
 	m.intakeOnce.Do(func() { m.reg.MustRegister(m.intakeQueue, m.intakeAge) })
 }
 
+// IntakeFunc reports the intake at scrape time: events queued and not yet
+// decided, and the age of the oldest of them (0 when none).
+type IntakeFunc func() (queued uint64, oldest time.Duration, err error)
+
+// EnableIntakeFunc exports the intake's gauges, read from fn at every
+// scrape (an error leaves the last values).
+func (m *Metrics) EnableIntakeFunc(fn IntakeFunc) {
+	m.intakeOnce.Do(func() { m.reg.MustRegister(intakeCollector{m, fn}) })
+}
+
+// intakeCollector refreshes the intake gauges from its source when scraped.
+type intakeCollector struct {
+	m  *Metrics
+	fn IntakeFunc
+}
+
+func (c intakeCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.m.intakeQueue.Describe(ch)
+	c.m.intakeAge.Describe(ch)
+}
+
+func (c intakeCollector) Collect(ch chan<- prometheus.Metric) {
+	if n, oldest, err := c.fn(); err == nil {
+		c.m.IntakeQueued(int(n), oldest)
+	}
+	c.m.intakeQueue.Collect(ch)
+	c.m.intakeAge.Collect(ch)
+}
+
 // TypeLabel bounds an event type for a label: a type the domain knows, else
 // "other" (a rejected line may carry any text as its type).
 func TypeLabel(typ string) string {
