@@ -12,8 +12,8 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/httpapi"
-	"github.com/benefits-ledger/ledger/internal/natsserver"
 	"github.com/benefits-ledger/ledger/internal/intake"
+	"github.com/benefits-ledger/ledger/internal/natsserver"
 )
 
 func runServe(e *env, args []string) int {
