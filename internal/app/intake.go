@@ -21,11 +21,31 @@ func (l *Ledger) openIntake(ctx context.Context, js jetstream.JetStream) error {
 		return fmt.Errorf("intake: event stream: %w", err)
 	}
 	replicas := s.CachedInfo().Config.Replicas
-	if l.intake, err = intake.Open(ctx, js, replicas, l.cfg.Intake); err != nil {
+	if l.intake, err = intake.Open(ctx, js, replicas, intakeWithin(l.cfg.Intake, l.cfg.MaxStore)); err != nil {
 		return err
 	}
 	l.drainer = intake.NewDrainer(l.intake, js, l.writer, l.log.With("component", "intake"))
 	return nil
+}
+
+// intakeWithin bounds the intake's and the outcomes' byte limits to a
+// quarter of the embedded server's storage limit each (when one is set):
+// JetStream reserves a stream's max bytes against it, and the event log
+// keeps at least half.
+func intakeWithin(set intake.Settings, maxStore int64) intake.Settings {
+	if maxStore <= 0 {
+		return set
+	}
+	quarter := maxStore / 4
+	bound := func(v, def int64) int64 {
+		if v <= 0 {
+			v = def
+		}
+		return min(v, quarter)
+	}
+	set.MaxBytes = bound(set.MaxBytes, intake.DefaultMaxBytes)
+	set.OutcomesMaxBytes = bound(set.OutcomesMaxBytes, intake.DefaultOutcomesMaxBytes)
+	return set
 }
 
 // startDrainer runs the drainer until Close.
