@@ -99,13 +99,11 @@ func scanInstant(flagName, s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := ledger.ParseInstant(strings.TrimLeft(flagName, "-"), s)
 	if err != nil {
-		if t, err = time.Parse(time.DateOnly, s); err != nil {
-			return "", usageError{fmt.Sprintf("%s %q: want an RFC 3339 time such as 2024-05-10T00:00:00Z, or a date 2024-05-10", flagName, s)}
-		}
+		return "", usageError{fmt.Sprintf("%s %q: want an RFC 3339 time such as 2024-05-10T00:00:00Z, or a date 2024-05-10", flagName, s)}
 	}
-	return t.UTC().Format(time.RFC3339Nano), nil
+	return t.Format(time.RFC3339Nano), nil
 }
 
 // scanError maps a page's error to the exit status: a coded rejection of
