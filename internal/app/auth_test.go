@@ -349,13 +349,11 @@ func TestAuditorCannotSubmit(t *testing.T) {
 	l := start(t, Config{})
 	before := lastSeq(t, l)
 	aud := connectAs(t, l, "auditor")
-	start := time.Now()
+	// Refused by the server (forbidden naming the subject), not waited out
+	// (a timeout would carry another code): no clock is needed to tell.
 	_, err := rpcSubmit(aud, story("P-1")[0].line)
 	if domain.CodeOf(err) != ledger.CodeForbidden || !strings.Contains(err.Error(), "ledger.submit") {
 		t.Fatalf("auditor submit: %v, want forbidden naming ledger.submit", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("the refusal took %s", d)
 	}
 	// Nor can it address a role's subject directly.
 	for _, subj := range []string{auth.SubmitSubject(auth.Billing), auth.SubmitSubject(auth.Admin)} {

@@ -131,7 +131,17 @@ func TestRebuildSwapsWithoutDowntime(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// The rebuilds start once the client is under way (some of its sales
+	// recorded), whatever the machine's speed.
+	for l.Writer().LastSeq() < 10 {
+		select {
+		case err := <-errs:
+			t.Fatalf("the client stopped before the rebuilds: %v", err)
+		case <-ctx.Done():
+			t.Fatal("the client recorded nothing")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	for range 3 {
 		if _, err := l.Rebuild(ctx); err != nil {
 			t.Fatal(err)

@@ -88,7 +88,6 @@ func TestStartErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
 			s, err := Start(context.Background(), tt.cfg)
 			if err == nil {
 				s.Shutdown()
@@ -96,9 +95,6 @@ func TestStartErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not contain %q", err, tt.want)
-			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("took %s to fail", d)
 			}
 		})
 	}
