@@ -21,16 +21,21 @@ type TierDoc struct {
 	Policy       string     `json:"policy"`
 }
 
+// TierRank is a tier: its rank (0 none, 1–4) and name.
 type TierRank struct {
 	Rank int    `json:"rank"`
 	Name string `json:"name"`
 }
 
+// Excluded sums the sales left out of the tracks, on the era's basis:
+// confirmed fraud and cancelled, in US cents.
 type Excluded struct {
 	Fraud     int64 `json:"fraud_usd_cents"`
 	Cancelled int64 `json:"cancelled_usd_cents"`
 }
 
+// PeriodDoc is a benefit period in a tier document: its kind
+// (fiscal-year, anniversary) and its half-open span.
 type PeriodDoc struct {
 	Kind  string    `json:"kind"`
 	Start time.Time `json:"start"`
@@ -50,6 +55,9 @@ type BenefitsDoc struct {
 	Policy      string          `json:"policy"`
 }
 
+// EntitledDoc is one line that entitles a benefit at the document's
+// instant: the benefit, the line that grants it and, for per-offer grants,
+// the offer and when the grant ends.
 type EntitledDoc struct {
 	BenefitID string     `json:"benefit_id"`
 	Category  string     `json:"category"`
@@ -59,6 +67,9 @@ type EntitledDoc struct {
 	Period    Period     `json:"period"`
 }
 
+// ActivationDoc is one activation in a benefits document: what was
+// activated, under which line and period, and its status and reasons as
+// known.
 type ActivationDoc struct {
 	Seq         uint64    `json:"seq"`
 	EventID     string    `json:"event_id"`

@@ -59,6 +59,8 @@ type partnerScoped interface {
 	Partner() string
 }
 
+// OfferPublished is the data of an OfferPublished event (DOMAIN.md §2): a
+// publication of an offer, which creates its partner if new.
 type OfferPublished struct {
 	OfferID     string `json:"offer_id"`
 	PartnerID   string `json:"partner_id"`
@@ -68,17 +70,23 @@ type OfferPublished struct {
 	Category    string `json:"category"`
 }
 
+// OfferDelisted is the data of an OfferDelisted event: the end of an
+// offer's current publication.
 type OfferDelisted struct {
 	OfferID string `json:"offer_id"`
 	Reason  string `json:"reason,omitempty"`
 }
 
+// PartnerEnrolled is the data of a PartnerEnrolled event: the partner's
+// enrolment in the rewards program, once.
 type PartnerEnrolled struct {
 	PartnerID    string `json:"partner_id"`
 	Name         string `json:"name"`
 	AccountEmail string `json:"account_email"`
 }
 
+// MarketingContactAssigned is the data of a MarketingContactAssigned event:
+// the partner's marketing contact, replacing the previous one.
 type MarketingContactAssigned struct {
 	PartnerID string `json:"partner_id"`
 	UserID    string `json:"user_id,omitempty"`
@@ -87,6 +95,8 @@ type MarketingContactAssigned struct {
 	Language  string `json:"language"`
 }
 
+// SaleBilled is the data of a SaleBilled event: one sale of a transact
+// offer, in integer US cents; sale_id is unique forever.
 type SaleBilled struct {
 	SaleID         string `json:"sale_id"`
 	OfferID        string `json:"offer_id"`
@@ -95,20 +105,28 @@ type SaleBilled struct {
 	Seats          int64  `json:"seats,omitempty"`
 }
 
+// SaleFlaggedFraud is the data of a SaleFlaggedFraud event: a suspected
+// or confirmed fraud flag on a sale.
 type SaleFlaggedFraud struct {
 	SaleID     string `json:"sale_id"`
 	Confidence string `json:"confidence"`
 }
 
+// SaleFraudCleared is the data of a SaleFraudCleared event: it lifts a
+// sale's flag.
 type SaleFraudCleared struct {
 	SaleID string `json:"sale_id"`
 }
 
+// PurchaseCancelled is the data of a PurchaseCancelled event: a sale that
+// no longer counts, at any instant, once known.
 type PurchaseCancelled struct {
 	SaleID string `json:"sale_id"`
 	Reason string `json:"reason"`
 }
 
+// MetricReported is the data of a MetricReported event: a (partner, metric,
+// period) value that replaces any earlier report of the same key.
 type MetricReported struct {
 	PartnerID string `json:"partner_id"`
 	Metric    string `json:"metric"`
@@ -116,12 +134,16 @@ type MetricReported struct {
 	Value     int64  `json:"value"`
 }
 
+// BenefitActivated is the data of a BenefitActivated event: a partner
+// activating a benefit, through an offer's grant when OfferID is set.
 type BenefitActivated struct {
 	PartnerID string `json:"partner_id"`
 	BenefitID string `json:"benefit_id"`
 	OfferID   string `json:"offer_id,omitempty"`
 }
 
+// RewardsTeamContacted is the data of a RewardsTeamContacted event: it
+// marks the earliest open activation of the benefit as contacted.
 type RewardsTeamContacted struct {
 	PartnerID string `json:"partner_id"`
 	BenefitID string `json:"benefit_id"`
@@ -137,12 +159,16 @@ type EngagementOptedOut struct {
 
 type EngagementOptedIn EngagementOptedOut
 
+// PartnerSanctioned is the data of a PartnerSanctioned event: the start of
+// a sanction, which revokes activations inside their periods after it.
 type PartnerSanctioned struct {
 	PartnerID string `json:"partner_id"`
 	Ground    string `json:"ground"`
 	Note      string `json:"note,omitempty"`
 }
 
+// PartnerReinstated is the data of a PartnerReinstated event: the end of
+// the current sanction.
 type PartnerReinstated struct {
 	PartnerID string `json:"partner_id"`
 }

@@ -31,12 +31,15 @@ type PartnerCore struct {
 	Chain     string              `json:"chain,omitempty"` // the recorded chain of the partner's latest event ("" if none)
 }
 
+// Enrolment is a partner's enrolment in the rewards program.
 type Enrolment struct {
 	Stamp
 	Name         string `json:"name"`
 	AccountEmail string `json:"account_email"`
 }
 
+// ContactAssignment is one assignment of the partner's marketing contact;
+// the latest known one is in force.
 type ContactAssignment struct {
 	Stamp
 	UserID   string `json:"user_id,omitempty"`
@@ -86,6 +89,7 @@ type Publication struct {
 	Delisted    *Delisting  `json:"delisted,omitempty"`
 }
 
+// Delisting ends a publication of an offer.
 type Delisting struct {
 	Stamp
 	Reason string `json:"reason,omitempty"`
@@ -121,6 +125,7 @@ type FraudMark struct {
 	Cleared    bool   `json:"cleared,omitempty"`
 }
 
+// Cancel is a sale's cancellation.
 type Cancel struct {
 	Stamp
 	Reason string `json:"reason"`
