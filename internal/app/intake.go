@@ -29,19 +29,20 @@ func (l *Ledger) openIntake(ctx context.Context, js jetstream.JetStream) error {
 }
 
 // intakeWithin bounds the intake's and the outcomes' byte limits to a
-// quarter of the embedded server's storage limit each (when one is set):
-// JetStream reserves a stream's max bytes against it, and the event log
+// sixth of the embedded server's storage limit each (when one is set): the
+// intake, the outcomes and the index of rejected ids (sized as the
+// outcomes) each reserve their max bytes against it, and the event log
 // keeps at least half.
 func intakeWithin(set intake.Settings, maxStore int64) intake.Settings {
 	if maxStore <= 0 {
 		return set
 	}
-	quarter := maxStore / 4
+	sixth := maxStore / 6
 	bound := func(v, def int64) int64 {
 		if v <= 0 {
 			v = def
 		}
-		return min(v, quarter)
+		return min(v, sixth)
 	}
 	set.MaxBytes = bound(set.MaxBytes, intake.DefaultMaxBytes)
 	set.OutcomesMaxBytes = bound(set.OutcomesMaxBytes, intake.DefaultOutcomesMaxBytes)

@@ -200,8 +200,11 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, set Setting
 		Bucket:      RejectedKV,
 		Description: "rejected intake events by id (ledger.outcome), kept as long as outcomes",
 		TTL:         set.OutcomesMaxAge,
-		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
+		// Bounded like the outcomes: a publisher sending only rejected
+		// lines must not grow it beyond them (the oldest go first).
+		MaxBytes: set.OutcomesMaxBytes,
+		Storage:  jetstream.FileStorage,
+		Replicas: replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("intake: key-value %s: %w", RejectedKV, err)
