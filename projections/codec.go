@@ -10,10 +10,10 @@ import (
 )
 
 // Facts are stored in a compact binary form: varints, length-prefixed strings
-// and times as Unix nanoseconds. It is deterministic (the digest depends on
+// and times as Unix seconds and nanoseconds. It is deterministic (the digest depends on
 // it), several times faster than JSON, and keeps the file — and the mapped
 // memory it costs — small. Every value starts with its codec version.
-const codecVersion = 2
+const codecVersion = 3
 
 var errCorrupt = errors.New("projections: corrupt value")
 
@@ -23,7 +23,7 @@ func newEnc() *enc { return &enc{b: []byte{codecVersion}} }
 
 func (e *enc) u(v uint64)              { e.b = binary.AppendUvarint(e.b, v) }
 func (e *enc) i(v int64)               { e.b = binary.AppendVarint(e.b, v) }
-func (e *enc) t(v time.Time)           { e.i(v.UnixNano()) }
+func (e *enc) t(v time.Time)           { e.i(v.Unix()); e.u(uint64(v.Nanosecond())) }
 func (e *enc) fp(f domain.Fingerprint) { e.b = append(e.b, f[:]...) }
 
 func (e *enc) s(v string) {
@@ -86,7 +86,17 @@ func (d *dec) i() int64 {
 	return v
 }
 
-func (d *dec) t() time.Time { return time.Unix(0, d.i()).UTC() }
+// t decodes a time: Unix seconds, then nanoseconds (one byte for the
+// whole seconds that events carry, where Unix nanoseconds took nine).
+func (d *dec) t() time.Time {
+	sec := d.i()
+	nsec := d.u()
+	if nsec >= 1e9 {
+		d.err = errCorrupt
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(nsec)).UTC()
+}
 
 func (d *dec) s() string {
 	n := d.u()

@@ -1,6 +1,12 @@
 package projections
 
-import "github.com/benefits-ledger/ledger/domain"
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/benefits-ledger/ledger/domain"
+)
 
 // One encoder and decoder per fact type. Field order is the format: append
 // new fields at the end and bump codecVersion when changing one.
@@ -118,9 +124,7 @@ func decodeOffer(b []byte) (*domain.Offer, error) {
 }
 
 func encodeSale(s *domain.Sale) []byte {
-	e := newEnc()
-	e.s(s.ID)
-	e.s(s.Partner)
+	e := newEnc() // the partner and the sale's id are the key's, not stored twice
 	e.s(s.OfferID)
 	e.s(s.CustomerID)
 	e.stamp(s.Stamp)
@@ -142,9 +146,14 @@ func encodeSale(s *domain.Sale) []byte {
 	return e.b
 }
 
-func decodeSale(b []byte) (*domain.Sale, error) {
+// decodeSale decodes a sale stored under key (partner, 0, sale id).
+func decodeSale(key, b []byte) (*domain.Sale, error) {
+	partner, id, ok := bytes.Cut(key, []byte{0})
+	if !ok {
+		return nil, fmt.Errorf("%w: sale key %q", errCorrupt, key)
+	}
 	d := newDec(b)
-	s := &domain.Sale{ID: d.s(), Partner: d.s(), OfferID: d.s(), CustomerID: d.s(), Stamp: d.stamp(),
+	s := &domain.Sale{ID: string(id), Partner: string(partner), OfferID: d.s(), CustomerID: d.s(), Stamp: d.stamp(),
 		Amount: d.i(), Seats: d.i(), M365: d.flag(), Fingerprint: d.fp()}
 	for n := d.count(); n > 0 && d.err == nil; n-- {
 		s.Marks = append(s.Marks, domain.FraudMark{Stamp: d.stamp(), Confidence: d.s(), Cleared: d.flag()})
@@ -195,4 +204,23 @@ func decodeActivation(b []byte) (*domain.Activation, error) {
 		a.Contacts = append(a.Contacts, d.stamp())
 	}
 	return a, d.done()
+}
+
+// encodeEnvelope is an envelopes value: the sequence as a uvarint (three
+// bytes for the first two million events, where a fixed width took eight),
+// then the fingerprint. It carries no codec version byte: one byte per
+// event, and the schema version covers the whole file.
+func encodeEnvelope(seq uint64, fp domain.Fingerprint) []byte {
+	return append(binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(fp)), seq), fp[:]...)
+}
+
+// decodeEnvelope decodes an envelopes value; ok is false for nil or a
+// value of the wrong shape.
+func decodeEnvelope(v []byte) (seq uint64, fp domain.Fingerprint, ok bool) {
+	seq, n := binary.Uvarint(v)
+	if n <= 0 || len(v)-n != len(fp) {
+		return 0, fp, false
+	}
+	copy(fp[:], v[n:])
+	return seq, fp, true
 }

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 
 	"github.com/benefits-ledger/ledger/domain"
@@ -38,15 +37,15 @@ func loadFacts(tx *bolt.Tx, id string, src domain.SaleSource) (*domain.Partner, 
 	if err != nil {
 		return nil, fmt.Errorf("partner %s: %w", id, err)
 	}
-	offers, err := scanPartner(tx, bucketOffers, id, decodeOffer)
+	offers, err := scanPartner(tx, bucketOffers, id, valueOnly(decodeOffer))
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := scanPartner(tx, bucketMetrics, id, decodeMetric)
+	metrics, err := scanPartner(tx, bucketMetrics, id, valueOnly(decodeMetric))
 	if err != nil {
 		return nil, err
 	}
-	acts, err := scanPartner(tx, bucketActivations, id, decodeActivation)
+	acts, err := scanPartner(tx, bucketActivations, id, valueOnly(decodeActivation))
 	if err != nil {
 		return nil, err
 	}
@@ -61,18 +60,24 @@ func loadFacts(tx *bolt.Tx, id string, src domain.SaleSource) (*domain.Partner, 
 }
 
 // scanPartner decodes every value of one partner's key range in a bucket.
-func scanPartner[T any](tx *bolt.Tx, bucket []byte, id string, decode func([]byte) (*T, error)) ([]*T, error) {
+func scanPartner[T any](tx *bolt.Tx, bucket []byte, id string, decode func(k, v []byte) (*T, error)) ([]*T, error) {
 	var out []*T
 	pre := prefix(id)
 	c := tx.Bucket(bucket).Cursor()
 	for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
-		x, err := decode(v)
+		x, err := decode(k, v)
 		if err != nil {
 			return nil, fmt.Errorf("partner %s: %s: %w", id, bucket, err)
 		}
 		out = append(out, x)
 	}
 	return out, nil
+}
+
+// valueOnly adapts a decoder of values to scanPartner, for facts whose key
+// repeats what the value holds.
+func valueOnly[T any](decode func([]byte) (*T, error)) func(k, v []byte) (*T, error) {
+	return func(_, v []byte) (*T, error) { return decode(v) }
 }
 
 // PartnerLastSeq returns the sequence of a partner's latest folded event (0
@@ -107,11 +112,7 @@ func (s *Store) Directory() Directory { return Directory{s} }
 
 func (d Directory) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bool) {
 	d.s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketEnvelopes).Get([]byte(id))
-		if len(v) == 8+len(fp) {
-			seq, ok = binary.BigEndian.Uint64(v), true
-			copy(fp[:], v[8:])
-		}
+		seq, fp, ok = decodeEnvelope(tx.Bucket(bucketEnvelopes).Get([]byte(id)))
 		return nil
 	})
 	return seq, fp, ok
@@ -165,11 +166,12 @@ func (sn *Snapshot) PartialPartner(id string, src domain.SaleSource) (*domain.Pa
 
 // Sale loads one sale of a partner (nil when it does not exist).
 func (sn *Snapshot) Sale(partner, id string) (*domain.Sale, error) {
-	v := sn.tx.Bucket(bucketSales).Get(pkey(partner, []byte(id)))
+	k := pkey(partner, []byte(id))
+	v := sn.tx.Bucket(bucketSales).Get(k)
 	if v == nil {
 		return nil, nil
 	}
-	return decodeSale(v)
+	return decodeSale(k, v)
 }
 
 // Sales loads every sale of a partner.
@@ -178,12 +180,7 @@ func (sn *Snapshot) Sales(partner string) ([]*domain.Sale, error) {
 }
 
 func (sn *Snapshot) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bool) {
-	v := sn.tx.Bucket(bucketEnvelopes).Get([]byte(id))
-	if len(v) == 8+len(fp) {
-		seq, ok = binary.BigEndian.Uint64(v), true
-		copy(fp[:], v[8:])
-	}
-	return seq, fp, ok
+	return decodeEnvelope(sn.tx.Bucket(bucketEnvelopes).Get([]byte(id)))
 }
 
 func (sn *Snapshot) OfferOwner(id string) (string, bool) { return sn.owner(bucketOfferOwner, id) }

@@ -27,7 +27,7 @@ var (
 	bucketActivations = []byte("activations") // partner\0seq → activation
 	bucketOfferOwner  = []byte("offer_owner") // offer → partner
 	bucketSaleOwner   = []byte("sale_owner")  // sale → partner
-	bucketEnvelopes   = []byte("envelopes")   // envelope id → seq, fingerprint
+	bucketEnvelopes   = []byte("envelopes")   // envelope id → seq (uvarint), fingerprint
 	bucketTiers       = []byte("tiers")       // partner → held-tier history under the file's policy (replay files)
 
 	allBuckets = [][]byte{bucketMeta, bucketPartners, bucketOffers, bucketSales, bucketMetrics,
@@ -49,7 +49,7 @@ var (
 
 // schemaVersion changes when the layout or codec changes: a file with another
 // version is rebuilt from the log.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // SchemaVersion is the read models' layout version: a fold's digest is a
 // digest of this layout (tests pin digests per version).
