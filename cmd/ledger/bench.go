@@ -54,7 +54,10 @@ func runBench(e *env, args []string) int {
 	fmt.Fprintf(t, "rebuild\t%d events/s\t%.2f× raw ordered consumer → bbolt, %.2f× read + decode\n", r.Rebuild.EventsPerSec, r.Rebuild.Ratio, r.Rebuild.ReadDecodeRatio)
 	fmt.Fprintf(t, "read models\t%d MB\t%.1f bytes per event\n", r.ReadModelBytes>>20, r.ReadModelBytesPerEvent)
 	fmt.Fprintf(t, "queries\t%d/s\tp50 %.2f ms, p99 %.2f ms (%d clients, %d errors)\n", r.Query.QPS, r.Query.P50ms, r.Query.P99ms, r.Query.Clients, r.Query.Errors)
-	fmt.Fprintf(t, "  raw request/reply\t%d/s\tp50 %.2f ms, p99 %.2f ms (a service that does nothing, same clients)\n", r.Query.Raw.QPS, r.Query.Raw.P50ms, r.Query.Raw.P99ms)
+	fmt.Fprintf(t, "  raw request/reply\t%d/s\tp50 %.2f ms, p99 %.2f ms (a service that does nothing, same clients): %.2f× qps, %.2f× p99\n",
+		r.Query.Raw.QPS, r.Query.Raw.P50ms, r.Query.Raw.P99ms, r.Query.Ratio, r.Query.P99Ratio)
+	fmt.Fprintf(t, "  … through a role's import\t%d/s\tp50 %.2f ms, p99 %.2f ms (the path queries take): %.2f× qps, %.2f× p99\n",
+		r.Query.RawImport.QPS, r.Query.RawImport.P50ms, r.Query.RawImport.P99ms, r.Query.ImportRatio, r.Query.ImportP99Ratio)
 	fmt.Fprintf(t, "peak RSS\t%d MB\t%d MB anonymous (heap, stacks); the rest is bbolt's mapped file pages\n", r.PeakRSSMB, r.PeakAnonMB)
 	fmt.Fprintf(t, "machine\t%s\t\n", r.Machine)
 	t.Flush()

@@ -61,6 +61,9 @@ func TestRunSmall(t *testing.T) {
 	if q.P50ms <= 0 || q.P99ms < q.P50ms || q.Raw.QPS <= 0 || q.Raw.P99ms < q.Raw.P50ms {
 		t.Errorf("query latencies: %+v", q)
 	}
+	if q.RawImport.QPS <= 0 || q.RawImport.P99ms < q.RawImport.P50ms || q.Ratio <= 0 || q.ImportRatio <= 0 || q.P99Ratio <= 0 || q.ImportP99Ratio <= 0 {
+		t.Errorf("query ceilings through the import and ratios: %+v", q)
+	}
 	if r.PeakRSSMB <= 0 || r.PeakAnonMB <= 0 || r.PeakAnonMB > r.PeakRSSMB {
 		t.Errorf("peak RSS %d MB, anonymous %d MB", r.PeakRSSMB, r.PeakAnonMB)
 	}

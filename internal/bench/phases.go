@@ -242,7 +242,7 @@ func queries(ctx context.Context, l *app.Ledger, clients int, dur time.Duration,
 	if len(ids) == 0 {
 		return QueryStats{}, fmt.Errorf("no partners")
 	}
-	raw, err := rawRequests(ctx, l, clients, dur/2)
+	raw, rawImport, err := rawRequests(ctx, l, clients, dur/2)
 	if err != nil {
 		return QueryStats{}, fmt.Errorf("raw requests: %w", err)
 	}
@@ -300,8 +300,10 @@ func queries(ctx context.Context, l *app.Ledger, clients int, dur time.Duration,
 	took := time.Since(start)
 	all := append(slices.Clone(tier), benefits...)
 	qs := QueryStats{Clients: clients, Count: len(all), QPS: int64(float64(len(all)) / took.Seconds()), Errors: errs,
-		WarmupSeconds: warm.Seconds(), Partners: len(ids), Raw: raw}
+		WarmupSeconds: warm.Seconds(), Partners: len(ids), Raw: raw, RawImport: rawImport}
 	qs.P50ms, qs.P99ms = percentile(all, 50), percentile(all, 99)
+	qs.Ratio, qs.ImportRatio = ratioOf(float64(qs.QPS), float64(raw.QPS)), ratioOf(float64(qs.QPS), float64(rawImport.QPS))
+	qs.P99Ratio, qs.ImportP99Ratio = ratioOf(qs.P99ms, raw.P99ms), ratioOf(qs.P99ms, rawImport.P99ms)
 	qs.Tier = Latency{percentile(tier, 50), percentile(tier, 99)}
 	qs.Benefit = Latency{percentile(benefits, 50), percentile(benefits, 99)}
 	return qs, nil
@@ -408,12 +410,13 @@ func warmUp(ctx context.Context, l *app.Ledger, ids []string, clients int) (time
 // rawRequests is the raw limit of queries: a micro service on the same
 // server that answers every request at once with a document of a tier
 // document's size, asked by the same number of clients over their own
-// connections. Whatever the ledger's queries add is the difference.
-func rawRequests(ctx context.Context, l *app.Ledger, clients int, dur time.Duration) (RawRequests, error) {
-	creds := nats.UserCredentials(app.CredsFile(l.DataDir(), "ledger"))
-	srv, err := nats.Connect(l.ClientURL(), creds)
+// connections, measured twice: from inside the ledger's account, and from
+// a role's account through its import. Whatever the ledger's queries add is
+// the difference.
+func rawRequests(ctx context.Context, l *app.Ledger, clients int, dur time.Duration) (direct, imported RawRequests, err error) {
+	srv, err := nats.Connect(l.ClientURL(), nats.UserCredentials(app.CredsFile(l.DataDir(), "ledger")))
 	if err != nil {
-		return RawRequests{}, err
+		return direct, imported, err
 	}
 	defer srv.Close()
 	doc := make([]byte, 420)
@@ -423,11 +426,28 @@ func rawRequests(ctx context.Context, l *app.Ledger, clients int, dur time.Durat
 	svc, err := micro.AddService(srv, micro.Config{Name: "benchecho", Version: "1.0.0",
 		Endpoint: &micro.EndpointConfig{Subject: "benchecho.tier", Handler: micro.HandlerFunc(func(r micro.Request) { r.Respond(doc) })}})
 	if err != nil {
-		return RawRequests{}, err
+		return direct, imported, err
 	}
 	defer svc.Stop()
+	// From inside the ledger's account: the server's own floor.
+	direct, err = requestLoad(ctx, l.ClientURL(), "ledger", l, "benchecho.tier", clients, dur)
+	if err != nil {
+		return direct, imported, err
+	}
+	// From the admin's account, as the queries come: the service's PING
+	// reaches it through the role's import of $SRV.> (answered by micro
+	// with a small document, no work), so the difference is the import.
+	imported, err = requestLoad(ctx, l.ClientURL(), "admin", l, "$SRV.PING.benchecho", clients, dur)
+	return direct, imported, err
+}
+
+// requestLoad runs clients request loops (as role) on subject for dur and
+// reports their rate and latency.
+func requestLoad(ctx context.Context, url, role string, l *app.Ledger, subject string, clients int, dur time.Duration) (RawRequests, error) {
+	creds := nats.UserCredentials(app.CredsFile(l.DataDir(), role))
 	var mu sync.Mutex
 	var all []time.Duration
+	var failed error
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(dur)
 	start := time.Now()
@@ -435,8 +455,11 @@ func rawRequests(ctx context.Context, l *app.Ledger, clients int, dur time.Durat
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nc, err := nats.Connect(l.ClientURL(), creds)
+			nc, err := nats.Connect(url, creds)
 			if err != nil {
+				mu.Lock()
+				failed = err
+				mu.Unlock()
 				return
 			}
 			defer nc.Close()
@@ -444,7 +467,7 @@ func rawRequests(ctx context.Context, l *app.Ledger, clients int, dur time.Durat
 			req := []byte(`{"partner_id":"P-00001","at":"2024-05-10T00:00:00Z"}`)
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
-				if _, err := nc.RequestWithContext(ctx, "benchecho.tier", req); err != nil {
+				if _, err := nc.RequestWithContext(ctx, subject, req); err != nil {
 					continue
 				}
 				mine = append(mine, time.Since(t0))
@@ -455,5 +478,8 @@ func rawRequests(ctx context.Context, l *app.Ledger, clients int, dur time.Durat
 		}()
 	}
 	wg.Wait()
+	if len(all) == 0 {
+		return RawRequests{}, fmt.Errorf("no request to %s answered (%v)", subject, failed)
+	}
 	return RawRequests{QPS: int64(float64(len(all)) / time.Since(start).Seconds()), P50ms: percentile(all, 50), P99ms: percentile(all, 99)}, nil
 }
