@@ -26,6 +26,7 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/auth"
+	"github.com/benefits-ledger/ledger/internal/dashboard"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/metrics"
 	"github.com/benefits-ledger/ledger/internal/rpc"
@@ -225,6 +226,12 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/v1/attention", s.guard(rpc.EndpointAttention, plainQuery(s, q.Attention)))
 	handle("GET", "/v1/stats", s.guard(rpc.EndpointStats, s.stats))
 	handle("POST", "/v1/events", s.guard(rpc.EndpointSubmit, s.events))
+	handle("GET", "/v1/policy", s.guard(rpc.EndpointPolicy, s.policy))
+	handle("POST", "/v1/whatif", s.guard(rpc.EndpointWhatIf, s.whatIf))
+	// The dashboard (CONTRACT.md: GET /): static files only, no token; every
+	// figure it shows comes from /v1 calls that carry one.
+	handle("GET", "/{$}", dashboard.Handler())
+	handle("GET", dashboard.AssetPrefix+"{file}", dashboard.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, p := paths.Handler(r); p != "" && p != "/" {
 			s.fail(w, r, &domain.Error{Code: rpc.CodeMethodNotAllowed, Msg: fmt.Sprintf("%s is not served on %s", r.Method, r.URL.Path)})
