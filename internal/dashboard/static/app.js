@@ -128,7 +128,8 @@
     if (h.has('partner')) { state.partner = h.get('partner'); state.view = h.get('view') || 'partner'; }
     state.at = h.get('at') || '';
     state.knownSeq = Number(h.get('known_seq') || 0) || 0;
-    state.knownAt = h.get('known_at') || '';
+    const ka = parseInstant(h.get('known_at') || '');
+    state.knownAt = ka ? iso(ka) : '';
   }
   function writeHash() {
     const h = new URLSearchParams();
@@ -233,6 +234,7 @@
         state.audit = a.events; state.auditComplete = a.complete; state.auditPartner = partner;
       }
       const at = state.at ? parseInstant(state.at) : null;
+      if (at === undefined) throw new ApiError(0, 'invalid_field', `at ${JSON.stringify(state.at)}: want an RFC 3339 instant or a date YYYY-MM-DD`);
       const know = knowledge();
       const tier = await api(pp(partner) + '/tier' + qs({ at: at ? iso(at) : '', ...know }));
       // Pin every other call to the knowledge the tier document used: one
@@ -397,10 +399,21 @@
     const W = 900, H = 430;
     const M = { l: 80, r: 16, t: 46, b: 92 };
     const PH = H - M.t - M.b; // plot height
-    const YMAX = 4.6;
+    // The tier axis reaches half a tier above the highest value drawn (the
+    // next threshold stays in sight), at least tier-2, at most the top tier.
+    const topTier = ((state.policy.tiers || []).length || 5) - 1;
+    let high = 0;
+    samples.forEach((d, i) => {
+      const era = eraAt(points[i]);
+      for (const [tr, def] of Object.entries((era && era.tracks) || {})) high = Math.max(high, tierScale((d.tracks || {})[tr] || 0, def.thresholds) || 0);
+    });
+    for (const c of hist.changes || []) high = Math.max(high, c.from.rank, c.to.rank);
+    for (const c of hist.corrections || []) for (const f of c.effects || []) high = Math.max(high, f.before.rank, f.after.rank);
+    const YMAX = Math.min(topTier + 0.6, Math.max(2.5, Math.floor(high) + 1.5));
     const x = (t) => M.l + ((new Date(t).getTime() - range.lo.getTime()) / (range.hi.getTime() - range.lo.getTime())) * (W - M.l - M.r);
     const y = (v) => M.t + PH - (v / YMAX) * PH;
     const clampX = (v) => Math.max(M.l, Math.min(W - M.r, v));
+    let sanctioned = false;
     const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'group', 'data-testid': 'tier-timeline', 'data-known-seq': tier.known_seq, 'data-at': iso(tier.at), 'data-partner': tier.partner_id,
       'aria-label': `Tier timeline of ${state.partner}: held tier, track values against the eras' thresholds, corrections and sales` });
     svg.append(s('title', { text: `Tier timeline of ${state.partner}` }));
@@ -429,9 +442,26 @@
       if (x1 - x0 > 70) svg.append(s('text', { x: x0 + 4, y: M.t + PH - 5, 'font-size': 10, fill: '#5b6574', text: label, 'pointer-events': 'none' }));
     }
 
+    // Sanctions (dated: from the audit events as known): a band along the top.
+    let since = null;
+    const bands = [];
+    for (const e of [...known].sort((a, b) => a.time - b.time)) {
+      if (e.type === 'PartnerSanctioned' && !since) since = e;
+      if (e.type === 'PartnerReinstated' && since) { bands.push([since, e.time]); since = null; }
+    }
+    if (since) bands.push([since, range.hi]);
+    for (const [from, to] of bands) {
+      const x0 = clampX(x(from.time)), x1 = clampX(x(to));
+      if (x1 <= x0) continue;
+      svg.append(s('g', { 'data-testid': 'sanction' }, s('title', { text: `sanctioned (${from.data.ground}) ${day(from.time)} – ${to === range.hi ? 'on' : day(to)}` }),
+        s('rect', { x: x0, y: M.t, width: x1 - x0, height: 8, fill: 'var(--fraud)', opacity: 0.75 }),
+        x1 - x0 > 60 ? s('text', { x: x0 + 4, y: M.t + 20, 'font-size': 10, 'font-weight': 600, fill: 'var(--fraud)', text: 'sanctioned' }) : null));
+    }
+    if (bands.length) sanctioned = true;
+
     // Tier gridlines (thresholds) and the axis.
     const tierNames = state.policy.tiers || ['none', 'tier-1', 'tier-2', 'tier-3', 'tier-4'];
-    for (let k = 1; k < tierNames.length; k++) {
+    for (let k = 1; k < tierNames.length && k <= YMAX; k++) {
       svg.append(s('line', { x1: M.l, x2: W - M.r, y1: y(k), y2: y(k), stroke: '#aab4c3', 'stroke-dasharray': '4 4' }));
       svg.append(s('text', { x: M.l - 8, y: y(k) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#3d4756', text: tierNames[k] }));
     }
@@ -446,7 +476,7 @@
       if (from > range.lo) svg.append(s('line', { x1: x0, x2: x0, y1: M.t - 14, y2: M.t + PH, stroke: '#4a5361', 'stroke-width': 1.5 }));
       svg.append(s('text', { x: x0 + 4, y: M.t - 4, 'font-size': 11, 'font-weight': 600, fill: '#3d4756', text: `era ${era.id} · ${era.basis === 'ttm' ? 'TTM' : 'cumulative'}` }));
       const th = (era.tracks.mbs_usd_cents || {}).thresholds || [];
-      if (x1 - x0 > 90) th.forEach((v, k) => svg.append(s('text', { x: x1 - 4, y: y(k + 1) - 3, 'text-anchor': 'end', 'font-size': 9.5, fill: '#5b6574', text: moneyShort(v) })));
+      if (x1 - x0 > 90) th.forEach((v, k) => k + 1 <= YMAX && svg.append(s('text', { x: x1 - 4, y: y(k + 1) - 3, 'text-anchor': 'end', 'font-size': 9.5, fill: '#5b6574', text: moneyShort(v) })));
     });
 
     // Tracks: steps between the sampled instants, on the tier scale of the era then.
@@ -490,7 +520,8 @@
     const ax = x(tier.at);
     if (ax >= M.l && ax <= W - M.r) {
       svg.append(s('line', { x1: ax, x2: ax, y1: M.t, y2: M.t + PH + 62, stroke: 'var(--accent)', 'stroke-width': 1.5, 'pointer-events': 'none' }));
-      svg.append(s('text', { x: ax + 4, y: M.t + 12, 'font-size': 11, 'font-weight': 700, fill: 'var(--accent)', text: `at ${day(tier.at)}: ${tier.tier.name}`, 'pointer-events': 'none' }));
+      const right = ax > W - M.r - 160; // keep the label inside the plot
+      svg.append(s('text', { x: right ? ax - 4 : ax + 4, y: M.t + 12, 'text-anchor': right ? 'end' : 'start', 'font-size': 11, 'font-weight': 700, fill: 'var(--accent)', text: `at ${day(tier.at)}: ${tier.tier.name}`, 'pointer-events': 'none' }));
     }
 
     // Lanes under the plot: sales, then activations.
@@ -559,6 +590,7 @@
       g.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); pick(); } });
       svg.append(g);
     }
+    if (sanctioned) legend.push(['sanctioned', 'var(--fraud)', 'band']);
     if (cs.length) legend.push(['correction (filled: it changed the held tier)', 'var(--fraud)', 'diamond'], ['held tier before a correction', 'var(--fraud)', 'ghost']);
 
     $('chart').replaceChildren(svg);
@@ -588,6 +620,7 @@
     const out = items.map(([name, color, kind]) => {
       const ic = s('svg', { width: 22, height: 12, 'aria-hidden': 'true' });
       if (kind === 'diamond') ic.append(s('rect', { x: 6, y: 1, width: 8, height: 8, transform: 'rotate(45 10 5)', fill: color }));
+      else if (kind === 'band') ic.append(s('rect', { x: 1, y: 2, width: 20, height: 8, fill: color, opacity: 0.75 }));
       else ic.append(s('line', { x1: 1, x2: 21, y1: 6, y2: 6, stroke: color, 'stroke-width': kind === 'held' ? 3.5 : 2, 'stroke-dasharray': kind === 'ghost' ? '6 4' : null }));
       return el('span', {}, ic, name);
     });
@@ -625,8 +658,8 @@
     ];
     $('tier-card').replaceChildren(
       el('div', { class: 'tier-head' }, el('h2', { id: 'tier-title', text: 'Tier' }),
-        el('span', { class: 'badge tier r' + d.tier.rank, 'data-testid': 'tier', 'data-rank': d.tier.rank, text: d.tier.name }),
-        d.sanctioned ? el('span', { class: 'badge warn', text: 'sanctioned' }) : null),
+        el('span', { class: 'badges' }, d.sanctioned ? el('span', { class: 'badge warn', text: 'sanctioned' }) : null,
+          el('span', { class: 'badge tier r' + d.tier.rank, 'data-testid': 'tier', 'data-rank': d.tier.rank, text: d.tier.name }))),
       el('dl', { class: 'kv' }, kv.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { class: /\$|^\d/.test(v) ? 'num-l' : '', text: v })])));
   }
 
