@@ -388,6 +388,26 @@ func TestDashboardInBrowser(t *testing.T) {
 		shot("dashboard-" + p + ".png")
 	}
 
+	// A link with known_at: the knowledge of a recorded instant (the first
+	// event of another scenario's partner), as the RPC answers it.
+	if len(others) > 0 {
+		other := query(t, client, others[0], 0)
+		knownAt := other.audit.Events[0].Recorded
+		b, err := client.Query(ctx, rpc.EndpointTier, ledger.Query{PartnerID: partnerID, At: viewAt, KnownAt: knownAt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tier domain.TierDoc
+		if err := json.Unmarshal(b, &tier); err != nil {
+			t.Fatal(err)
+		}
+		run("opening a known_at link", chromedp.Navigate(l.HTTPURL()+"/#partner="+partnerID+"&at="+viewAt+"&known_at="+knownAt))
+		waitKnown(tier.KnownSeq)
+		if got := read(); got.Rank != tier.Tier.Rank {
+			t.Errorf("known_at %s: tier rank %d shown, the RPC says %d", knownAt, got.Rank, tier.Tier.Rank)
+		}
+	}
+
 	// The attention list.
 	run("opening the attention list", chromedp.Click(chromedp.CSS(`.tab[data-view=attention]`)),
 		chromedp.SetValue(chromedp.CSS("#att-at"), "2024-07-30"), chromedp.Click(chromedp.CSS("#attention-form button[type=submit]")),
@@ -438,6 +458,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("what-if rows %d (%v %s), the RPC's document has %d changes", n, err, msg, len(wi.Changes))
 	}
 	shot("dashboard-whatif.png")
+
+	// Sign out, and in again through the form.
+	run("signing out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin-form")))
+	if st, _ := chromedp.Run(tctx, chromedp.Evaluate[string](`sessionStorage.getItem('ledger.token') || ''`)); st != "" {
+		t.Errorf("the token stayed in sessionStorage after signing out")
+	}
+	run("signing in with the form", chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#signin-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#tabs")))
+	if v, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.body.dataset.cspViolations || '0'`)); err != nil || v != "0" {
+		t.Errorf("Content-Security-Policy violations: %s (%v)", v, err)
+	}
 	if ex := exceptions(); len(ex) > 0 {
 		t.Errorf("page exceptions: %v", ex)
 	}

@@ -76,6 +76,15 @@
     const d = new Date(s);
     return isNaN(d) ? undefined : d;
   }
+  // instantText validates an instant and returns its text for the API: as
+  // given (a Date would drop the nanoseconds of a recorded instant), a date
+  // completed to 00:00:00Z; '' → '', invalid → undefined.
+  function instantText(s) {
+    s = (s || '').trim();
+    const d = parseInstant(s);
+    if (!d) return d === null ? '' : undefined;
+    return /^\d{4}-\d{2}-\d{2}$/.test(s) ? s + 'T00:00:00Z' : s;
+  }
   function addYears(d, n) { const x = new Date(d); x.setUTCFullYear(x.getUTCFullYear() + n); return x; }
   function addMonths(d, n) { const x = new Date(d); x.setUTCMonth(x.getUTCMonth() + n); return x; }
 
@@ -128,8 +137,7 @@
     if (h.has('partner')) { state.partner = h.get('partner'); state.view = h.get('view') || 'partner'; }
     state.at = h.get('at') || '';
     state.knownSeq = Number(h.get('known_seq') || 0) || 0;
-    const ka = parseInstant(h.get('known_at') || '');
-    state.knownAt = ka ? iso(ka) : '';
+    state.knownAt = instantText(h.get('known_at') || '') || '';
   }
   function writeHash() {
     const h = new URLSearchParams();
@@ -236,7 +244,7 @@
       const at = state.at ? parseInstant(state.at) : null;
       if (at === undefined) throw new ApiError(0, 'invalid_field', `at ${JSON.stringify(state.at)}: want an RFC 3339 instant or a date YYYY-MM-DD`);
       const know = knowledge();
-      const tier = await api(pp(partner) + '/tier' + qs({ at: at ? iso(at) : '', ...know }));
+      const tier = await api(pp(partner) + '/tier' + qs({ at: instantText(state.at), ...know }));
       // Pin every other call to the knowledge the tier document used: one
       // consistent cut even while events arrive.
       const pin = { known_seq: tier.known_seq };
@@ -728,7 +736,7 @@
       const items = [];
       let from = '', doc;
       for (let i = 0; i < MAX_ATTENTION_PAGES; i++) {
-        doc = await api('/v1/attention' + qs({ at: at ? iso(at) : '', limit: 500, from }));
+        doc = await api('/v1/attention' + qs({ at: instantText(atText), limit: 500, from }));
         items.push(...(doc.items || []));
         if (!doc.next) break;
         from = doc.next;
@@ -760,7 +768,7 @@
     if (at === undefined) { $('whatif-error').textContent = 'At: an RFC 3339 instant or a date YYYY-MM-DD'; return; }
     const text = await file.text();
     const req = { policy_file: text, limit: WHATIF_PAGE, history: $('wi-history').checked };
-    if (at) req.at = iso(at);
+    if (at) req.at = instantText($('wi-at').value);
     busy('Comparing every partner…');
     try {
       const changes = [];
@@ -791,6 +799,11 @@
   // ---------- wiring ----------
 
   function init() {
+    // A blocked load or style is a bug of the page: count it where a test sees it.
+    document.addEventListener('securitypolicyviolation', (e) => {
+      document.body.dataset.cspViolations = String(Number(document.body.dataset.cspViolations || 0) + 1);
+      console.error('CSP violation', e.violatedDirective, e.blockedURI);
+    });
     readHash();
     $('signin-form').addEventListener('submit', (ev) => { ev.preventDefault(); signIn($('token').value, $('signin-partner').value.trim()); $('token').value = ''; });
     $('signout').addEventListener('click', () => signOut(''));
@@ -801,7 +814,7 @@
       if (at === undefined) { $('partner-error').textContent = 'At: an RFC 3339 instant such as 2024-06-30T00:00:00Z, or a date 2024-06-30'; return; }
       const id = $('partner').value.trim();
       if (id !== state.partner) { state.knownSeq = 0; state.knownAt = ''; }
-      state.partner = id; state.at = at ? iso(at) : '';
+      state.partner = id; state.at = instantText($('at').value);
       writeHash(); loadPartner();
     });
     const slider = $('known-at');
@@ -817,9 +830,9 @@
     $('known-next').addEventListener('click', () => knowIndex(Number(slider.value) + 1));
     $('known-now').addEventListener('click', () => { state.knownSeq = 0; state.knownAt = ''; writeHash(); loadPartner(); });
     $('known-date').addEventListener('change', () => {
-      const d = parseInstant($('known-date').value);
-      if (d === undefined) { $('partner-error').textContent = 'Recorded by: an RFC 3339 instant or a date'; return; }
-      state.knownAt = d ? iso(d) : ''; state.knownSeq = 0; writeHash(); loadPartner();
+      const k = instantText($('known-date').value);
+      if (k === undefined) { $('partner-error').textContent = 'Recorded by: an RFC 3339 instant or a date'; return; }
+      state.knownAt = k; state.knownSeq = 0; writeHash(); loadPartner();
     });
     $('attention-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadAttention(); });
     $('whatif-form').addEventListener('submit', (ev) => { ev.preventDefault(); runWhatIf(); });
