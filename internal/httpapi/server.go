@@ -1,6 +1,8 @@
 // Package httpapi is the ledger's HTTP listener (CONTRACT.md, "HTTP"): the
 // query documents under /v1/..., POST /v1/events (CloudEvents over HTTP in
-// structured, binary and batch mode), /metrics, /healthz and /readyz. It
+// structured, binary and batch mode), GET /v1/policy and POST /v1/whatif
+// (whatif.go), /metrics, /healthz and /readyz, and the dashboard at GET /
+// (package dashboard: static files, no token). It
 // answers the same documents as the RPC by calling the same ledger.Queries
 // methods and submits through the same Writer.SubmitAs with the role's
 // permit; routing is the standard library's.

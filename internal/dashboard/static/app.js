@@ -68,6 +68,10 @@
     const s = iso(t);
     return s.endsWith('T00:00:00Z') ? s.slice(0, 10) : s.replace('T', ' ').replace('Z', ' UTC');
   }
+  function stamp(t) { // a table's compact UTC instant: the date, and the time when there is one
+    const s = iso(t);
+    return s.endsWith('T00:00:00Z') ? s.slice(0, 10) : s.slice(0, 19).replace('T', ' ');
+  }
   function parseInstant(s) { // RFC 3339 or YYYY-MM-DD (00:00:00Z); '' → null
     s = (s || '').trim();
     if (!s) return null;
@@ -447,7 +451,7 @@
       const label = p.kind === 'fiscal-year' ? 'FY ' + new Date(p.end).getUTCFullYear() : 'period from ' + day(p.start);
       svg.append(s('rect', { x: x0, y: M.t, width: x1 - x0, height: PH, fill: alt++ % 2 ? 'var(--period-b)' : 'var(--period-a)', 'pointer-events': 'none' },
         s('title', { text: `benefit period (${p.kind}) ${day(p.start)} – ${day(p.end)}` })));
-      if (x1 - x0 > 70) svg.append(s('text', { x: x0 + 4, y: M.t + PH - 5, 'font-size': 10, fill: '#5b6574', text: label, 'pointer-events': 'none' }));
+      if (x1 - x0 > (p.kind === 'fiscal-year' ? 50 : 125)) svg.append(s('text', { x: x0 + 4, y: M.t + PH - 5, 'font-size': 10, fill: '#5b6574', text: label, 'pointer-events': 'none' }));
     }
 
     // Sanctions (dated: from the audit events as known): a band along the top.
@@ -482,7 +486,9 @@
       if (to <= range.lo || from >= range.hi) return;
       const x0 = clampX(x(from)), x1 = clampX(x(to));
       if (from > range.lo) svg.append(s('line', { x1: x0, x2: x0, y1: M.t - 14, y2: M.t + PH, stroke: '#4a5361', 'stroke-width': 1.5 }));
-      svg.append(s('text', { x: x0 + 4, y: M.t - 4, 'font-size': 11, 'font-weight': 600, fill: '#3d4756', text: `era ${era.id} · ${era.basis === 'ttm' ? 'TTM' : 'cumulative'}` }));
+      const eraLabel = x1 - x0 > 125 ? `era ${era.id} · ${era.basis === 'ttm' ? 'TTM' : 'cumulative'}` : x1 - x0 > 50 ? era.id : '';
+      if (eraLabel) svg.append(s('text', { x: x0 + 4, y: M.t - 4, 'font-size': 11, 'font-weight': 600, fill: '#3d4756', text: eraLabel },
+        s('title', { text: `era ${era.id} from ${day(era.from)}: ${era.basis === 'ttm' ? 'trailing twelve months' : 'cumulative'}` })));
       const th = (era.tracks.mbs_usd_cents || {}).thresholds || [];
       if (x1 - x0 > 90) th.forEach((v, k) => k + 1 <= YMAX && svg.append(s('text', { x: x1 - 4, y: y(k + 1) - 3, 'text-anchor': 'end', 'font-size': 9.5, fill: '#5b6574', text: moneyShort(v) })));
     });
@@ -529,7 +535,7 @@
     if (ax >= M.l && ax <= W - M.r) {
       svg.append(s('line', { x1: ax, x2: ax, y1: M.t, y2: M.t + PH + 62, stroke: 'var(--accent)', 'stroke-width': 1.5, 'pointer-events': 'none' }));
       const right = ax > W - M.r - 160; // keep the label inside the plot
-      svg.append(s('text', { x: right ? ax - 4 : ax + 4, y: M.t + 12, 'text-anchor': right ? 'end' : 'start', 'font-size': 11, 'font-weight': 700, fill: 'var(--accent)', text: `at ${day(tier.at)}: ${tier.tier.name}`, 'pointer-events': 'none' }));
+      svg.append(s('text', { x: right ? ax - 4 : ax + 4, y: M.t + 12, 'text-anchor': right ? 'end' : 'start', 'font-size': 11, 'font-weight': 700, fill: 'var(--accent)', text: `${state.at ? 'at ' + day(tier.at) : 'now'}: ${tier.tier.name}`, 'pointer-events': 'none' }));
     }
 
     // Lanes under the plot: sales, then activations.
@@ -545,7 +551,7 @@
       const cx = x(v.e.time);
       const status = v.fraud === 'confirmed' ? 'fraud' : v.cancelled ? 'cancelled' : v.fraud === 'suspected' ? 'suspected' : 'counted';
       const fill = { counted: 'var(--mbs)', fraud: 'var(--fraud)', cancelled: '#ffffff', suspected: 'var(--suspect)' }[status];
-      const stroke = status === 'cancelled' ? 'var(--cancel)' : '#ffffff';
+      const stroke = status === 'cancelled' ? 'var(--cancel)' : r > 5 ? '#ffffff' : 'none';
       const g = s('g', { 'data-testid': 'sale', 'data-status': status },
         s('title', { text: `sale ${d.sale_id} ${day(v.e.time)} ${money(d.amount_usd_cents)}${d.seats ? ', ' + d.seats + ' seats' : ''} — ${status}` }),
         s('circle', { cx, cy: laneS, r, fill, stroke, 'stroke-width': status === 'cancelled' ? 2 : 1, opacity: 0.92 }));
@@ -585,11 +591,11 @@
         (changed ? '; held tier ' + effects.map((f) => `${day(f.from)} – ${f.until ? day(f.until) : 'on'}: ${f.before.name} → ${f.after.name}`).join('; ') : '; no change to the held tier');
       const g = s('g', { class: 'marker', 'data-testid': 'correction', 'data-seq': c.e.seq, 'data-type': c.e.type, tabindex: 0, role: 'button', 'aria-label': label },
         s('title', { text: label }),
-        s('line', { x1: cx, x2: cx, y1: M.t - 18, y2: M.t + PH, stroke: 'var(--fraud)', 'stroke-width': 1.5, 'stroke-dasharray': '3 3' }),
+        s('line', { class: 'stem', x1: cx, x2: cx, y1: M.t - 18, y2: M.t + PH, stroke: 'var(--fraud)', 'stroke-width': 1.5, 'stroke-dasharray': '3 3' }),
         s('rect', { class: 'ring', x: cx - 7, y: M.t - 32, width: 14, height: 14, transform: `rotate(45 ${cx} ${M.t - 25})`, fill: changed ? 'var(--fraud)' : '#ffffff', stroke: 'var(--fraud)', 'stroke-width': 2 }));
       for (const f of effects) { // the held tier it rewrote: what was known before it, dashed
         const fx0 = clampX(x(f.from)), fx1 = clampX(x(f.until || range.hi));
-        if (fx1 > fx0) g.append(s('path', { d: `M${fx0},${y(f.before.rank)}L${fx1},${y(f.before.rank)}`, stroke: 'var(--fraud)', 'stroke-width': 2.5, 'stroke-dasharray': '6 4', fill: 'none', opacity: 0.8 }));
+        if (fx1 > fx0) g.append(s('path', { class: 'ghost', d: `M${fx0},${y(f.before.rank)}L${fx1},${y(f.before.rank)}`, stroke: 'var(--fraud)', 'stroke-width': 2.5, 'stroke-dasharray': '6 4', fill: 'none', opacity: 0.8 }));
       }
       const pick = () => selectCorrection(c, g, label);
       g.addEventListener('click', pick);
@@ -599,7 +605,7 @@
       svg.append(g);
     }
     if (sanctioned) legend.push(['sanctioned', 'var(--fraud)', 'band']);
-    if (cs.length) legend.push(['correction (filled: it changed the held tier)', 'var(--fraud)', 'diamond'], ['held tier before a correction', 'var(--fraud)', 'ghost']);
+    if (cs.length) legend.push(['correction (filled: it changed the held tier)', 'var(--fraud)', 'diamond'], ['held tier before the chosen correction', 'var(--fraud)', 'ghost']);
 
     $('chart').replaceChildren(svg);
     renderLegend(legend, points.length >= MAX_SAMPLES);
@@ -686,9 +692,9 @@
     const rows = (d.activations || []).map((a) => el('tr', { 'data-testid': 'activation', 'data-seq': a.seq, 'data-status': a.status },
       el('td', { class: 'num', text: a.seq }),
       el('td', {}, el('span', { text: a.benefit_id }), a.offer_id ? el('span', { class: 'muted', text: ' · ' + a.offer_id }) : null),
-      el('td', { class: 'nowrap', text: day(a.activated_at) }),
+      el('td', { class: 'nowrap', title: iso(a.activated_at), text: stamp(a.activated_at) }),
       el('td', { text: a.granted_by }),
-      el('td', { class: 'nowrap', text: a.period ? `${day(a.period.start)} – ${day(a.period.end)}` : '—' }),
+      el('td', { class: 'nowrap', title: a.period ? `${iso(a.period.start)} – ${iso(a.period.end)}` : null, text: a.period ? `${iso(a.period.start).slice(0, 10)} – ${iso(a.period.end).slice(0, 10)}` : '—' }),
       el('td', {}, el('span', { class: 'badge ' + a.status, text: a.status })),
       el('td', { text: a.reasons.length ? a.reasons.join(', ') : '—' }),
       el('td', { text: a.contacted ? 'yes' : 'no' })));
