@@ -13,6 +13,7 @@
   const MAX_ATTENTION_PAGES = 10;  // attention pages of 500 items
   const WHATIF_PAGE = 200;         // partners per what-if page
   const MAX_WHATIF_PAGES = 100;
+  const BUSY_RETRIES = 3;          // a request answered busy (429/503) is asked again after Retry-After, this often
   const TOKEN_KEY = 'ledger.token';
   const SVG = 'http://www.w3.org/2000/svg';
   const YEAR_MS = 365 * 24 * 3600 * 1000;
@@ -98,6 +99,16 @@
     constructor(status, code, msg) { super(msg); this.status = status; this.code = code; }
   }
   async function api(path, opts = {}) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await api1(path, opts);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.code !== 'busy' || attempt >= BUSY_RETRIES) throw e;
+        await new Promise((ok) => setTimeout(ok, 1000 * (e.retryAfter || 1)));
+      }
+    }
+  }
+  async function api1(path, opts) {
     const headers = { Authorization: 'Bearer ' + state.token, Accept: 'application/json' };
     if (opts.body) headers['Content-Type'] = 'application/json';
     const r = await fetch(path, { method: opts.method || 'GET', headers, body: opts.body, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer' });
@@ -106,6 +117,7 @@
     try { doc = parseJSON(text); } catch (e) { /* not JSON */ }
     if (!r.ok) {
       const err = new ApiError(r.status, (doc && doc.code) || 'http_' + r.status, (doc && doc.error) || text.slice(0, 200));
+      err.retryAfter = Number(r.headers.get('Retry-After')) || 0;
       if (r.status === 401) signOut(err.code + ': ' + err.message);
       throw err;
     }
@@ -261,7 +273,8 @@
       const range = timeRange(known, new Date(tier.at));
       const points = samplePoints(known, range);
       busy(`Drawing ${partner}: ${points.length} instants…`);
-      const samples = await pool(points, SAMPLE_CONCURRENCY, (t) => api(pp(partner) + '/tier' + qs({ at: iso(t), ...pin })));
+      // A newer view (the control moved on) stops this one's requests.
+      const samples = await pool(points, SAMPLE_CONCURRENCY, (t) => (seq === state.seq ? api(pp(partner) + '/tier' + qs({ at: iso(t), ...pin })) : null));
       if (seq !== state.seq) return;
       state.docs = { tier, benefits, hist, known, range, samples, points };
       render();
