@@ -1,6 +1,8 @@
 // Package httpapi is the ledger's HTTP listener (CONTRACT.md, "HTTP"): the
 // query documents under /v1/..., POST /v1/events (CloudEvents over HTTP in
-// structured, binary and batch mode), /metrics, /healthz and /readyz. It
+// structured, binary and batch mode), GET /v1/policy and POST /v1/whatif
+// (whatif.go), /metrics, /healthz and /readyz, and the dashboard at GET /
+// (package dashboard: static files, no token). It
 // answers the same documents as the RPC by calling the same ledger.Queries
 // methods and submits through the same Writer.SubmitAs with the role's
 // permit; routing is the standard library's.
@@ -26,6 +28,7 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/auth"
+	"github.com/benefits-ledger/ledger/internal/dashboard"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/metrics"
 	"github.com/benefits-ledger/ledger/internal/rpc"
@@ -225,6 +228,12 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/v1/attention", s.guard(rpc.EndpointAttention, plainQuery(s, q.Attention)))
 	handle("GET", "/v1/stats", s.guard(rpc.EndpointStats, s.stats))
 	handle("POST", "/v1/events", s.guard(rpc.EndpointSubmit, s.events))
+	handle("GET", "/v1/policy", s.guard(rpc.EndpointPolicy, s.policy))
+	handle("POST", "/v1/whatif", s.guard(rpc.EndpointWhatIf, s.whatIf))
+	// The dashboard (CONTRACT.md: GET /): static files only, no token; every
+	// figure it shows comes from /v1 calls that carry one.
+	handle("GET", "/{$}", dashboard.Handler())
+	handle("GET", dashboard.AssetPrefix+"{file}", dashboard.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, p := paths.Handler(r); p != "" && p != "/" {
 			s.fail(w, r, &domain.Error{Code: rpc.CodeMethodNotAllowed, Msg: fmt.Sprintf("%s is not served on %s", r.Method, r.URL.Path)})
