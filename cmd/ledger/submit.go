@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -562,9 +563,15 @@ func readLine(br *bufio.Reader, keep int) (line, error) {
 	}
 }
 
+// namedDuplicates bounds how many duplicates the human summary names: a
+// resubmitted file is all duplicates, and the summary stays a summary
+// (--json answers every line).
+const namedDuplicates = 10
+
 type summary struct {
 	accepted, duplicates, rejected int
 	byCode                         map[domain.Code]int
+	dups                           []ledger.LineResult // the first namedDuplicates duplicates
 }
 
 func (s *summary) add(r ledger.LineResult) {
@@ -574,6 +581,9 @@ func (s *summary) add(r ledger.LineResult) {
 		s.byCode[r.Code]++
 	case r.Duplicate:
 		s.duplicates++
+		if len(s.dups) < namedDuplicates {
+			s.dups = append(s.dups, r)
+		}
 	default:
 		s.accepted++
 	}
@@ -581,6 +591,17 @@ func (s *summary) add(r ledger.LineResult) {
 
 func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "accepted %d, duplicates %d, rejected %d\n", s.accepted, s.duplicates, s.rejected)
+	if len(s.dups) > 0 {
+		names := make([]string, len(s.dups))
+		for i, r := range s.dups {
+			names[i] = fmt.Sprintf("line %d (id %s, recorded before at sequence %d)", r.Line, r.ID, r.Seq)
+		}
+		more := ""
+		if n := s.duplicates - len(s.dups); n > 0 {
+			more = fmt.Sprintf(" and %d more (--json answers every line)", n)
+		}
+		fmt.Fprintf(w, "  duplicates, already recorded, not counted again: %s%s\n", strings.Join(names, ", "), more)
+	}
 	codes := make([]string, 0, len(s.byCode))
 	for c := range s.byCode {
 		codes = append(codes, string(c))
