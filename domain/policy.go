@@ -167,9 +167,14 @@ func ParsePolicy(b []byte) (*Policy, error) {
 // the file to start from when editing the policy.
 func (p *Policy) File() []byte { return slices.Clone(p.file) }
 
-// Digest identifies the policy's content (not its formatting): read models
-// record it, so a changed policy is detected and the models rebuilt.
+// Digest identifies the policy's content (not its formatting), so two
+// policies under one version are told apart. The read models hold facts
+// only and never depend on it: a changed policy needs no rebuild.
 func (p *Policy) Digest() string { return p.digest }
+
+// ID names the policy as stats, version and replay files show it:
+// VERSION@DIGEST.
+func (p *Policy) ID() string { return p.Version + "@" + p.digest }
 
 // policyFieldError is a policy validation error naming the field by its JSON path
 // (eras[1].tracks.mbs_usd_cents.thresholds[2]), so an operator editing the

@@ -7,10 +7,14 @@
 // sequences are dense (1, 2, 3, ...) forever: readers rely on that to detect
 // gaps, and projections use the sequence as their checkpoint.
 //
-// Writes are optimistic per partner: Append can require that a partner's
-// last sequence is still the one the decider based its decision on, and a
-// bulk Append is one JetStream atomic batch, so it is all-or-nothing and pays
-// one commit (one fsync) for up to 1000 events.
+// Writes are optimistic, checked by the server against the stream as it was
+// before the append, in one of two ways: ExpectLastSeq requires the whole
+// stream's last sequence to be the one the decider saw (the cheap check,
+// while one writer is alone on the stream), and per-partner expectations
+// require each partner's last sequence (over ledger.events.<partner>.>) to
+// be the one its decision was based on (when other writers share the
+// stream). A bulk Append is one JetStream atomic batch, so it is
+// all-or-nothing and pays one commit (one fsync) for up to MaxBatch events.
 package eventstore
 
 import (

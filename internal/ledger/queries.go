@@ -238,7 +238,7 @@ func (q *Queries) fresh(ctx context.Context, seq uint64) error {
 // partner loads a partner's complete facts.
 func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
 	if !domain.ValidPartnerID(id) {
-		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", domain.Clip(id))}
+		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match %s (got %q)", domain.PartnerIDRule, domain.Clip(id))}
 	}
 	p, _, err := q.models().Partner(id)
 	if err != nil {
@@ -309,7 +309,7 @@ func (q *Queries) Stats(ctx context.Context) (StatsDoc, error) {
 	}
 	_, _, failure := q.proj.Status()
 	doc := StatsDoc{Events: st.Events, Partners: st.Partners, Checkpoint: st.Checkpoint, StreamLastSeq: last,
-		ReadModelBytes: st.FileBytes, Policy: q.pol.Version + "@" + q.pol.Digest(), ForeignEvents: st.Foreign, LastForeignSeq: st.LastForeign}
+		ReadModelBytes: st.FileBytes, Policy: q.pol.ID(), ForeignEvents: st.Foreign, LastForeignSeq: st.LastForeign}
 	if fi, err := os.Stat(q.models().Path()); err == nil {
 		doc.FileBytes = fi.Size()
 	}
