@@ -368,18 +368,11 @@ func (s *sender) try(items []item) ([]ledger.LineResult, error) {
 
 // request sends one submit request.
 func (s *sender) request(lines [][]byte, timeout time.Duration) ([]ledger.LineResult, error) {
-	lost := s.link.current()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	defer context.AfterFunc(s.link.current(), func() { cancel(errLinkLost) })()
 	ctx, stop := context.WithTimeout(ctx, timeout)
 	defer stop()
-	go func() {
-		select {
-		case <-lost:
-			cancel(errLinkLost)
-		case <-ctx.Done():
-		}
-	}()
 	results, err := s.client.Submit(ctx, lines)
 	if err != nil && errors.Is(context.Cause(ctx), errLinkLost) {
 		return nil, errLinkLost
@@ -402,15 +395,22 @@ func retryable(err error) bool {
 // linkWatch tells requests in flight that the connection dropped: nats.go
 // keeps waiting for their answers (the subscription is restored on
 // reconnect), but the server that was to answer is gone.
+// A link is a context done at the next disconnection, so that a request
+// follows it with context.AfterFunc.
 type linkWatch struct {
 	mu   sync.Mutex
-	lost chan struct{} // closed at the next disconnection
+	lost context.Context // done at the next disconnection, then replaced
+	end  context.CancelFunc
 }
 
-func newLinkWatch() *linkWatch { return &linkWatch{lost: make(chan struct{})} }
+func newLinkWatch() *linkWatch {
+	w := &linkWatch{}
+	w.lost, w.end = context.WithCancel(context.Background())
+	return w
+}
 
-// current is closed when the connection next drops.
-func (w *linkWatch) current() <-chan struct{} {
+// current is done when the connection next drops.
+func (w *linkWatch) current() context.Context {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.lost
@@ -420,8 +420,8 @@ func (w *linkWatch) current() <-chan struct{} {
 func (w *linkWatch) disconnected(*nats.Conn, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	close(w.lost)
-	w.lost = make(chan struct{})
+	w.end()
+	w.lost, w.end = context.WithCancel(context.Background())
 }
 
 // item is one non-blank input line: its number, and its bytes, or, for a
