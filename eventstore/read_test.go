@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,14 +430,25 @@ func TestFollowSurvivesRestart(t *testing.T) {
 func TestFollowRecreatesConsumer(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
+	failed := &logWatch{msg: "event follower: consumer failed, recreating", seen: make(chan struct{})}
+	follower, err := Open(ctx, e.js, WithLogger(slog.New(failed)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustAppend(t, e.store, bulk("P-1", 10, 0), nil)
-	f := startFollow(t, e.store, 1)
+	f := startFollow(t, follower, 1)
 	f.until(t, 1, 10, 10*time.Second)
 
 	if err := e.js.DeleteStream(ctx, DefaultStreamName); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let the reset fail at least once
+	// The stream comes back only once the consumer has failed and Follow's
+	// own loop is retrying: what the test is about.
+	select {
+	case <-failed.seen:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Follow never noticed the stream was gone")
+	}
 	s, err := Open(ctx, e.js)
 	if err != nil {
 		t.Fatal(err)
@@ -466,3 +479,21 @@ func TestBatchCap(t *testing.T) {
 		}
 	}
 }
+
+// logWatch is a slog handler that closes seen at the first record whose
+// message is msg.
+type logWatch struct {
+	msg  string
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *logWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (w *logWatch) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == w.msg {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return nil
+}
+func (w *logWatch) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *logWatch) WithGroup(string) slog.Handler      { return w }
