@@ -103,16 +103,22 @@ func (b *Book) partner(id string) (*Partner, error) {
 
 // The Book's Directory.
 
+// Envelope returns the sequence and content fingerprint recorded for an
+// envelope id; ok is false when no envelope with that id was recorded.
 func (b *Book) Envelope(id string) (uint64, Fingerprint, bool) {
 	r, ok := b.envelopes[id]
 	return r.seq, r.fp, ok
 }
 
+// OfferOwner returns the partner that published offer id; ok is false for
+// an offer never published.
 func (b *Book) OfferOwner(id string) (string, bool) {
 	p, ok := b.offers[id]
 	return p, ok
 }
 
+// SaleOwner returns the partner whose offer billed sale id; ok is false
+// for a sale never billed.
 func (b *Book) SaleOwner(id string) (string, bool) {
 	p, ok := b.sales[id]
 	return p, ok

@@ -7,12 +7,20 @@ import "time"
 
 // TierDoc answers "which tier does the partner hold at an instant?".
 type TierDoc struct {
-	PartnerID    string     `json:"partner_id"`
-	At           time.Time  `json:"at"`
-	KnownSeq     uint64     `json:"known_seq"`
-	KnownAt      *time.Time `json:"known_at,omitempty"` // the knowledge instant asked for, if any
-	Era          *string    `json:"era"`
-	Tier         TierRank   `json:"tier"`
+	PartnerID string     `json:"partner_id"`
+	At        time.Time  `json:"at"`
+	KnownSeq  uint64     `json:"known_seq"`
+	KnownAt   *time.Time `json:"known_at,omitempty"` // the knowledge instant asked for, if any
+	Era       *string    `json:"era"`
+	// Basis is how the era in force counts the tracks: "cumulative" (since
+	// the fiscal year began) or "ttm" (the trailing twelve months); null
+	// before the first era.
+	Basis *string  `json:"basis"`
+	Tier  TierRank `json:"tier"`
+	// EarnedBy names the tracks whose values at At reach the held tier, in
+	// id order. Empty while a tier is held (a TTM tier falls only at the
+	// next anniversary) that today's values no longer reach, or with none.
+	EarnedBy     []string   `json:"earned_by"`
 	Sanctioned   bool       `json:"sanctioned"`
 	Tracks       Tracks     `json:"tracks"`
 	Excluded     Excluded   `json:"excluded"`
@@ -96,11 +104,15 @@ func (v *View) Tier(at time.Time, knownSeq uint64) TierDoc {
 		Tier:       TierRank{Rank: rank, Name: v.pol.TierName(rank)},
 		Sanctioned: v.Sanctioned(at),
 		Tracks:     v.tiers.tracks(at, era),
+		EarnedBy:   []string{},
 		Policy:     v.pol.Version,
 	}
 	doc.Excluded.Fraud, doc.Excluded.Cancelled = v.tiers.excluded(at, era)
 	if era != nil {
-		doc.Era = &era.ID
+		doc.Era, doc.Basis = &era.ID, &era.Basis
+		if ids := era.earnedBy(at, doc.Tracks, rank); ids != nil {
+			doc.EarnedBy = ids
+		}
 	}
 	if p, kind, ok := v.tiers.benefitPeriod(at); ok {
 		doc.Period = &PeriodDoc{Kind: kind, Start: p.Start, End: p.End}

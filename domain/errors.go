@@ -47,6 +47,8 @@ type Error struct {
 	Msg   string
 }
 
+// Error returns the message, which names the field when there is one; the
+// code is Code (CodeOf finds it in a chain).
 func (e *Error) Error() string { return e.Msg }
 
 // reject builds a coded rejection with a formatted message.
@@ -77,6 +79,7 @@ type Duplicate struct {
 	Seq uint64
 }
 
+// Error says which sequence the input duplicates.
 func (d *Duplicate) Error() string { return fmt.Sprintf("duplicate of sequence %d", d.Seq) }
 
 // IsDuplicate reports whether err is a Duplicate and, if so, its original sequence.

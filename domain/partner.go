@@ -127,8 +127,11 @@ func (p *Partner) Exists() bool { return p.Core != nil }
 
 // The Facts of one partner. Offers and sales of other partners do not exist here.
 
+// PartnerCore returns the partner's core (nil before it was created),
+// whatever id is asked for: a Partner holds one partner's facts.
 func (p *Partner) PartnerCore(string) *PartnerCore { return p.Core }
 
+// PutPartnerCore replaces the partner's core.
 func (p *Partner) PutPartnerCore(c *PartnerCore) { p.Core = c }
 
 // stale drops the cached View when a fact it compiled changes: sales,
@@ -141,6 +144,8 @@ func (p *Partner) stale() {
 	p.fullMu.Unlock()
 }
 
+// Offer returns the partner's offer id, or nil when the partner has none
+// of that id.
 func (p *Partner) Offer(id string) *Offer {
 	if i, ok := p.offerIdx[id]; ok {
 		return p.Offers[i]
@@ -148,6 +153,7 @@ func (p *Partner) Offer(id string) *Offer {
 	return nil
 }
 
+// PutOffer adds offer o or replaces the offer of its id.
 func (p *Partner) PutOffer(o *Offer) {
 	p.stale()
 	if i, ok := p.offerIdx[o.ID]; ok {
@@ -158,6 +164,10 @@ func (p *Partner) PutOffer(o *Offer) {
 	p.Offers = append(p.Offers, o)
 }
 
+// Sale returns the partner's sale id, or nil when it has none of that id.
+// A partial partner (RestorePartial) loads a sale it does not hold from its
+// SaleSource and keeps it; on a load error it returns nil and the error is
+// kept, so the next Decide on the partner fails with it (not a rejection).
 func (p *Partner) Sale(id string) *Sale {
 	if i, ok := p.saleIdx[id]; ok {
 		return p.Sales[i]
@@ -178,6 +188,7 @@ func (p *Partner) Sale(id string) *Sale {
 	return s
 }
 
+// PutSale adds sale s or replaces the sale of its id.
 func (p *Partner) PutSale(s *Sale) {
 	p.stale()
 	if i, ok := p.saleIdx[s.ID]; ok {
@@ -188,11 +199,15 @@ func (p *Partner) PutSale(s *Sale) {
 	p.Sales = append(p.Sales, s)
 }
 
+// PutMetric adds metric report m (the partner argument is the partner's own).
+// Reports are kept in recorded order; the latest of a (metric, period)
+// counts.
 func (p *Partner) PutMetric(_ string, m *MetricReport) {
 	p.stale()
 	p.Metrics = append(p.Metrics, m)
 }
 
+// Activation returns the activation recorded at sequence seq, or nil.
 func (p *Partner) Activation(_ string, seq uint64) *Activation {
 	if i, ok := p.actIdx[seq]; ok {
 		return p.Activations[i]
@@ -200,6 +215,7 @@ func (p *Partner) Activation(_ string, seq uint64) *Activation {
 	return nil
 }
 
+// PutActivation adds activation a or replaces the one of its sequence.
 func (p *Partner) PutActivation(a *Activation) {
 	if i, ok := p.actIdx[a.Seq]; ok {
 		p.Activations[i] = a

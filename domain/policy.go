@@ -167,9 +167,14 @@ func ParsePolicy(b []byte) (*Policy, error) {
 // the file to start from when editing the policy.
 func (p *Policy) File() []byte { return slices.Clone(p.file) }
 
-// Digest identifies the policy's content (not its formatting): read models
-// record it, so a changed policy is detected and the models rebuilt.
+// Digest identifies the policy's content (not its formatting), so two
+// policies under one version are told apart. The read models hold facts
+// only and never depend on it: a changed policy needs no rebuild.
 func (p *Policy) Digest() string { return p.digest }
+
+// ID names the policy as stats, version and replay files show it:
+// VERSION@DIGEST.
+func (p *Policy) ID() string { return p.Version + "@" + p.digest }
 
 // policyFieldError is a policy validation error naming the field by its JSON path
 // (eras[1].tracks.mbs_usd_cents.thresholds[2]), so an operator editing the
@@ -354,6 +359,30 @@ func (tr Track) rankOf(value int64) int {
 
 // counts reports whether the track counts toward the tier at t.
 func (tr Track) counts(t time.Time) bool { return tr.Until == nil || !t.After(*tr.Until) }
+
+// rankAt is the tier rank the track values v reach at t under era e: the
+// highest rank of any track that counts at t.
+func (e *Era) rankAt(t time.Time, v Tracks) int {
+	r := 0
+	for _, et := range e.trackList {
+		if et.counts(t) {
+			r = max(r, et.rankOf(v.get(et.id)))
+		}
+	}
+	return r
+}
+
+// earnedBy returns the ids of the tracks whose values v reach rank at t
+// under era e, in id order; none when rank is 0.
+func (e *Era) earnedBy(t time.Time, v Tracks, rank int) []string {
+	var ids []string
+	for _, et := range e.trackList {
+		if rank > 0 && et.counts(t) && et.rankOf(v.get(et.id)) >= rank {
+			ids = append(ids, et.id)
+		}
+	}
+	return ids
+}
 
 // grantsInEra reports whether a line applies in era e.
 func (l Line) grantsInEra(e *Era) bool { return len(l.Eras) == 0 || slices.Contains(l.Eras, e.ID) }

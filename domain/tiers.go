@@ -216,14 +216,7 @@ func (m *tierModel) rank(t time.Time) int {
 	if era == nil {
 		return 0
 	}
-	v := m.tracks(t, era)
-	r := 0
-	for _, et := range era.trackList {
-		if et.Track.counts(t) {
-			r = max(r, et.rankOf(v.get(et.id)))
-		}
-	}
-	return r
+	return era.rankAt(t, m.tracks(t, era))
 }
 
 // sweep evaluates ranks at increasing instants with cursors on the series.
@@ -251,13 +244,7 @@ func (w *sweep) rank(t time.Time) int {
 	if len(w.m.mau.v) > 0 {
 		v.MAU = w.m.mau.over(t, ttm)
 	}
-	r := 0
-	for _, et := range era.trackList {
-		if et.Track.counts(t) {
-			r = max(r, et.rankOf(v.get(et.id)))
-		}
-	}
-	return r
+	return era.rankAt(t, v)
 }
 
 // compile finds the first receipt and sweeps the instants where the held tier

@@ -4,7 +4,10 @@ package domain
 // era and its seats cut-off, first receipt, anniversary periods, the Dec-2023
 // straddle, metric tracks, and retroactive corrections by knowledge.
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // tierCheck is one expectation on the tier document at an instant.
 type tierCheck struct {
@@ -520,4 +523,32 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestTierDocBasisAndEarnedBy: the tier document names the basis of the
+// era in force and the tracks whose values reach the held tier; a TTM tier
+// held after its values fell (until the next anniversary) names none.
+func TestTierDocBasisAndEarnedBy(t *testing.T) {
+	s := newStory(t)
+	s.onboard("P-1", "O-1", "transact", "2024-01-01")
+	s.ok(sold("S-1", "O-1", 3_000_000, "2024-01-10"))
+	s.ok(metric("P-1", "teams_mau", "2024-01", 1_500, "2024-02-01"))
+	for _, c := range []struct {
+		at, basis string
+		earned    []string
+	}{
+		{"2022-01-01", BasisCumulative, []string{}},            // no tier
+		{"2024-02-01", BasisTTM, []string{TrackMBS, TrackMAU}}, // both reach tier 1
+		{"2025-03-01", BasisTTM, []string{}},                   // held until 2026-01-10, values fell
+		{"2019-01-01", "", []string{}},                         // before the first era
+	} {
+		doc := s.tier("P-1", c.at)
+		basis := ""
+		if doc.Basis != nil {
+			basis = *doc.Basis
+		}
+		if basis != c.basis || !slices.Equal(doc.EarnedBy, c.earned) || doc.EarnedBy == nil {
+			t.Errorf("at %s: basis %q, earned_by %q (tier %d), want %q, %q", c.at, basis, doc.EarnedBy, doc.Tier.Rank, c.basis, c.earned)
+		}
+	}
 }

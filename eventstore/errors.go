@@ -49,6 +49,7 @@ type ConflictError struct {
 	Actual   uint64
 }
 
+// Error names the partner (or the stream) and both sequences.
 func (e *ConflictError) Error() string {
 	if e.Partner == "" {
 		return fmt.Sprintf("eventstore: stream: expected last sequence %d, actual %d", e.Expected, e.Actual)

@@ -27,15 +27,23 @@ const advisoryLeaderElected = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED."
 // announces a new leader, or the connection reconnects; the outcome is then
 // unknown, exactly as after a timeout, and the caller re-checks before
 // retrying.
+//
+// An epoch is a context done at the next change, so that a request's
+// context follows it with context.AfterFunc, no goroutine of its own.
 type leaderWatch struct {
 	mu    sync.Mutex
-	epoch chan struct{} // closed and replaced on every change
+	epoch context.Context // done at the next change, then replaced
+	end   context.CancelFunc
 }
 
-func newLeaderWatch() *leaderWatch { return &leaderWatch{epoch: make(chan struct{})} }
+func newLeaderWatch() *leaderWatch {
+	w := &leaderWatch{}
+	w.epoch, w.end = context.WithCancel(context.Background())
+	return w
+}
 
-// current is closed at the next change.
-func (w *leaderWatch) current() <-chan struct{} {
+// current is the epoch: done at the next change (nil without a watch).
+func (w *leaderWatch) current() context.Context {
 	if w == nil {
 		return nil
 	}
@@ -46,9 +54,17 @@ func (w *leaderWatch) current() <-chan struct{} {
 
 func (w *leaderWatch) changed() {
 	w.mu.Lock()
-	close(w.epoch)
-	w.epoch = make(chan struct{})
+	w.end()
+	w.epoch, w.end = context.WithCancel(context.Background())
 	w.mu.Unlock()
+}
+
+// cancelAtChange cancels ctx's child with errLeaderChanged when epoch ends;
+// the returned stop releases the child and its link to epoch.
+func cancelAtChange(ctx, epoch context.Context) (context.Context, func()) {
+	cctx, cancel := context.WithCancelCause(ctx)
+	unlink := context.AfterFunc(epoch, func() { cancel(errLeaderChanged) })
+	return cctx, func() { unlink(); cancel(nil) }
 }
 
 // watchLeader starts the watch: the stream's leader-elected advisories and
@@ -81,17 +97,8 @@ func (s *Store) request(ctx context.Context, m *nats.Msg) (*nats.Msg, error) {
 	if epoch == nil {
 		return s.nc.RequestMsgWithContext(ctx, m)
 	}
-	rctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-epoch:
-			cancel(errLeaderChanged)
-		case <-stop:
-		}
-	}()
+	rctx, stop := cancelAtChange(ctx, epoch)
+	defer stop()
 	resp, err := s.nc.RequestMsgWithContext(rctx, m)
 	if err != nil && errors.Is(context.Cause(rctx), errLeaderChanged) && ctx.Err() == nil {
 		return nil, fmt.Errorf("%w: %w", errLeaderChanged, err)
@@ -109,17 +116,10 @@ func (s *Store) untilAnswered(ctx context.Context, fn func(context.Context) erro
 		if epoch == nil {
 			return fn(ctx)
 		}
-		rctx, cancel := context.WithCancelCause(ctx)
-		go func() {
-			select {
-			case <-epoch:
-				cancel(errLeaderChanged)
-			case <-rctx.Done():
-			}
-		}()
+		rctx, stop := cancelAtChange(ctx, epoch)
 		err := fn(rctx)
 		changed := errors.Is(context.Cause(rctx), errLeaderChanged)
-		cancel(nil)
+		stop()
 		if err == nil || !changed || ctx.Err() != nil {
 			return err
 		}
@@ -131,11 +131,11 @@ func (s *Store) untilAnswered(ctx context.Context, fn func(context.Context) erro
 const unavailableRetry = 250 * time.Millisecond
 
 // waitLeader waits for the change after epoch, at most unavailableRetry.
-func waitLeader(ctx context.Context, epoch <-chan struct{}) error {
+func waitLeader(ctx, epoch context.Context) error {
 	t := time.NewTimer(unavailableRetry)
 	defer t.Stop()
 	select {
-	case <-epoch:
+	case <-epoch.Done():
 		return nil
 	case <-t.C:
 		return nil
@@ -150,17 +150,9 @@ func waitLeader(ctx context.Context, epoch <-chan struct{}) error {
 // lived on the server that is gone; waiting for its missed heartbeats and
 // the client library's own recreation (whose requests to a cluster between
 // leaders go unanswered for 10 s) would stall the read models meanwhile.
-func (s *Store) followCtx(ctx context.Context, following bool, epoch <-chan struct{}) (context.Context, func()) {
+func (s *Store) followCtx(ctx context.Context, following bool, epoch context.Context) (context.Context, func()) {
 	if !following || epoch == nil {
 		return ctx, func() {}
 	}
-	lctx, cancel := context.WithCancelCause(ctx)
-	go func() {
-		select {
-		case <-epoch:
-			cancel(errLeaderChanged)
-		case <-lctx.Done():
-		}
-	}()
-	return lctx, func() { cancel(nil) }
+	return cancelAtChange(ctx, epoch)
 }

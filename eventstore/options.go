@@ -1,5 +1,19 @@
 package eventstore
 
+// ReadOption configures one Read.
+type ReadOption func(*readOptions)
+
+type readOptions struct {
+	to uint64 // 0: no bound of the caller's
+}
+
+// UpTo makes Read stop after sequence seq: it delivers no record past seq,
+// and returns nil once it has delivered seq (or the last record at or
+// before it). UpTo(0) sets no bound.
+func UpTo(seq uint64) ReadOption {
+	return func(o *readOptions) { o.to = seq }
+}
+
 // AppendOption configures one Append.
 type AppendOption func(*appendOptions)
 

@@ -40,11 +40,20 @@ const (
 )
 
 // Read delivers records in sequence order, starting at from (0 is taken as 1),
-// up to the stream's last sequence when Read starts, then returns nil. With a
-// partner, only that partner's records are delivered (up to its last record
-// when Read starts). Slices hold up to MaxReadBatch records and are handed
-// over as soon as what is available has arrived; fn may keep them.
-func (s *Store) Read(ctx context.Context, from uint64, partner string, fn func([]Record) error) error {
+// up to the stream's last sequence when Read starts, or the sequence given
+// with UpTo if that is earlier, then returns nil. With a partner, only that
+// partner's records are delivered (up to its last record when Read starts).
+// Slices hold up to MaxReadBatch records and are handed over as soon as what
+// is available has arrived; fn may keep them.
+//
+// Errors: fn's error, returned as is (Read stops at once); ctx's; an error
+// wrapping ErrSequenceGap when the stream's sequences are not consecutive;
+// other errors of the server or the connection, wrapped.
+func (s *Store) Read(ctx context.Context, from uint64, partner string, fn func([]Record) error, opts ...ReadOption) error {
+	var o readOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	from = max(from, 1)
 	var (
 		end    uint64
@@ -59,6 +68,9 @@ func (s *Store) Read(ctx context.Context, from uint64, partner string, fn func([
 	}
 	if err != nil {
 		return err
+	}
+	if o.to > 0 {
+		end = min(end, o.to)
 	}
 	if end < from {
 		return nil

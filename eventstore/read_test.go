@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,6 +228,35 @@ func TestReadBatches(t *testing.T) {
 		}
 	})
 
+	t.Run("up to a sequence", func(t *testing.T) {
+		for _, tt := range []struct {
+			from, to uint64
+			partner  string
+			first    uint64
+			n        int
+		}{
+			{1, 10, "", 1, 10},
+			{3000, 3000, "", 3000, 1},
+			{4001, 4999 + MaxReadBatch, "", 4001, 1010}, // past the end (P-late's 5010): the end
+			{1, 2500, "P-1", 1001, 1000},                // P-1 holds 1001–2000 and 3001–4000
+			{1, 3500, "P-1", 1001, 1500},
+			{10, 9, "", 0, 0},
+			{1, 0, "P-late", 5001, 10}, // UpTo(0): no bound
+		} {
+			var seqs []uint64
+			err := e.store.Read(context.Background(), tt.from, tt.partner, func(recs []Record) error {
+				for _, r := range recs {
+					seqs = append(seqs, r.Seq)
+				}
+				return nil
+			}, UpTo(tt.to))
+			beyond := tt.to > 0 && len(seqs) > 0 && seqs[len(seqs)-1] > tt.to
+			if err != nil || len(seqs) != tt.n || beyond || (tt.n > 0 && seqs[0] != tt.first) {
+				t.Errorf("Read(%d, %q, UpTo(%d)) = %v: %d records from %v, want %d from %d", tt.from, tt.partner, tt.to, err, len(seqs), first(seqs), tt.n, tt.first)
+			}
+		}
+	})
+
 	t.Run("invalid partner", func(t *testing.T) {
 		err := e.store.Read(context.Background(), 1, "a.b", func([]Record) error { return nil })
 		if !errors.Is(err, ErrInvalid) {
@@ -251,6 +282,14 @@ func TestReadBatches(t *testing.T) {
 
 // TestGapDetected builds a stream with a hole (possible only if someone
 // created it without DenyDelete) and checks that readers refuse to skip it.
+// first is a slice's first element, or nil.
+func first(s []uint64) any {
+	if len(s) == 0 {
+		return nil
+	}
+	return s[0]
+}
+
 func TestGapDetected(t *testing.T) {
 	e := newEnv(t) // opens LEDGER; use a second stream name for the hole
 	ctx := context.Background()
@@ -391,14 +430,25 @@ func TestFollowSurvivesRestart(t *testing.T) {
 func TestFollowRecreatesConsumer(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
+	failed := &logWatch{msg: "event follower: consumer failed, recreating", seen: make(chan struct{})}
+	follower, err := Open(ctx, e.js, WithLogger(slog.New(failed)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustAppend(t, e.store, bulk("P-1", 10, 0), nil)
-	f := startFollow(t, e.store, 1)
+	f := startFollow(t, follower, 1)
 	f.until(t, 1, 10, 10*time.Second)
 
 	if err := e.js.DeleteStream(ctx, DefaultStreamName); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let the reset fail at least once
+	// The stream comes back only once the consumer has failed and Follow's
+	// own loop is retrying: what the test is about.
+	select {
+	case <-failed.seen:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Follow never noticed the stream was gone")
+	}
 	s, err := Open(ctx, e.js)
 	if err != nil {
 		t.Fatal(err)
@@ -429,3 +479,21 @@ func TestBatchCap(t *testing.T) {
 		}
 	}
 }
+
+// logWatch is a slog handler that closes seen at the first record whose
+// message is msg.
+type logWatch struct {
+	msg  string
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *logWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (w *logWatch) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == w.msg {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return nil
+}
+func (w *logWatch) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *logWatch) WithGroup(string) slog.Handler      { return w }

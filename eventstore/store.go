@@ -7,10 +7,14 @@
 // sequences are dense (1, 2, 3, ...) forever: readers rely on that to detect
 // gaps, and projections use the sequence as their checkpoint.
 //
-// Writes are optimistic per partner: Append can require that a partner's
-// last sequence is still the one the decider based its decision on, and a
-// bulk Append is one JetStream atomic batch, so it is all-or-nothing and pays
-// one commit (one fsync) for up to 1000 events.
+// Writes are optimistic, checked by the server against the stream as it was
+// before the append, in one of two ways: ExpectLastSeq requires the whole
+// stream's last sequence to be the one the decider saw (the cheap check,
+// while one writer is alone on the stream), and per-partner expectations
+// require each partner's last sequence (over ledger.events.<partner>.>) to
+// be the one its decision was based on (when other writers share the
+// stream). A bulk Append is one JetStream atomic batch, so it is
+// all-or-nothing and pays one commit (one fsync) for up to MaxBatch events.
 package eventstore
 
 import (
@@ -71,7 +75,10 @@ func WithRoomCheck(check RoomCheck) Option { return func(o *options) { o.room = 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
-// Store is the event log. It is safe for concurrent use.
+// Store is the event log. It is safe for concurrent use. It lives as long
+// as the NATS connection under its JetStream context: it has nothing of its
+// own to close, and once the connection is closed for good every call fails
+// (a writable Store's leader watch ends with it).
 type Store struct {
 	js     jetstream.JetStream
 	nc     *nats.Conn
@@ -86,7 +93,8 @@ type Store struct {
 	room   RoomCheck // nil: no check before an append (see WithRoomCheck)
 }
 
-// Record is one stored event.
+// Record is one stored event. Read and Follow hand out records the caller
+// may keep: nothing in them is reused.
 type Record struct {
 	Seq     uint64
 	Subject string // as stored: Subject(Partner, Type) for every record Append wrote
@@ -126,7 +134,13 @@ func streamConfig(o options) jetstream.StreamConfig {
 }
 
 // Open creates the stream or updates it to the ledger's configuration, and
-// returns a Store on it. Opening an existing stream is idempotent.
+// returns a Store on it. Opening an existing stream is idempotent. With
+// ReadOnly the stream must exist and is left as it is. A ctx without a
+// deadline is bounded by defaultTimeout (10 s).
+//
+// Errors: ErrInvalid for a replica count under 1; otherwise the server's
+// refusal or the connection's failure, wrapped (a read-only Open of a
+// missing stream wraps jetstream.ErrStreamNotFound).
 func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, error) {
 	o := options{name: DefaultStreamName, replicas: 1}
 	for _, opt := range opts {
@@ -174,7 +188,10 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, 
 // StreamName is the name of the underlying stream.
 func (s *Store) StreamName() string { return s.name }
 
-// LastSeq is the stream's last sequence (0 when empty).
+// LastSeq returns the stream's last sequence (0 when empty). A request
+// unanswered when the stream changes leader is sent again; a ctx without a
+// deadline is bounded by defaultTimeout. Errors are the server's or the
+// connection's, wrapped.
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
@@ -189,8 +206,8 @@ func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
-// PartnerLastSeq is the sequence of the partner's last event, 0 if it has
-// none. The server resolves the wildcard ledger.events.<partner>.> itself
+// PartnerLastSeq returns the sequence of the partner's last event, 0 if it
+// has none; ErrInvalid for an id that is no subject token (ValidPartner). The server resolves the wildcard ledger.events.<partner>.> itself
 // (the file store's LoadLastMsg walks the per-subject index for wildcards),
 // the same lookup it uses for the expected-sequence check in Append.
 func (s *Store) PartnerLastSeq(ctx context.Context, partner string) (uint64, error) {
@@ -213,7 +230,8 @@ func (s *Store) PartnerLastSeq(ctx context.Context, partner string) (uint64, err
 	return msg.Sequence, nil
 }
 
-// GetMsg returns the event stored at seq.
+// GetMsg returns the event stored at seq. Errors wrap the server's:
+// jetstream.ErrMsgNotFound when no message has that sequence.
 func (s *Store) GetMsg(ctx context.Context, seq uint64) (Record, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/benefits-ledger/ledger/domain"
 )
 
 // Subject layout: ledger.events.<partner>.<Type>. The partner is a subject
@@ -40,7 +42,6 @@ const (
 )
 
 var (
-	partnerRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	// Event types are CamelCase names; digits and underscores are tolerated
 	// so that a future "V2" suffix is not a storage-layer problem.
 	typeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,127}$`)
@@ -60,7 +61,7 @@ func PartnerFilter(partner string) string {
 }
 
 // ValidPartner reports whether id can be used as a partner subject token.
-func ValidPartner(id string) bool { return partnerRE.MatchString(id) }
+func ValidPartner(id string) bool { return domain.ValidPartnerID(id) }
 
 // ValidType reports whether typ can be used as an event type subject token.
 func ValidType(typ string) bool { return typeRE.MatchString(typ) }
@@ -82,7 +83,7 @@ func parseSubject(subj string) (partner, typ string, ok bool) {
 // malformed subject or header block.
 func validateMessage(i int, m Message) error {
 	if !ValidPartner(m.Partner) {
-		return fmt.Errorf("%w: message %d: partner %q must match %s", ErrInvalid, i, m.Partner, partnerRE)
+		return fmt.Errorf("%w: message %d: partner %q must match %s", ErrInvalid, i, m.Partner, domain.PartnerIDRule)
 	}
 	if !ValidType(m.Type) {
 		return fmt.Errorf("%w: message %d: type %q must match %s", ErrInvalid, i, m.Type, typeRE)

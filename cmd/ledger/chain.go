@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -34,9 +33,6 @@ type logCheckDoc struct {
 	Found     *headDoc               `json:"found,omitempty"`      // the head the log gives at the expected sequence
 	HeadMatch *bool                  `json:"head_match,omitempty"` // whether the log still holds the expected head
 }
-
-// errChainEnd stops reading the log at the sequence asked for.
-var errChainEnd = errors.New("end of the chain walk")
 
 // walkChain reads the stream from its first event with the credentials of
 // the client (an auditor's suffice) and recomputes every partner's chain,
@@ -72,22 +68,16 @@ func walkChain(e *env, cf *clientFlags, seq uint64, at func(*eventstore.ChainChe
 	prog := newProgress(e.stderr, "chain", "events", 0)
 	err = es.Read(ctx, 1, "", func(rs []eventstore.Record) error {
 		for _, r := range rs {
-			if r.Seq > seq {
-				return errChainEnd
-			}
 			c.Add(r)
 			if at != nil {
 				at(&c)
 			}
 		}
 		prog.set(int64(c.Last), int64(c.Last), int64(seq))
-		if c.Last >= seq {
-			return errChainEnd
-		}
 		return nil
-	})
+	}, eventstore.UpTo(seq))
 	prog.finish()
-	if err != nil && !errors.Is(err, errChainEnd) {
+	if err != nil {
 		return nil, err
 	}
 	return &c, nil

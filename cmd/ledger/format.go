@@ -32,18 +32,43 @@ func money(cents int64) string {
 	return fmt.Sprintf("%s$%s.%02d", sign, b.String(), frac)
 }
 
-func day(t time.Time) string {
-	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 {
-		return t.Format("2006-01-02")
+// day renders an instant for people: a plain date at midnight UTC, else
+// RFC 3339. Columns use timeColumn instead, so one column has one format.
+func day(t time.Time) string { return timeColumn(t)(t) }
+
+// timeColumn returns the format of a column holding the instants ts: plain
+// dates when every one is at midnight UTC, RFC 3339 for all otherwise (one
+// format per column: a date beside a timestamp reads as a different kind
+// of value). Nil instants are left out.
+func timeColumn[T time.Time | *time.Time](ts ...T) func(time.Time) string {
+	dates := true
+	for _, v := range ts {
+		var t time.Time
+		switch v := any(v).(type) {
+		case time.Time:
+			t = v
+		case *time.Time:
+			if v == nil {
+				continue
+			}
+			t = *v
+		}
+		if t.UTC() != t.UTC().Truncate(24*time.Hour) {
+			dates = false
+		}
 	}
-	return t.Format(time.RFC3339)
+	if dates {
+		return func(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+	}
+	return func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 }
 
-func dayPtr(t *time.Time) string {
+// orDash renders an optional instant with f, "-" when absent.
+func orDash(f func(time.Time) string, t *time.Time) string {
 	if t == nil {
 		return "-"
 	}
-	return day(*t)
+	return f(*t)
 }
 
 func strPtr(s *string) string {
@@ -62,28 +87,67 @@ func yesNo(b bool) string {
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
+// trackNames are the tier tracks as people read them, by track id.
+var trackNames = map[string]string{
+	domain.TrackMBS:     "billed sales (MBS)",
+	domain.TrackSeats:   "seats",
+	domain.TrackMAU:     "Teams MAU",
+	domain.TrackBizApps: "BizApps value",
+}
+
+// basisNames say over which span each basis counts the tracks.
+var basisNames = map[string]string{
+	domain.BasisCumulative: "cumulative: all counted sales and reports up to this instant",
+	domain.BasisTTM:        "TTM: the trailing twelve months up to this instant (Teams MAU: the highest report in them)",
+}
+
 func printTier(w io.Writer, raw []byte) error {
 	var d domain.TierDoc
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return err
 	}
 	t := table(w)
-	era := "(before the program)"
+	era := "none (the instant is before the program's first policy era)"
 	if d.Era != nil {
-		era = *d.Era
+		era = *d.Era + " (the policy's set of rules in force at this instant)"
+	}
+	basis := basisNames[domain.BasisCumulative] + " (no policy era in force)"
+	if d.Basis != nil {
+		basis = *d.Basis
+		if n, ok := basisNames[basis]; ok {
+			basis = n
+		}
+	}
+	earned := "-"
+	switch {
+	case d.Tier.Rank == 0:
+	case len(d.EarnedBy) > 0:
+		names := make([]string, len(d.EarnedBy))
+		for i, id := range d.EarnedBy {
+			names[i] = trackNames[id]
+			if names[i] == "" {
+				names[i] = id
+			}
+		}
+		earned = strings.Join(names, ", ")
+	default:
+		earned = "reached earlier in this benefit period (a TTM tier falls only at the next anniversary)"
 	}
 	period := "-"
 	if d.Period != nil {
-		period = fmt.Sprintf("%s %s → %s", d.Period.Kind, day(d.Period.Start), day(d.Period.End))
+		f := timeColumn(d.Period.Start, d.Period.End)
+		period = fmt.Sprintf("%s %s → %s", d.Period.Kind, f(d.Period.Start), f(d.Period.End))
 	}
 	fmt.Fprintf(t, "partner\t%s\n", d.PartnerID)
 	fmt.Fprintf(t, "at\t%s\t(as known at sequence %d)\n", d.At.Format(time.RFC3339), d.KnownSeq)
-	fmt.Fprintf(t, "era\t%s\n", era)
 	fmt.Fprintf(t, "tier\t%s\t(rank %d)\n", d.Tier.Name, d.Tier.Rank)
+	fmt.Fprintf(t, "earned by\t%s\n", earned)
 	fmt.Fprintf(t, "sanctioned\t%s\n", yesNo(d.Sanctioned))
+	fmt.Fprintf(t, "policy era\t%s\n", era)
 	fmt.Fprintf(t, "benefit period\t%s\n", period)
-	fmt.Fprintf(t, "first receipt\t%s\n", dayPtr(d.FirstReceipt))
+	fmt.Fprintf(t, "first tier reached\t%s\n", orDash(day, d.FirstReceipt)+" (the \"first receipt\": TTM benefit periods run a year each from this day)")
 	fmt.Fprintf(t, "\t\n")
+	fmt.Fprintf(t, "tracks\t%s\n", basis)
 	fmt.Fprintf(t, "billed sales (MBS)\t%s\n", money(d.Tracks.MBS))
 	fmt.Fprintf(t, "seats\t%d\n", d.Tracks.Seats)
 	fmt.Fprintf(t, "Teams MAU\t%d\n", d.Tracks.MAU)
@@ -104,34 +168,58 @@ func printBenefits(w io.Writer, raw []byte) error {
 	}
 	fmt.Fprintln(w)
 	t := table(w)
+	untils := make([]*time.Time, len(d.Entitled))
+	for i, g := range d.Entitled {
+		untils[i] = g.Until
+	}
+	until := timeColumn(untils...)
 	fmt.Fprintln(t, "\nENTITLED\tCATEGORY\tGRANTED BY\tOFFER\tUNTIL")
 	for _, g := range d.Entitled {
-		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", g.BenefitID, g.Category, g.GrantedBy, strPtr(g.OfferID), dayPtr(g.Until))
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", g.BenefitID, g.Category, g.GrantedBy, strPtr(g.OfferID), orDash(until, g.Until))
 	}
 	if len(d.Entitled) == 0 {
 		fmt.Fprintln(t, "(none)\t\t\t\t")
 	}
-	fmt.Fprintln(t, "\nSEQ\tACTIVATION\tOFFER\tACTIVATED\tSTATUS\tREASONS\tCONTACTED")
+	var activated, periods []time.Time
 	for _, a := range d.Activations {
-		fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Seq, a.BenefitID, strPtr(a.OfferID), day(a.ActivatedAt), a.Status,
-			strings.Join(a.Reasons, ","), yesNo(a.Contacted))
+		activated = append(activated, a.ActivatedAt)
+		periods = append(periods, a.Period.Start, a.Period.End)
+	}
+	at, per := timeColumn(activated...), timeColumn(periods...)
+	fmt.Fprintln(t, "\nSEQ\tACTIVATION\tOFFER\tACTIVATED\tPERIOD\tSTATUS\tREASONS\tCONTACTED")
+	for _, a := range d.Activations {
+		fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%s → %s\t%s\t%s\t%s\n", a.Seq, a.BenefitID, strPtr(a.OfferID), at(a.ActivatedAt),
+			per(a.Period.Start), per(a.Period.End), a.Status, strings.Join(a.Reasons, ","), yesNo(a.Contacted))
 	}
 	if len(d.Activations) == 0 {
-		fmt.Fprintln(t, "(none)\t\t\t\t\t\t")
+		fmt.Fprintln(t, "(none)\t\t\t\t\t\t\t")
 	}
 	return t.Flush()
 }
 
-func printHistory(w io.Writer, raw []byte) error {
+// printHistory prints a held-tier history; changes after now are marked
+// projected: the calendar's effect (an anniversary, a track's end) on what
+// is recorded so far, which later events may still change.
+func printHistory(w io.Writer, raw []byte, now time.Time) error {
 	var d domain.HistoryDoc
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "%s held-tier history (as known at sequence %d, policy %s)\n\n", d.PartnerID, d.KnownSeq, d.Policy)
 	t := table(w)
+	ats := make([]time.Time, len(d.Changes))
+	for i, c := range d.Changes {
+		ats[i] = c.At
+	}
+	at := timeColumn(ats...)
+	projected := false
 	fmt.Fprintln(t, "AT\tFROM\tTO\tCAUSE")
 	for _, c := range d.Changes {
-		fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", day(c.At), c.From.Name, c.To.Name, cause(c.Cause))
+		mark := ""
+		if c.At.After(now) {
+			mark, projected = "  (projected)", true
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s%s\n", at(c.At), c.From.Name, c.To.Name, cause(c.Cause), mark)
 	}
 	if len(d.Changes) == 0 {
 		fmt.Fprintln(t, "(never held a tier)\t\t\t")
@@ -139,19 +227,32 @@ func printHistory(w io.Writer, raw []byte) error {
 	if err := t.Flush(); err != nil {
 		return err
 	}
+	if projected {
+		fmt.Fprintf(w, "\n(projected): after now (%s), what the calendar does to the events recorded so far; later events can change it\n", now.UTC().Format(time.RFC3339))
+	}
 	if len(d.Corrections) == 0 {
 		return nil
 	}
 	fmt.Fprintf(w, "\nCorrections that rewrote the past when they were recorded (latest %d of %d analysed):\n", d.CorrectionsAnalysed, d.CorrectionsTotal)
 	t = table(w)
+	var spans []*time.Time
+	for _, c := range d.Corrections {
+		for _, e := range c.Effects {
+			spans = append(spans, &e.From, e.Until)
+		}
+	}
+	span := timeColumn(spans...)
 	fmt.Fprintln(t, "SEQ\tEVENT\tID\tFROM\tUNTIL\tWAS\tBECAME")
 	for _, c := range d.Corrections {
 		for _, e := range c.Effects {
-			fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Seq, c.Type, c.ID, day(e.From), dayPtr(e.Until), e.Before.Name, e.After.Name)
+			fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Seq, c.Type, c.ID, span(e.From), orDash(span, e.Until), e.Before.Name, e.After.Name)
 		}
 	}
 	return t.Flush()
 }
+
+// mib renders a byte count in MiB.
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 func cause(c domain.Cause) string {
 	if c.Kind == domain.CauseEvent {
@@ -170,7 +271,7 @@ func printStats(w io.Writer, raw []byte) error {
 	fmt.Fprintf(t, "partners\t%d\n", d.Partners)
 	fmt.Fprintf(t, "log last sequence\t%d\n", d.StreamLastSeq)
 	fmt.Fprintf(t, "read models at\t%d\t(lag %d)\n", d.Checkpoint, d.ProjectionLag)
-	fmt.Fprintf(t, "read model file\t%.1f MiB\n", float64(d.ReadModelBytes)/(1<<20))
+	fmt.Fprintf(t, "read model file\t%s on disk, %s of it in pages\t(bbolt grows the file ahead of its pages)\n", mib(d.FileBytes), mib(d.ReadModelBytes))
 	fmt.Fprintf(t, "policy\t%s\n", d.Policy)
 	if d.ForeignEvents > 0 {
 		fmt.Fprintf(t, "foreign records skipped\t%d\t(last at sequence %d: not written by the ledger)\n", d.ForeignEvents, d.LastForeignSeq)

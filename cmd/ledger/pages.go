@@ -200,7 +200,7 @@ func newAttentionPrinter() func(w io.Writer, raw []byte) error {
 				known += " (" + d.KnownAt.Format(time.RFC3339) + ")"
 			}
 			fmt.Fprintf(w, "attention at %s, as known at %s\n\n", d.At.Format(time.RFC3339), known)
-			fmt.Fprintf(w, "%-20s  %-20s  %-10s  %-32s  %s\n", "KIND", "PARTNER", "DUE SINCE", "SUBJECT", "DETAIL")
+			fmt.Fprintf(w, "%-20s  %-20s  %-20s  %-32s  %s\n", "KIND", "PARTNER", "DUE SINCE", "SUBJECT", "DETAIL")
 			first = false
 		}
 		for _, it := range d.Items {
@@ -208,7 +208,8 @@ func newAttentionPrinter() func(w io.Writer, raw []byte) error {
 			if it.ActivationSeq != 0 {
 				subject = fmt.Sprintf("%s (seq %d)", it.BenefitID, it.ActivationSeq)
 			}
-			fmt.Fprintf(w, "%-20s  %-20s  %-10s  %-32s  %s\n", it.Kind, it.PartnerID, day(it.Since), subject, it.Detail)
+			// One format for the column, page after page: RFC 3339.
+			fmt.Fprintf(w, "%-20s  %-20s  %-20s  %-32s  %s\n", it.Kind, it.PartnerID, it.Since.UTC().Format(time.RFC3339), subject, it.Detail)
 		}
 		return nil
 	}

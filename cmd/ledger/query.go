@@ -35,7 +35,8 @@ func runBenefits(e *env, args []string) int {
 	return runQuery(e, args, queryCmd{endpoint: rpc.EndpointBenefits, partner: true, at: true, known: true, human: printBenefits})
 }
 func runHistory(e *env, args []string) int {
-	return runQuery(e, args, queryCmd{endpoint: rpc.EndpointHistory, partner: true, at: false, known: true, human: printHistory})
+	return runQuery(e, args, queryCmd{endpoint: rpc.EndpointHistory, partner: true, at: false, known: true,
+		human: func(w io.Writer, doc []byte) error { return printHistory(w, doc, time.Now()) }})
 }
 func runAudit(e *env, args []string) int {
 	return runQuery(e, args, queryCmd{endpoint: rpc.EndpointAudit, partner: true, human: newAuditPrinter(), flags: auditFlags, next: nextAuditPage})

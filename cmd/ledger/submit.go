@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -367,18 +368,11 @@ func (s *sender) try(items []item) ([]ledger.LineResult, error) {
 
 // request sends one submit request.
 func (s *sender) request(lines [][]byte, timeout time.Duration) ([]ledger.LineResult, error) {
-	lost := s.link.current()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	defer context.AfterFunc(s.link.current(), func() { cancel(errLinkLost) })()
 	ctx, stop := context.WithTimeout(ctx, timeout)
 	defer stop()
-	go func() {
-		select {
-		case <-lost:
-			cancel(errLinkLost)
-		case <-ctx.Done():
-		}
-	}()
 	results, err := s.client.Submit(ctx, lines)
 	if err != nil && errors.Is(context.Cause(ctx), errLinkLost) {
 		return nil, errLinkLost
@@ -401,15 +395,22 @@ func retryable(err error) bool {
 // linkWatch tells requests in flight that the connection dropped: nats.go
 // keeps waiting for their answers (the subscription is restored on
 // reconnect), but the server that was to answer is gone.
+// A link is a context done at the next disconnection, so that a request
+// follows it with context.AfterFunc.
 type linkWatch struct {
 	mu   sync.Mutex
-	lost chan struct{} // closed at the next disconnection
+	lost context.Context // done at the next disconnection, then replaced
+	end  context.CancelFunc
 }
 
-func newLinkWatch() *linkWatch { return &linkWatch{lost: make(chan struct{})} }
+func newLinkWatch() *linkWatch {
+	w := &linkWatch{}
+	w.lost, w.end = context.WithCancel(context.Background())
+	return w
+}
 
-// current is closed when the connection next drops.
-func (w *linkWatch) current() <-chan struct{} {
+// current is done when the connection next drops.
+func (w *linkWatch) current() context.Context {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.lost
@@ -419,8 +420,8 @@ func (w *linkWatch) current() <-chan struct{} {
 func (w *linkWatch) disconnected(*nats.Conn, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	close(w.lost)
-	w.lost = make(chan struct{})
+	w.end()
+	w.lost, w.end = context.WithCancel(context.Background())
 }
 
 // item is one non-blank input line: its number, and its bytes, or, for a
@@ -562,9 +563,15 @@ func readLine(br *bufio.Reader, keep int) (line, error) {
 	}
 }
 
+// namedDuplicates bounds how many duplicates the human summary names: a
+// resubmitted file is all duplicates, and the summary stays a summary
+// (--json answers every line).
+const namedDuplicates = 10
+
 type summary struct {
 	accepted, duplicates, rejected int
 	byCode                         map[domain.Code]int
+	dups                           []ledger.LineResult // the first namedDuplicates duplicates
 }
 
 func (s *summary) add(r ledger.LineResult) {
@@ -574,6 +581,9 @@ func (s *summary) add(r ledger.LineResult) {
 		s.byCode[r.Code]++
 	case r.Duplicate:
 		s.duplicates++
+		if len(s.dups) < namedDuplicates {
+			s.dups = append(s.dups, r)
+		}
 	default:
 		s.accepted++
 	}
@@ -581,6 +591,17 @@ func (s *summary) add(r ledger.LineResult) {
 
 func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "accepted %d, duplicates %d, rejected %d\n", s.accepted, s.duplicates, s.rejected)
+	if len(s.dups) > 0 {
+		names := make([]string, len(s.dups))
+		for i, r := range s.dups {
+			names[i] = fmt.Sprintf("line %d (id %s, recorded before at sequence %d)", r.Line, r.ID, r.Seq)
+		}
+		more := ""
+		if n := s.duplicates - len(s.dups); n > 0 {
+			more = fmt.Sprintf(" and %d more (--json answers every line)", n)
+		}
+		fmt.Fprintf(w, "  duplicates, already recorded, not counted again: %s%s\n", strings.Join(names, ", "), more)
+	}
 	codes := make([]string, 0, len(s.byCode))
 	for c := range s.byCode {
 		codes = append(codes, string(c))

@@ -42,7 +42,7 @@ func runVersion(e *env, args []string) int {
 		}
 	}
 	pol := domain.DefaultPolicy()
-	d.Policy = pol.Version + "@" + pol.Digest()
+	d.Policy = pol.ID()
 	if *asJSON {
 		b, _ := json.Marshal(d)
 		fmt.Fprintln(e.stdout, string(b))

@@ -108,7 +108,7 @@ func (f auditFilter) match(r eventstore.Record) bool {
 // the read models), from r.FromSeq, at most r.Limit events and PageBytes.
 func (q *Queries) Audit(ctx context.Context, r Query) (AuditDoc, error) {
 	if !domain.ValidPartnerID(r.PartnerID) {
-		return AuditDoc{}, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %.80q)", r.PartnerID)}
+		return AuditDoc{}, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match %s (got %.80q)", domain.PartnerIDRule, r.PartnerID)}
 	}
 	limit, err := pageLimit(r.Limit)
 	if err != nil {

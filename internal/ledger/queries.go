@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
@@ -237,7 +238,7 @@ func (q *Queries) fresh(ctx context.Context, seq uint64) error {
 // partner loads a partner's complete facts.
 func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
 	if !domain.ValidPartnerID(id) {
-		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", domain.Clip(id))}
+		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match %s (got %q)", domain.PartnerIDRule, domain.Clip(id))}
 	}
 	p, _, err := q.models().Partner(id)
 	if err != nil {
@@ -277,12 +278,16 @@ func (q *Queries) viewOf(id string, known uint64) (*domain.View, error) {
 
 // StatsDoc is the ledger's counters.
 type StatsDoc struct {
-	Events         uint64 `json:"events"`
-	Partners       uint64 `json:"partners"`
-	Checkpoint     uint64 `json:"checkpoint"`
-	StreamLastSeq  uint64 `json:"stream_last_seq"`
-	ProjectionLag  uint64 `json:"projection_lag"`
+	Events        uint64 `json:"events"`
+	Partners      uint64 `json:"partners"`
+	Checkpoint    uint64 `json:"checkpoint"`
+	StreamLastSeq uint64 `json:"stream_last_seq"`
+	ProjectionLag uint64 `json:"projection_lag"`
+	// ReadModelBytes is what the read models' pages take (bbolt's size);
+	// FileBytes the read model file's size on disk, which bbolt grows
+	// ahead of its pages (0 when it cannot be read).
 	ReadModelBytes int64  `json:"read_model_bytes"`
+	FileBytes      int64  `json:"file_bytes"`
 	Policy         string `json:"policy"`
 	ProjectorError string `json:"projector_error,omitempty"`
 	// ForeignEvents counts the records of the stream the ledger did not
@@ -304,7 +309,10 @@ func (q *Queries) Stats(ctx context.Context) (StatsDoc, error) {
 	}
 	_, _, failure := q.proj.Status()
 	doc := StatsDoc{Events: st.Events, Partners: st.Partners, Checkpoint: st.Checkpoint, StreamLastSeq: last,
-		ReadModelBytes: st.FileBytes, Policy: q.pol.Version + "@" + q.pol.Digest(), ForeignEvents: st.Foreign, LastForeignSeq: st.LastForeign}
+		ReadModelBytes: st.FileBytes, Policy: q.pol.ID(), ForeignEvents: st.Foreign, LastForeignSeq: st.LastForeign}
+	if fi, err := os.Stat(q.models().Path()); err == nil {
+		doc.FileBytes = fi.Size()
+	}
 	if last > st.Checkpoint {
 		doc.ProjectionLag = last - st.Checkpoint
 	}

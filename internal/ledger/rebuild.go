@@ -71,9 +71,6 @@ func Rebuild(ctx context.Context, es *eventstore.Store, path string, o RebuildOp
 // pages stay cheap to insert into.
 const foldBatch = 8192
 
-// errReached stops a read at the requested sequence.
-var errReached = errors.New("reached the requested sequence")
-
 // FoldLog folds the log into out, from out's checkpoint up to toSeq, as a
 // pipeline: one goroutine reads the stream, one decodes, this one folds —
 // so reading, decoding and bbolt each keep a core busy. Records the ledger
@@ -88,30 +85,14 @@ func FoldLog(ctx context.Context, es *eventstore.Store, out *projections.Store, 
 	decoded := make(chan projections.Batch, 4)
 	g.Go(func() error {
 		defer close(records)
-		err := es.Read(ctx, cp+1, "", func(rs []eventstore.Record) error {
-			if n := len(rs); rs[n-1].Seq > toSeq {
-				i := n
-				for i > 0 && rs[i-1].Seq > toSeq {
-					i--
-				}
-				rs = rs[:i]
+		return es.Read(ctx, cp+1, "", func(rs []eventstore.Record) error {
+			select {
+			case records <- rs:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			if len(rs) > 0 {
-				select {
-				case records <- rs:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			if len(rs) == 0 || rs[len(rs)-1].Seq >= toSeq {
-				return errReached
-			}
-			return nil
-		})
-		if errors.Is(err, errReached) {
-			return nil
-		}
-		return err
+		}, eventstore.UpTo(toSeq))
 	})
 	g.Go(func() error {
 		defer close(decoded)

@@ -141,7 +141,7 @@ func (q *Queries) page(ctx context.Context, at string, knownSeq uint64, after st
 		limit = MaxScanPage
 	}
 	if after != "" && !domain.ValidPartnerID(after) {
-		return s, &domain.Error{Code: domain.CodeInvalidField, Field: "after_partner", Msg: fmt.Sprintf("after_partner must match ^[A-Za-z0-9_-]{1,64}$ (got %q)", after)}
+		return s, &domain.Error{Code: domain.CodeInvalidField, Field: "after_partner", Msg: fmt.Sprintf("after_partner must match %s (got %q)", domain.PartnerIDRule, after)}
 	}
 	k, err := q.knowledge(ctx, Query{KnownSeq: knownSeq})
 	if err != nil {

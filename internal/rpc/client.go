@@ -31,8 +31,9 @@ func NewClient(nc *nats.Conn) *Client {
 	return c
 }
 
-// Submit sends NDJSON lines (at most ledger.MaxLines) and returns one result
-// per line.
+// Submit sends NDJSON lines (at most ledger.MaxLines, blank ones
+// included) and returns one result per line that is not blank: blank lines
+// are skipped, and results carry the lines' 1-based numbers among all.
 func (c *Client) Submit(ctx context.Context, lines [][]byte) ([]ledger.LineResult, error) {
 	reply, err := c.call(ctx, EndpointSubmit, bytes.Join(lines, []byte("\n")))
 	if err != nil {
@@ -48,8 +49,14 @@ func (c *Client) Submit(ctx context.Context, lines [][]byte) ([]ledger.LineResul
 		}
 		out = append(out, r)
 	}
-	if len(out) != len(lines) {
-		return nil, fmt.Errorf("rpc: %d results for %d lines", len(out), len(lines))
+	want := 0
+	for _, l := range lines {
+		if len(bytes.TrimSpace(l)) > 0 {
+			want++
+		}
+	}
+	if len(out) != want {
+		return nil, fmt.Errorf("rpc: %d results for %d lines that are not blank", len(out), want)
 	}
 	return out, sc.Err()
 }

@@ -222,7 +222,8 @@ func TestSubmitTimeout(t *testing.T) {
 
 // TestEmptyRequest: a request with no input lines (empty, or only blank
 // lines) is refused whole with invalid_request; blank lines among input
-// lines are answered invalid_json in place, keeping the line numbers.
+// lines are skipped, as ledger submit skips them (cmd/ledger TestReadChunks, TestSubmitBlankLinesAgree):
+// no result, and the other lines keep their numbers.
 func TestEmptyRequest(t *testing.T) {
 	l := startLedger(t)
 	c := adminClient(t, l)
@@ -241,11 +242,19 @@ func TestEmptyRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs := decodeResults(t, reply)
-	if len(rs) != 3 || rs[0].Code != domain.CodeInvalidJSON || rs[1].Code != domain.CodeInvalidJSON || !rs[2].OK || rs[2].Line != 3 {
-		t.Errorf("blank lines around a line: %s", reply)
+	if len(rs) != 1 || !rs[0].OK || rs[0].Line != 3 {
+		t.Errorf("blank lines around a line: %s, want one result, line 3 accepted", reply)
 	}
-	if got := recorded(t, l); got != 1 {
-		t.Errorf("%d events recorded, want 1", got)
+	reply, err = c.Call(ctxT(t), rpc.EndpointSubmit, []byte("{\n\t\r\n"+string(offer("O-2", 0))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs = decodeResults(t, reply)
+	if len(rs) != 2 || rs[0].Code != domain.CodeInvalidJSON || rs[0].Line != 1 || !rs[1].OK || rs[1].Line != 3 {
+		t.Errorf("a bad line, a blank one, a good one: %s, want line 1 invalid_json, line 3 accepted", reply)
+	}
+	if got := recorded(t, l); got != 2 {
+		t.Errorf("%d events recorded, want 2", got)
 	}
 }
 

@@ -157,6 +157,8 @@ type EngagementOptedOut struct {
 	OfferID   string `json:"offer_id,omitempty"`
 }
 
+// EngagementOptedIn is the data of an EngagementOptedIn event: it ends
+// the opt-outs of the same scope (EngagementOptedOut).
 type EngagementOptedIn EngagementOptedOut
 
 // PartnerSanctioned is the data of a PartnerSanctioned event: the start of
@@ -173,32 +175,80 @@ type PartnerReinstated struct {
 	PartnerID string `json:"partner_id"`
 }
 
-func (OfferPublished) EventType() string           { return TypeOfferPublished }
-func (OfferDelisted) EventType() string            { return TypeOfferDelisted }
-func (PartnerEnrolled) EventType() string          { return TypePartnerEnrolled }
-func (MarketingContactAssigned) EventType() string { return TypeMarketingContactAssigned }
-func (SaleBilled) EventType() string               { return TypeSaleBilled }
-func (SaleFlaggedFraud) EventType() string         { return TypeSaleFlaggedFraud }
-func (SaleFraudCleared) EventType() string         { return TypeSaleFraudCleared }
-func (PurchaseCancelled) EventType() string        { return TypePurchaseCancelled }
-func (MetricReported) EventType() string           { return TypeMetricReported }
-func (BenefitActivated) EventType() string         { return TypeBenefitActivated }
-func (RewardsTeamContacted) EventType() string     { return TypeRewardsTeamContacted }
-func (EngagementOptedOut) EventType() string       { return TypeEngagementOptedOut }
-func (EngagementOptedIn) EventType() string        { return TypeEngagementOptedIn }
-func (PartnerSanctioned) EventType() string        { return TypePartnerSanctioned }
-func (PartnerReinstated) EventType() string        { return TypePartnerReinstated }
+// EventType returns TypeOfferPublished: the type whose data OfferPublished is.
+func (OfferPublished) EventType() string { return TypeOfferPublished }
 
-func (d OfferPublished) Partner() string           { return d.PartnerID }
-func (d PartnerEnrolled) Partner() string          { return d.PartnerID }
+// EventType returns TypeOfferDelisted: the type whose data OfferDelisted is.
+func (OfferDelisted) EventType() string { return TypeOfferDelisted }
+
+// EventType returns TypePartnerEnrolled: the type whose data PartnerEnrolled is.
+func (PartnerEnrolled) EventType() string { return TypePartnerEnrolled }
+
+// EventType returns TypeMarketingContactAssigned: the type whose data MarketingContactAssigned is.
+func (MarketingContactAssigned) EventType() string { return TypeMarketingContactAssigned }
+
+// EventType returns TypeSaleBilled: the type whose data SaleBilled is.
+func (SaleBilled) EventType() string { return TypeSaleBilled }
+
+// EventType returns TypeSaleFlaggedFraud: the type whose data SaleFlaggedFraud is.
+func (SaleFlaggedFraud) EventType() string { return TypeSaleFlaggedFraud }
+
+// EventType returns TypeSaleFraudCleared: the type whose data SaleFraudCleared is.
+func (SaleFraudCleared) EventType() string { return TypeSaleFraudCleared }
+
+// EventType returns TypePurchaseCancelled: the type whose data PurchaseCancelled is.
+func (PurchaseCancelled) EventType() string { return TypePurchaseCancelled }
+
+// EventType returns TypeMetricReported: the type whose data MetricReported is.
+func (MetricReported) EventType() string { return TypeMetricReported }
+
+// EventType returns TypeBenefitActivated: the type whose data BenefitActivated is.
+func (BenefitActivated) EventType() string { return TypeBenefitActivated }
+
+// EventType returns TypeRewardsTeamContacted: the type whose data RewardsTeamContacted is.
+func (RewardsTeamContacted) EventType() string { return TypeRewardsTeamContacted }
+
+// EventType returns TypeEngagementOptedOut: the type whose data EngagementOptedOut is.
+func (EngagementOptedOut) EventType() string { return TypeEngagementOptedOut }
+
+// EventType returns TypeEngagementOptedIn: the type whose data EngagementOptedIn is.
+func (EngagementOptedIn) EventType() string { return TypeEngagementOptedIn }
+
+// EventType returns TypePartnerSanctioned: the type whose data PartnerSanctioned is.
+func (PartnerSanctioned) EventType() string { return TypePartnerSanctioned }
+
+// EventType returns TypePartnerReinstated: the type whose data PartnerReinstated is.
+func (PartnerReinstated) EventType() string { return TypePartnerReinstated }
+
+// Partner returns the partner the data names.
+func (d OfferPublished) Partner() string { return d.PartnerID }
+
+// Partner returns the partner the data names.
+func (d PartnerEnrolled) Partner() string { return d.PartnerID }
+
+// Partner returns the partner the data names.
 func (d MarketingContactAssigned) Partner() string { return d.PartnerID }
-func (d MetricReported) Partner() string           { return d.PartnerID }
-func (d BenefitActivated) Partner() string         { return d.PartnerID }
-func (d RewardsTeamContacted) Partner() string     { return d.PartnerID }
-func (d EngagementOptedOut) Partner() string       { return d.PartnerID }
-func (d EngagementOptedIn) Partner() string        { return d.PartnerID }
-func (d PartnerSanctioned) Partner() string        { return d.PartnerID }
-func (d PartnerReinstated) Partner() string        { return d.PartnerID }
+
+// Partner returns the partner the data names.
+func (d MetricReported) Partner() string { return d.PartnerID }
+
+// Partner returns the partner the data names.
+func (d BenefitActivated) Partner() string { return d.PartnerID }
+
+// Partner returns the partner the data names.
+func (d RewardsTeamContacted) Partner() string { return d.PartnerID }
+
+// Partner returns the partner the data names.
+func (d EngagementOptedOut) Partner() string { return d.PartnerID }
+
+// Partner returns the partner the data names.
+func (d EngagementOptedIn) Partner() string { return d.PartnerID }
+
+// Partner returns the partner the data names.
+func (d PartnerSanctioned) Partner() string { return d.PartnerID }
+
+// Partner returns the partner the data names.
+func (d PartnerReinstated) Partner() string { return d.PartnerID }
 
 // dataParsers builds each type's data from its fields. Every getter marks its
 // field as known; fields nobody asked for are reported as unknown.

@@ -19,14 +19,19 @@ const (
 	maxEmailLen    = 254
 )
 
+// PartnerIDRule is the pattern every partner id matches, as refusals name
+// it. Partner ids are tokens of stream subjects (eventstore), so dots,
+// wildcards, spaces and unicode are refused.
+const PartnerIDRule = `^[A-Za-z0-9_-]{1,64}$`
+
 var (
-	partnerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	partnerIDPattern = regexp.MustCompile(PartnerIDRule)
 	phonePattern     = regexp.MustCompile(`^\+?[0-9 ()-]{6,20}$`)
 	periodPattern    = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 )
 
-// ValidPartnerID reports whether id may name a partner. Partner ids are used
-// in stream subjects, so dots, wildcards, spaces and unicode are refused.
+// ValidPartnerID reports whether id may name a partner: whether it matches
+// PartnerIDRule.
 func ValidPartnerID(id string) bool { return partnerIDPattern.MatchString(id) }
 
 // ValidID reports whether id is printable ASCII without whitespace, 1..128

@@ -70,7 +70,7 @@ func (f *fields) id(name string, required bool) string {
 }
 
 func (f *fields) partnerID(name string) string {
-	return f.check(name, true, ValidPartnerID, "must match ^[A-Za-z0-9_-]{1,64}$")
+	return f.check(name, true, ValidPartnerID, "must match "+PartnerIDRule)
 }
 
 func (f *fields) email(name string, required bool) string {
