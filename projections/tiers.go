@@ -38,7 +38,7 @@ func (s *Store) WriteTiers(pol *domain.Policy) error {
 		if err != nil {
 			return fmt.Errorf("projections: tiers: %w", err)
 		}
-		return tx.Bucket(bucketMeta).Put(keyPolicy, []byte(pol.Version+"@"+pol.Digest()))
+		return tx.Bucket(bucketMeta).Put(keyPolicy, []byte(pol.ID()))
 	})
 }
 

@@ -1,0 +1,55 @@
+package projections
+
+import (
+	"github.com/benefits-ledger/ledger/domain"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Directory answers the global index from the read models: domain.Directory,
+// one read transaction per lookup (the writer decides a group against a
+// Snapshot instead). A lookup that fails on I/O reports "not found": the
+// decision it serves is then refused, and the file's damage shows in the
+// next fold or check.
+type Directory struct{ s *Store }
+
+// Directory returns the store's global index, valid while the store is open.
+func (s *Store) Directory() Directory { return Directory{s} }
+
+// Envelope returns the sequence and fingerprint of the envelope recorded
+// under id, ok false when there is none.
+func (d Directory) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bool) {
+	d.s.db.View(func(tx *bolt.Tx) error {
+		seq, fp, ok = envelopeIn(tx, id)
+		return nil
+	})
+	return seq, fp, ok
+}
+
+// OfferOwner returns the partner that published offer id, ok false when
+// the offer is unknown.
+func (d Directory) OfferOwner(id string) (string, bool) { return d.owner(bucketOfferOwner, id) }
+
+// SaleOwner returns the partner a sale id was billed to, ok false when the
+// sale is unknown.
+func (d Directory) SaleOwner(id string) (string, bool) { return d.owner(bucketSaleOwner, id) }
+
+func (d Directory) owner(bucket []byte, id string) (partner string, ok bool) {
+	d.s.db.View(func(tx *bolt.Tx) error {
+		partner, ok = ownerIn(tx, bucket, id)
+		return nil
+	})
+	return partner, ok
+}
+
+// envelopeIn looks an envelope id up in tx.
+func envelopeIn(tx *bolt.Tx, id string) (uint64, domain.Fingerprint, bool) {
+	return decodeEnvelope(tx.Bucket(bucketEnvelopes).Get([]byte(id)))
+}
+
+// ownerIn looks an offer's or a sale's partner up in tx.
+func ownerIn(tx *bolt.Tx, bucket []byte, id string) (string, bool) {
+	if v := tx.Bucket(bucket).Get([]byte(id)); v != nil {
+		return string(v), true
+	}
+	return "", false
+}

@@ -1,0 +1,68 @@
+package projections
+
+import (
+	"github.com/benefits-ledger/ledger/domain"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Snapshot is a consistent read-only view of the read models at one
+// checkpoint: the writer decides a whole group of lines against one, instead
+// of opening a transaction per lookup. Close it promptly: an open snapshot
+// keeps bbolt from reusing the pages it sees.
+type Snapshot struct {
+	tx         *bolt.Tx
+	checkpoint uint64
+}
+
+// Snapshot opens a snapshot.
+func (s *Store) Snapshot() (*Snapshot, error) {
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{tx: tx, checkpoint: getU64(tx.Bucket(bucketMeta), keyCheckpoint)}, nil
+}
+
+// Close ends the snapshot.
+func (sn *Snapshot) Close() error { return sn.tx.Rollback() }
+
+// Checkpoint is the sequence the snapshot holds everything up to.
+func (sn *Snapshot) Checkpoint() uint64 { return sn.checkpoint }
+
+// Partner loads a partner's facts (nil when it does not exist).
+func (sn *Snapshot) Partner(id string) (*domain.Partner, error) { return loadPartner(sn.tx, id) }
+
+// PartialPartner loads a partner's facts without its sales, which src
+// supplies as decisions need them.
+func (sn *Snapshot) PartialPartner(id string, src domain.SaleSource) (*domain.Partner, error) {
+	return loadFacts(sn.tx, id, src)
+}
+
+// Sale loads one sale of a partner (nil when it does not exist).
+func (sn *Snapshot) Sale(partner, id string) (*domain.Sale, error) {
+	k := pkey(partner, []byte(id))
+	v := sn.tx.Bucket(bucketSales).Get(k)
+	if v == nil {
+		return nil, nil
+	}
+	return decodeSale(k, v)
+}
+
+// Sales loads every sale of a partner.
+func (sn *Snapshot) Sales(partner string) ([]*domain.Sale, error) {
+	return scanPartner(sn.tx, bucketSales, partner, decodeSale)
+}
+
+// Envelope returns the sequence and fingerprint of the envelope recorded
+// under id, ok false when there is none (domain.Directory).
+func (sn *Snapshot) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bool) {
+	return envelopeIn(sn.tx, id)
+}
+
+// OfferOwner returns the partner that published offer id, ok false when
+// the offer is unknown (domain.Directory).
+func (sn *Snapshot) OfferOwner(id string) (string, bool) { return ownerIn(sn.tx, bucketOfferOwner, id) }
+
+// SaleOwner returns the partner a sale id was billed to, ok false when the
+// sale is unknown (domain.Directory).
+func (sn *Snapshot) SaleOwner(id string) (string, bool) { return ownerIn(sn.tx, bucketSaleOwner, id) }
