@@ -79,6 +79,7 @@ type Drainer struct {
 	mu      sync.Mutex
 	window  []stamp // decisions over the last minute, for the rate
 	decided uint64
+	pinID   string // the server's id of this drainer's pin, from the messages delivered
 }
 
 type stamp struct {
@@ -163,6 +164,11 @@ func (d *Drainer) Run(ctx context.Context) error {
 		if err != nil {
 			return
 		}
+		if id := m.Headers().Get(pinIDHeader); id != "" {
+			d.mu.Lock()
+			d.pinID = id
+			d.mu.Unlock()
+		}
 		if next != 0 && md.Sequence.Stream < next {
 			// A redelivery of an event decided (its outcome stored) and
 			// acked already: the ack was lost or late.
@@ -223,6 +229,37 @@ func (d *Drainer) Run(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// pinIDHeader carries, on a message of a pinned consumer, the pin's id.
+const pinIDHeader = "Nats-Pin-Id"
+
+// Unpin ends this drainer's pin, once Run has returned, so that another
+// ledger's drainer (or this one's, run again) decides at once instead of
+// after the pinned TTL. It does nothing when the pin is another's: ending
+// a live decider's pin would let a second one decide beside it. (The pin
+// cannot pass to another before the TTL since this drainer's last pull,
+// at least half of it: far longer than the check and the unpin take.)
+func (d *Drainer) Unpin(ctx context.Context) error {
+	d.mu.Lock()
+	id := d.pinID
+	d.pinID = ""
+	d.mu.Unlock()
+	if id == "" {
+		return nil
+	}
+	info, err := d.st.Consumer.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("intake: unpin: %w", err)
+	}
+	for _, g := range info.PriorityGroups {
+		if g.Group == PriorityGroup && g.PinnedClientID == id {
+			if err := d.st.Intake.UnpinConsumer(ctx, ConsumerName, PriorityGroup); err != nil {
+				return fmt.Errorf("intake: unpin: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // purge drops the messages below seq from INTAKE: all of them are decided
