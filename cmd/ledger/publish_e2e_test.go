@@ -71,7 +71,9 @@ func TestIntakeDrainSurvivesKills(t *testing.T) {
 	writeSales(t, input, partners, sales)
 	port := freePort(t)
 	flags := []string{"--intake-ack-wait", "2s", "--intake-pinned-ttl", "2s"}
-	srv := startServerAt(t, data, port, flags...)
+	// Published to a ledger that does not drain: the whole intake is
+	// queued before the first drain starts.
+	srv := startServerAt(t, data, port, append([]string{"--intake-drain=false"}, flags...)...)
 	logs := []*server{srv}
 	fatal := func(format string, args ...any) {
 		t.Helper()
@@ -85,6 +87,9 @@ func TestIntakeDrainSurvivesKills(t *testing.T) {
 		fatal("publish: exit %d: %s", code, out)
 	}
 	t.Logf("published %d events in %s", total, time.Since(start).Round(time.Millisecond))
+	srv.stop()
+	srv = startServerAt(t, data, port, flags...)
+	logs = append(logs, srv)
 
 	nc, err := nats.Connect(srv.url, nats.UserCredentials(app.CredsFile(data, "admin")), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {

@@ -41,6 +41,8 @@ package intake
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -239,7 +241,31 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, set Setting
 	if err != nil {
 		return nil, fmt.Errorf("intake: key-value %s: %w", RejectedKV, err)
 	}
+	if err := openOutcomeNames(ctx, js, replicas); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// openOutcomeNames creates the reader gate's key for naming OUTCOMES
+// consumers, once for every ledger on the cluster (the first one's stays).
+func openOutcomeNames(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      auth.OutcomeNamesKV,
+		Description: "the reader gate's key naming OUTCOMES consumers (a role cannot guess another's)",
+		MaxBytes:    64 << 10,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("intake: key-value %s: %w", auth.OutcomeNamesKV, err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if _, err := kv.Create(ctx, auth.OutcomeNamesKey, []byte(hex.EncodeToString(key))); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("intake: key-value %s: %w", auth.OutcomeNamesKV, err)
+	}
+	return nil
 }
 
 // Info is the intake's state for `ledger intake`.
