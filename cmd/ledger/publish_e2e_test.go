@@ -131,7 +131,9 @@ func TestIntakeDrainSurvivesKills(t *testing.T) {
 	}
 	// Every event once, in publish order: the log's n-th event is the
 	// input's n-th line.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Reading 50,000 events and as many outcomes back one by one takes
+	// minutes on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	want, err := os.ReadFile(input)
 	if err != nil {
@@ -175,7 +177,10 @@ func TestIntakeDrainSurvivesKills(t *testing.T) {
 		}
 		seen[o.IntakeSeq] = true
 	}
-	st, _ := js.Stream(ctx, auth.OutcomesStreamName)
+	st, err := js.Stream(ctx, auth.OutcomesStreamName)
+	if err != nil {
+		fatal("OUTCOMES: %v", err)
+	}
 	if n := st.CachedInfo().State.Msgs; n != uint64(total) {
 		fatal("OUTCOMES holds %d outcomes, want %d", n, total)
 	}
