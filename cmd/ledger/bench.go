@@ -28,6 +28,7 @@ func runBench(e *env, args []string) int {
 	asJSON := fs.Bool("json", false, "print the bench document as JSON")
 	profile := fs.String("profile", "", "write a CPU profile of each phase into this directory")
 	rawLines := fs.Int("raw-publish-lines", bench.DefaultRawPublishLines, "lines the raw per-message publish is measured over (its rate does not depend on it)")
+	intakeLines := fs.Int("intake-lines", bench.DefaultIntakeLines, "lines the intake phase publishes and drains (one PubAck each: its rates do not depend on it)")
 	if pos, err := parseFlags(fs, args); err != nil {
 		return fail(e, exitError, err)
 	} else if len(pos) > 0 {
@@ -36,7 +37,7 @@ func runBench(e *env, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	r, err := bench.Run(ctx, bench.Config{Events: *events, Partners: *partners, Clients: *clients, Seed: *seed,
-		Queries: *queries, Dir: *dir, Log: e.stderr, Profile: *profile, RawPublishLines: *rawLines})
+		Queries: *queries, Dir: *dir, Log: e.stderr, Profile: *profile, RawPublishLines: *rawLines, IntakeLines: *intakeLines})
 	if err != nil {
 		return fail(e, exitError, err)
 	}
@@ -49,6 +50,9 @@ func runBench(e *env, args []string) int {
 	fmt.Fprintf(t, "events\t%d\t(%d partners, %d rejected)\n", r.Events, r.Partners, r.Rejected)
 	fmt.Fprintf(t, "ingest\t%d events/s\t%.2f× raw JetStream async publish, fsync per message (%d/s)\n", r.Ingest.EventsPerSec, r.Ingest.Ratio, r.Ingest.RawEventsPerSec)
 	fmt.Fprintf(t, "\t\t%.2f× raw atomic batch publish, 1,000 a batch (%d/s)\n", r.Ingest.BatchRatio, r.Ingest.RawBatchEventsPerSec)
+	fmt.Fprintf(t, "intake publish\t%d events/s\tone event a message, every PubAck awaited (%d events sampled)\n", r.Intake.PublishEventsPerSec, r.Intake.Events)
+	fmt.Fprintf(t, "intake drain\t%d events/s\t%.2f× raw atomic batch publish (%d/s); %d/s while publishing at %d/s\n", r.Intake.DrainEventsPerSec, r.Intake.DrainRatio,
+		r.Intake.RawBatchEventsPerSec, r.Intake.DrainWhilePublishingEventsPerSec, r.Intake.PublishWhileDrainingEventsPerSec)
 	fmt.Fprintf(t, "projection\t%d events/s\t%.2f× raw ordered consumer → bbolt (%d/s)\n", r.Projection.EventsPerSec, r.Projection.Ratio, r.Projection.RawEventsPerSec)
 	fmt.Fprintf(t, "\t\t%.2f× ordered read + decode (%d/s)\n", r.Projection.ReadDecodeRatio, r.Projection.ReadDecodeEventsPerSec)
 	fmt.Fprintf(t, "rebuild\t%d events/s\t%.2f× raw ordered consumer → bbolt, %.2f× read + decode\n", r.Rebuild.EventsPerSec, r.Rebuild.Ratio, r.Rebuild.ReadDecodeRatio)

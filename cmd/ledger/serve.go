@@ -34,6 +34,7 @@ func runServe(e *env, args []string) int {
 	fs.DurationVar(&in.OutcomesMaxAge, "outcomes-max-age", intake.DefaultOutcomesMaxAge, "how long outcomes are kept")
 	fs.DurationVar(&in.AckWait, "intake-ack-wait", intake.DefaultAckWait, "how long a ledger may hold an intake event undecided before it is redelivered (the takeover time after a crash)")
 	fs.DurationVar(&in.PinnedTTL, "intake-pinned-ttl", intake.DefaultPinnedTTL, "how long the intake stays pinned to a ledger that stopped pulling before another ledger takes over")
+	drain := fs.Bool("intake-drain", true, "decide the intake's events (false: this ledger serves, publishes queue up for the ledgers that drain)")
 	var sec serveSecurity
 	sec.register(fs)
 	var cl serveCluster
@@ -42,7 +43,7 @@ func runServe(e *env, args []string) int {
 		return fail(e, exitError, err)
 	}
 	in.MaxMsgSize = int32(min(*maxMsgSize, 1<<30))
-	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, MaxStore: *maxStore, MinFreeDisk: *minFree, HTTP: *httpAddr, Intake: in}
+	cfg := app.Config{DataDir: *data, NATSURL: *natsURL, Listen: *listen, MaxStore: *maxStore, MinFreeDisk: *minFree, HTTP: *httpAddr, Intake: in, NoDrain: !*drain}
 	if err := sec.apply(&cfg); err != nil {
 		return fail(e, exitError, err)
 	}

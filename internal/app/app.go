@@ -66,6 +66,10 @@ type Config struct {
 	// Intake are the intake's limits (zero fields: the defaults of
 	// intake.Settings).
 	Intake intake.Settings
+	// NoDrain runs the ledger without deciding the intake: it serves
+	// queries and submissions, and publishes queue up for the ledgers that
+	// drain (`ledger serve --intake-drain=false`).
+	NoDrain bool
 }
 
 // Ledger is a running ledger.
@@ -212,7 +216,9 @@ func (l *Ledger) start(ctx context.Context) error {
 		append([]rpc.Option{rpc.WithAdmin(l), rpc.WithIntake(l), rpc.WithObserver(l.metrics)}, cfg.RPCOptions...)...); err != nil {
 		return err
 	}
-	l.startDrainer()
+	if !cfg.NoDrain {
+		l.startDrainer()
+	}
 	l.metrics.EnableIntakeFunc(l.intakeGauges)
 	return l.startHTTP()
 }

@@ -68,8 +68,22 @@ func (l *Ledger) stopDrainer() {
 	if l.cancelDrainer != nil {
 		l.cancelDrainer()
 		<-l.drainerDone
+		l.cancelDrainer = nil
+		// Unpin this ledger so that another drainer (another ledger's, or
+		// this one's when resumed) takes over now rather than after the
+		// pinned TTL. What this one held unacked comes back after its ack
+		// wait, as after a crash.
+		ctx, cancel := context.WithTimeout(context.Background(), unpinTimeout)
+		defer cancel()
+		if err := l.drainer.Unpin(ctx); err != nil {
+			l.log.Debug("intake: unpin after stopping the drainer", "err", err)
+		}
 	}
 }
+
+// unpinTimeout bounds the unpin request of a stopping drainer: the pinned
+// TTL ends the pin anyway.
+const unpinTimeout = 2 * time.Second
 
 // Drainer is the intake's drainer (tests, benchmarks).
 func (l *Ledger) Drainer() *intake.Drainer { return l.drainer }
@@ -140,8 +154,17 @@ func (l *Ledger) IntakeInfo(ctx context.Context) (any, error) {
 }
 
 // PauseDrainer stops deciding the intake until the returned resume is
-// called: a seam for tests that fill the intake.
+// called: a seam for tests and the bench, which fill the intake. It also
+// ends the consumer's pin, whoever holds it (a paused drainer that never
+// received a message does not know its pin), so that a resumed drainer
+// decides at once: pause only the deciding ledger, or one before any
+// other drains.
 func (l *Ledger) PauseDrainer() (resume func()) {
 	l.stopDrainer()
+	ctx, cancel := context.WithTimeout(context.Background(), unpinTimeout)
+	defer cancel()
+	if err := l.intake.Intake.UnpinConsumer(ctx, intake.ConsumerName, intake.PriorityGroup); err != nil {
+		l.log.Debug("intake: unpin after pausing the drainer", "err", err)
+	}
 	return l.startDrainer
 }

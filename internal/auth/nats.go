@@ -35,6 +35,11 @@ const (
 	// through the reader gate.
 	SubjectOutcomes    = "ledger.outcomes"
 	OutcomesStreamName = "OUTCOMES"
+	// OutcomeNamesKV holds the reader gate's key for naming OUTCOMES
+	// consumers (see rpc.ReaderGate): in the ledger account, which no
+	// role reads.
+	OutcomeNamesKV  = "LEDGER_OUTCOME_NAMES"
+	OutcomeNamesKey = "key" // the key's key in OutcomeNamesKV
 )
 
 // IntakeSubject is where the intake stream receives role r's publishes
@@ -178,8 +183,9 @@ const (
 )
 
 // outcomesReadAPI are the JetStream API subjects on OUTCOMES every role
-// calls as they are: its info, pulling from and inspecting a consumer (names
-// are unguessable, and the gate filters what a consumer delivers). It also
+// calls as they are: its info, pulling from and inspecting a consumer (the
+// gate names every OUTCOMES consumer unguessably, a durable too, and no
+// role may list them; the gate filters what a consumer delivers). It also
 // holds the account info ($JS.API.INFO), which every role imports: an
 // account without JetStream that does not import it gets the server's
 // "JetStream not enabled" responder on the whole $JS.API.> (the reading

@@ -34,6 +34,9 @@ type Config struct {
 	// RawPublishLines is how many lines the raw per-message publish is
 	// measured over (≤ 0: DefaultRawPublishLines; more than the log: all).
 	RawPublishLines int
+	// IntakeLines is how many lines the intake phase publishes and drains
+	// (≤ 0: DefaultIntakeLines; more than the log: all).
+	IntakeLines int
 }
 
 // DefaultRawPublishLines bounds the raw per-message publish: at one fsync
@@ -120,6 +123,11 @@ type Report struct {
 	ReadModelBuckets       map[string]int64 `json:"read_model_buckets"`
 	ReadModelBytesPerEvent float64          `json:"read_model_bytes_per_event"`
 	RawPublishLines        int              `json:"raw_publish_lines"` // lines the raw per-message publish was measured over
+
+	// Intake is the durable intake: a publisher's acked publishes and the
+	// drain, over a sample of the log (intake.events), next to the raw
+	// batch ceiling.
+	Intake IntakeStats `json:"intake"`
 }
 
 // Run generates the log and measures every phase.
@@ -175,8 +183,24 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	say("  %d events/s", rawBatch.EventsPerSec)
 
+	if cfg.IntakeLines <= 0 {
+		cfg.IntakeLines = DefaultIntakeLines
+	}
+	say("intake: publish the first %d lines, one PubAck each, and drain them (alone, then while publishing)…", min(cfg.IntakeLines, log.lines))
+	err = cfg.profiled("intake", func() (err error) {
+		r.Intake, err = intakePhase(ctx, dir, log, cfg.IntakeLines, gcfg.Clock)
+		return
+	})
+	if err != nil {
+		return r, fmt.Errorf("intake: %w", err)
+	}
+	r.Intake.RawBatchEventsPerSec = rawBatch.EventsPerSec
+	r.Intake.DrainRatio = ratio(Rate{EventsPerSec: r.Intake.DrainEventsPerSec}, rawBatch)
+	say("  publish %d events/s; drain %d events/s alone (%.2f× raw batch publish), %d/s while publishing at %d/s",
+		r.Intake.PublishEventsPerSec, r.Intake.DrainEventsPerSec, r.Intake.DrainRatio, r.Intake.DrainWhilePublishingEventsPerSec, r.Intake.PublishWhileDrainingEventsPerSec)
+
 	// Neither the generator's memory nor the raw ceilings' servers are the
-	// ledger's: return them to the system and restart the peak-RSS count
+	// ledger's, nor the intake phase's own ledger: return them to the system and restart the peak-RSS count
 	// before the ledger starts.
 	runtime.GC()
 	debug.FreeOSMemory()

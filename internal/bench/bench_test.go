@@ -54,6 +54,11 @@ func TestRunSmall(t *testing.T) {
 	if r.RawPublishLines != r.Events {
 		t.Errorf("raw publish over %d lines, want the whole small log (%d)", r.RawPublishLines, r.Events)
 	}
+	in := r.Intake
+	if in.Events != r.Events || in.PublishEventsPerSec <= 0 || in.DrainEventsPerSec <= 0 || in.PublishWhileDrainingEventsPerSec <= 0 ||
+		in.DrainWhilePublishingEventsPerSec <= 0 || in.RawBatchEventsPerSec != r.Ingest.RawBatchEventsPerSec || in.DrainRatio <= 0 {
+		t.Errorf("intake: %+v, want the whole small log and every figure positive", in)
+	}
 	q := r.Query
 	if q.Clients != 4 || q.Count == 0 || q.Errors != 0 || q.Partners != r.Partners {
 		t.Errorf("query: %+v, want 4 clients, some queries, no errors, every partner warmed", q)

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/cloudevents"
 	"github.com/benefits-ledger/ledger/internal/ledger"
@@ -35,7 +37,7 @@ const (
 const (
 	// maxGroupMsgs bounds the intake messages decided in one writer call:
 	// enough for the writer's group commit to fill its batches.
-	maxGroupMsgs = 512
+	maxGroupMsgs = ledger.MaxLines
 	// fetchWait is how long the drainer waits for a message when the
 	// intake is idle; it also paces the checks for a stalled reorder buffer.
 	fetchWait = time.Second
@@ -44,6 +46,19 @@ const (
 	retryPause = 500 * time.Millisecond
 	// decideTimeout bounds one writer call.
 	decideTimeout = 30 * time.Second
+	// purgeInterval paces the purges of decided messages from INTAKE
+	// (limits retention): one purge request per interval at most while
+	// the intake is busy, at once when the drainer has caught up. Decided
+	// messages count against the intake's limits until purged, so the
+	// interval is short next to how fast a publisher can fill it.
+	purgeInterval = 250 * time.Millisecond
+	// outcomeBatch bounds the outcomes stored in one atomic batch: the
+	// server's limit of messages per atomic batch.
+	outcomeBatch = eventstore.MaxBatch
+	// batchFlowEvery makes every batchFlowEvery-th message of an outcome
+	// batch a request, so a batch cannot run far ahead of the server (as
+	// the event store's batches).
+	batchFlowEvery = 250
 )
 
 // Outcome is the outcome of one intake event: the `submit --json` line
@@ -64,6 +79,7 @@ type Drainer struct {
 	mu      sync.Mutex
 	window  []stamp // decisions over the last minute, for the rate
 	decided uint64
+	pinID   string // the server's id of this drainer's pin, from the messages delivered
 }
 
 type stamp struct {
@@ -135,12 +151,23 @@ func (d *Drainer) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	if d.st.WorkQueue {
+		d.log.Warn("intake: INTAKE is the work queue of an earlier version: drained with one ack (one stream write) per message; " +
+			"once it is empty, stop the ledgers and delete the stream so that the next start creates the faster one")
+	}
 	buf := map[uint64]jetstream.Msg{} // delivered, not yet decided, by stream sequence
 	var next uint64                   // the sequence to decide next (0: unknown)
+	var purged uint64                 // everything below it is purged from INTAKE
+	var lastPurge time.Time
 	add := func(m jetstream.Msg) {
 		md, err := m.Metadata()
 		if err != nil {
 			return
+		}
+		if id := m.Headers().Get(pinIDHeader); id != "" {
+			d.mu.Lock()
+			d.pinID = id
+			d.mu.Unlock()
 		}
 		if next != 0 && md.Sequence.Stream < next {
 			// A redelivery of an event decided (its outcome stored) and
@@ -194,8 +221,61 @@ func (d *Drainer) Run(ctx context.Context) error {
 				break
 			}
 		}
+		if next > purged && next > 1 && (len(buf) == 0 || time.Since(lastPurge) >= purgeInterval) {
+			if d.purge(ctx, next) {
+				purged = next
+			}
+			lastPurge = time.Now()
+		}
 	}
 	return ctx.Err()
+}
+
+// pinIDHeader carries, on a message of a pinned consumer, the pin's id.
+const pinIDHeader = "Nats-Pin-Id"
+
+// Unpin ends this drainer's pin, once Run has returned, so that another
+// ledger's drainer (or this one's, run again) decides at once instead of
+// after the pinned TTL. It does nothing when the pin is another's: ending
+// a live decider's pin would let a second one decide beside it. (The pin
+// cannot pass to another before the TTL since this drainer's last pull,
+// at least half of it: far longer than the check and the unpin take.)
+func (d *Drainer) Unpin(ctx context.Context) error {
+	d.mu.Lock()
+	id := d.pinID
+	d.pinID = ""
+	d.mu.Unlock()
+	if id == "" {
+		return nil
+	}
+	info, err := d.st.Consumer.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("intake: unpin: %w", err)
+	}
+	for _, g := range info.PriorityGroups {
+		if g.Group == PriorityGroup && g.PinnedClientID == id {
+			if err := d.st.Intake.UnpinConsumer(ctx, ConsumerName, PriorityGroup); err != nil {
+				return fmt.Errorf("intake: unpin: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// purge drops the messages below seq from INTAKE: all of them are decided
+// (their outcomes stored) and acked. A failed purge is retried with the
+// next one; a work-queue INTAKE needs none (acks remove its messages).
+func (d *Drainer) purge(ctx context.Context, seq uint64) bool {
+	if d.st.WorkQueue {
+		return true
+	}
+	if err := d.st.Intake.Purge(ctx, jetstream.WithPurgeSequence(seq)); err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("intake: purging decided messages failed; retrying with the next purge", "below_seq", seq, "err", err)
+		}
+		return false
+	}
+	return true
 }
 
 // resume finds the sequence to decide next when the buffer does not hold
@@ -261,9 +341,15 @@ func (d *Drainer) decide(ctx context.Context, run []jetstream.Msg) (int, error) 
 		if err := d.publish(ctx, group, outcomes); err != nil {
 			return done, err
 		}
-		for _, p := range group {
+		// The outcomes are stored: now the acks (a lost one means a
+		// redelivery, which is a duplicate). Ack all: the last message acks
+		// the group and everything before it, all decided.
+		acks := group[len(group)-1:]
+		if d.st.WorkQueue {
+			acks = group
+		}
+		for _, p := range acks {
 			if err := p.msg.Ack(); err != nil {
-				// The outcome is stored: a redelivery is a duplicate.
 				d.log.Warn("intake: ack not sent", "seq", p.seq, "err", err)
 			}
 		}
@@ -365,10 +451,11 @@ func sourceOf(l cloudevents.Line, h nats.Header) string {
 	return first(cloudevents.Header(h, "ce-source"))
 }
 
-// publish stores the outcomes of a group and waits for their PubAcks;
+// publish stores the outcomes of a group, in atomic batches of up to
+// outcomeBatch (one stream write each), and waits for the server's answer;
 // rejected ones are also indexed by id for ledger.outcome.
 func (d *Drainer) publish(ctx context.Context, group []piece, outcomes [][]Outcome) error {
-	var futures []jetstream.PubAckFuture
+	var msgs []*nats.Msg
 	for i, p := range group {
 		for _, o := range outcomes[i] {
 			body, err := json.Marshal(o)
@@ -378,17 +465,98 @@ func (d *Drainer) publish(ctx context.Context, group []piece, outcomes [][]Outco
 			m := &nats.Msg{Subject: auth.OutcomesSubject(p.role), Data: body, Header: nats.Header{}}
 			m.Header.Set(HeaderIntakeSeq, strconv.FormatUint(p.seq, 10))
 			m.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(p.seq, 10)+"."+strconv.Itoa(o.Line))
-			f, err := d.js.PublishMsgAsync(m)
-			if err != nil {
-				return fmt.Errorf("intake: publish outcome: %w", err)
-			}
-			futures = append(futures, f)
+			msgs = append(msgs, m)
 			if !o.OK && o.ID != "" {
 				if _, err := d.st.Rejected.Put(ctx, RejectedKey(o.ID), body); err != nil {
 					return fmt.Errorf("intake: index rejected outcome: %w", err)
 				}
 			}
 		}
+	}
+	for len(msgs) > 0 {
+		n := min(len(msgs), outcomeBatch)
+		if err := d.publishBatch(ctx, msgs[:n]); err != nil {
+			// A batch of a redelivered group is refused whole when any of
+			// its outcomes is stored already (an atomic batch may hold no
+			// duplicate); one at a time, Nats-Msg-Id drops the stored ones.
+			// Any other refusal is retried the same way, and failing that
+			// the group is retried.
+			if err := d.publishEach(ctx, msgs[:n]); err != nil {
+				return err
+			}
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+// publishBatch stores msgs as one atomic batch (ADR-50: nats.go has no
+// client API for it, so this speaks the protocol as the event store does).
+func (d *Drainer) publishBatch(ctx context.Context, msgs []*nats.Msg) error {
+	nc := d.js.Conn()
+	if len(msgs) == 1 {
+		return d.publishEach(ctx, msgs)
+	}
+	var idb [12]byte
+	rand.Read(idb[:])
+	id := "intake-" + hex.EncodeToString(idb[:])
+	last := len(msgs) - 1
+	for i, m := range msgs {
+		m.Header.Set("Nats-Batch-Id", id)
+		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+		if i == last {
+			m.Header.Set("Nats-Batch-Commit", "1")
+			break
+		}
+		// The first message is a request (its empty reply says the batch
+		// has started), and every batchFlowEvery-th, for flow control.
+		if i == 0 || (i+1)%batchFlowEvery == 0 {
+			resp, err := nc.RequestMsgWithContext(ctx, m)
+			if err != nil {
+				return fmt.Errorf("intake: outcome batch: %w", err)
+			}
+			if len(resp.Data) > 0 {
+				return fmt.Errorf("intake: outcome batch refused: %s", resp.Data)
+			}
+			continue
+		}
+		if err := nc.PublishMsg(m); err != nil {
+			return fmt.Errorf("intake: outcome batch: %w", err)
+		}
+	}
+	resp, err := nc.RequestMsgWithContext(ctx, msgs[last])
+	if err != nil {
+		return fmt.Errorf("intake: outcome batch commit: %w", err)
+	}
+	var ack struct {
+		Error *jetstream.APIError `json:"error"`
+		Count int                 `json:"count"`
+	}
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return fmt.Errorf("intake: outcome batch commit: %q: %w", resp.Data, err)
+	}
+	if ack.Error != nil {
+		return fmt.Errorf("intake: outcome batch commit: %w", ack.Error)
+	}
+	if ack.Count != len(msgs) {
+		return fmt.Errorf("intake: outcome batch committed %d of %d", ack.Count, len(msgs))
+	}
+	return nil
+}
+
+// publishEach stores msgs one publish each (without batch headers) and
+// waits for every PubAck.
+func (d *Drainer) publishEach(ctx context.Context, msgs []*nats.Msg) error {
+	var futures []jetstream.PubAckFuture
+	for _, m := range msgs {
+		for _, h := range []string{"Nats-Batch-Id", "Nats-Batch-Sequence", "Nats-Batch-Commit"} {
+			m.Header.Del(h)
+		}
+		f, err := d.js.PublishMsgAsync(m)
+		if err != nil {
+			return fmt.Errorf("intake: publish outcome: %w", err)
+		}
+		futures = append(futures, f)
 	}
 	for _, f := range futures {
 		select {

@@ -3,6 +3,7 @@ package intake_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -240,5 +241,75 @@ func TestIntakeFull(t *testing.T) {
 		if !o.OK || o.ID != fmt.Sprintf("o-%d", i) {
 			t.Errorf("outcome %d: %+v", i+1, o)
 		}
+	}
+}
+
+// TestOutcomesConsumerOwned: a role's durable consumer on OUTCOMES gets a
+// name no other role can guess, so another role can neither look it up,
+// nor pull from it (which would deliver the first role's outcomes and take
+// them from it), nor delete it, by the durable name it asked for; the
+// owner reads through it and, asking again for the same durable, gets the
+// same consumer.
+func TestOutcomesConsumerOwned(t *testing.T) {
+	l := start(t, intake.Settings{})
+	_, sjs := connect(t, l, "storefront")
+	ctx := ctxT(t)
+	if _, err := sjs.PublishMsg(ctx, offer("ledger.intake.shop", "o-1", "O-1")); err != nil {
+		t.Fatal(err)
+	}
+	outcomes(t, sjs, auth.Storefront, 1)
+	cfg := jetstream.ConsumerConfig{Durable: "shop", FilterSubject: auth.OutcomesSubject(auth.Storefront), AckPolicy: jetstream.AckNonePolicy}
+	own, err := sjs.CreateOrUpdateConsumer(ctx, auth.OutcomesStreamName, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := own.CachedInfo().Name
+	if name == "shop" || !strings.HasSuffix(name, "_shop") {
+		t.Errorf("the durable is named %q: guessable", name)
+	}
+
+	bnc, bjs := connect(t, l, "billing")
+	if _, err := bjs.Consumer(ctx, auth.OutcomesStreamName, "shop"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Errorf("billing looked up storefront's durable by its name: %v", err)
+	}
+	// A raw pull by the durable's name: before the fix it delivered
+	// storefront's outcome.
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if m, err := bnc.RequestWithContext(short, "$JS.API.CONSUMER.MSG.NEXT."+auth.OutcomesStreamName+".shop", []byte(`{"batch":1,"no_wait":true}`)); err == nil && len(m.Data) > 0 {
+		t.Errorf("billing pulled storefront's outcome: %s", m.Data)
+	}
+	if err := bjs.DeleteConsumer(ctx, auth.OutcomesStreamName, "shop"); err == nil {
+		t.Error("billing deleted storefront's durable by its name")
+	}
+	// Billing's own "shop" is another consumer, on its own outcomes.
+	bown, err := bjs.CreateOrUpdateConsumer(ctx, auth.OutcomesStreamName, jetstream.ConsumerConfig{Durable: "shop", FilterSubject: auth.OutcomesSubject(auth.Billing), AckPolicy: jetstream.AckNonePolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bown.CachedInfo().Name == name {
+		t.Fatal("billing's durable is storefront's")
+	}
+
+	// The owner reads through it, and asking again gives the same one.
+	again, err := sjs.CreateOrUpdateConsumer(ctx, auth.OutcomesStreamName, cfg)
+	if err != nil || again.CachedInfo().Name != name {
+		t.Fatalf("storefront asked again for its durable: %v, %v", again, err)
+	}
+	b, err := again.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []intake.Outcome
+	for m := range b.Messages() {
+		var o intake.Outcome
+		json.Unmarshal(m.Data(), &o)
+		got = append(got, o)
+	}
+	if len(got) != 1 || got[0].ID != "o-1" {
+		t.Errorf("storefront's durable delivered %+v, want its outcome", got)
+	}
+	if err := sjs.DeleteConsumer(ctx, auth.OutcomesStreamName, "shop"); err != nil {
+		t.Errorf("storefront deleting its durable by the name it asked for: %v", err)
 	}
 }

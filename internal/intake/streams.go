@@ -19,6 +19,19 @@
 // event is a duplicate of what was recorded, and its outcome is
 // deduplicated by Nats-Msg-Id.
 //
+// Why the drain is fast. Under the server's SyncAlways every stored record
+// is an fsync. A work-queue intake removed each acked message with a
+// tombstone record of its own, and outcomes were published one message at
+// a time: two fsyncs per event, which held the drain near the per-message
+// publish rate (~2,000 events/s here). So INTAKE keeps limits retention:
+// the consumer acks all (one ack per decided group moves its ack floor,
+// and an ack writes nothing to the stream), and the drainer purges the
+// stream up to what it has decided (a purge drops whole runs, no record
+// per message); outcomes go to OUTCOMES as atomic batches, one write per
+// group. An INTAKE created as a work queue by an earlier version is
+// drained as before (a stream's retention cannot change), one ack per
+// message.
+//
 // One decider at a time. The consumer uses the priority policy
 // pinned_client: of the ledgers pulling it, the server delivers to one (the
 // pinned client) only; when that one stops pulling for PinnedTTL, the
@@ -28,6 +41,8 @@ package intake
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -85,7 +100,7 @@ const (
 	DefaultAckWait                = 10 * time.Second
 	DefaultPinnedTTL              = 10 * time.Second
 	DefaultMaxAckPending          = 4096
-	DefaultFetchBatch             = 512
+	DefaultFetchBatch             = 1000
 	minPinnedTTL                  = 2 * time.Second
 	// outcomesDuplicates is the window in which a republished outcome (a
 	// redelivery after a crash) is deduplicated by its Nats-Msg-Id. It
@@ -137,7 +152,11 @@ type Streams struct {
 	Outcomes jetstream.Stream
 	Consumer jetstream.Consumer
 	Rejected jetstream.KeyValue
-	settings Settings
+	// WorkQueue is set when INTAKE is the work queue of an earlier
+	// version: each message is acked on its own (AckAll is refused on a
+	// work queue) and the acks remove them, no purge.
+	WorkQueue bool
+	settings  Settings
 }
 
 // Open creates or updates INTAKE, OUTCOMES, the drainer's consumer and the
@@ -145,6 +164,12 @@ type Streams struct {
 func Open(ctx context.Context, js jetstream.JetStream, replicas int, set Settings) (*Streams, error) {
 	set = set.withDefaults()
 	st := &Streams{settings: set}
+	// A work-queue INTAKE of an earlier version stays one (the server
+	// cannot change a stream's retention), drained with one ack per message.
+	retention, ackPolicy := jetstream.LimitsPolicy, jetstream.AckAllPolicy
+	if s, err := js.Stream(ctx, auth.IntakeStreamName); err == nil && s.CachedInfo().Config.Retention == jetstream.WorkQueuePolicy {
+		retention, ackPolicy, st.WorkQueue = jetstream.WorkQueuePolicy, jetstream.AckExplicitPolicy, true
+	}
 	var err error
 	st.Intake, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        auth.IntakeStreamName,
@@ -152,9 +177,11 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, set Setting
 		Subjects:    []string{auth.IntakeStreamSubjects},
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
-		// Work queue: a message leaves the intake when the ledger acks it,
-		// after its outcomes are stored; the limits bound what is queued.
-		Retention:  jetstream.WorkQueuePolicy,
+		// Limits retention: a message leaves the intake when the drainer
+		// purges what it has decided (its outcomes are stored); the limits
+		// bound what is queued (decided messages count until the purge,
+		// at most purgeInterval later).
+		Retention:  retention,
 		Discard:    jetstream.DiscardNew,
 		MaxBytes:   set.MaxBytes,
 		MaxMsgs:    set.MaxMsgs,
@@ -176,14 +203,19 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, set Setting
 		MaxAge:      set.OutcomesMaxAge,
 		MaxBytes:    set.OutcomesMaxBytes,
 		Duplicates:  outcomesDuplicates,
+		// The drainer stores a group's outcomes as one atomic batch: one
+		// write (one fsync) instead of one per event.
+		AllowAtomicPublish: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("intake: stream %s: %w", auth.OutcomesStreamName, err)
 	}
 	st.Consumer, err = js.CreateOrUpdateConsumer(ctx, auth.IntakeStreamName, jetstream.ConsumerConfig{
-		Durable:        ConsumerName,
-		Description:    "the ledger's drainer: one pinned ledger decides at a time",
-		AckPolicy:      jetstream.AckExplicitPolicy,
+		Durable:     ConsumerName,
+		Description: "the ledger's drainer: one pinned ledger decides at a time",
+		// Ack all: the drainer decides in stream order, so one ack of a
+		// group's last message acks the group (work queue: explicit).
+		AckPolicy:      ackPolicy,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckWait:        set.AckWait,
 		MaxDeliver:     -1, // an event is never given up: a poison message is answered, not retried
@@ -209,13 +241,37 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, set Setting
 	if err != nil {
 		return nil, fmt.Errorf("intake: key-value %s: %w", RejectedKV, err)
 	}
+	if err := openOutcomeNames(ctx, js, replicas); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// openOutcomeNames creates the reader gate's key for naming OUTCOMES
+// consumers, once for every ledger on the cluster (the first one's stays).
+func openOutcomeNames(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      auth.OutcomeNamesKV,
+		Description: "the reader gate's key naming OUTCOMES consumers (a role cannot guess another's)",
+		MaxBytes:    64 << 10,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("intake: key-value %s: %w", auth.OutcomeNamesKV, err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if _, err := kv.Create(ctx, auth.OutcomeNamesKey, []byte(hex.EncodeToString(key))); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("intake: key-value %s: %w", auth.OutcomeNamesKV, err)
+	}
+	return nil
 }
 
 // Info is the intake's state for `ledger intake`.
 type Info struct {
 	Queued          uint64   `json:"queued"`                    // events published and not yet decided (messages)
-	Bytes           uint64   `json:"bytes"`                     // their size
+	Bytes           uint64   `json:"bytes"`                     // the intake's stored bytes: the queued messages and decided ones not yet purged
 	OldestQueuedAge *float64 `json:"oldest_queued_age_seconds"` // null when nothing is queued
 	DecidedPerSec   float64  `json:"decided_per_second"`        // over the drainer's last minute
 	Settings        struct {
@@ -232,10 +288,19 @@ func (st *Streams) Info(ctx context.Context, now time.Time) (Info, error) {
 	if err != nil {
 		return in, fmt.Errorf("intake: %w", err)
 	}
-	in.Queued, in.Bytes = si.State.Msgs, si.State.Bytes
+	in.Bytes = si.State.Bytes
 	in.Settings.MaxBytes, in.Settings.MaxMsgs, in.Settings.MaxMsgSize = si.Config.MaxBytes, si.Config.MaxMsgs, si.Config.MaxMsgSize
-	if si.State.Msgs > 0 {
-		m, err := st.Intake.GetMsg(ctx, si.State.FirstSeq)
+	// Queued is what the consumer has not had acked: the stream may still
+	// hold decided messages below the ack floor until the next purge.
+	ci, err := st.Consumer.Info(ctx)
+	if err != nil {
+		return in, fmt.Errorf("intake: consumer: %w", err)
+	}
+	in.Queued = ci.NumPending + uint64(ci.NumAckPending)
+	if in.Queued > 0 {
+		// The first message above the ack floor (the next by subject from
+		// there: sequences purged or deleted are skipped).
+		m, err := st.Intake.GetMsg(ctx, max(ci.AckFloor.Stream+1, si.State.FirstSeq), jetstream.WithGetMsgSubject(auth.IntakeStreamSubjects))
 		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return in, fmt.Errorf("intake: oldest message: %w", err)
 		}

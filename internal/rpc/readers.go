@@ -2,6 +2,9 @@ package rpc
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,8 +85,9 @@ type ReaderGate struct {
 	limit  int
 	sub    *nats.Subscription
 
-	mu   sync.Mutex
-	held map[auth.Role]map[string]bool // consumers the gate created, by role
+	mu      sync.Mutex
+	held    map[auth.Role]map[string]bool // consumers the gate created, by role
+	nameKey []byte                        // the key naming OUTCOMES consumers, once read
 }
 
 // StartReaderGate subscribes the gate for stream on nc (the ledger's own
@@ -162,7 +166,7 @@ func (g *ReaderGate) handle(m *nats.Msg) {
 // consumers filtered to its own outcomes (auth.OutcomesSubject).
 func (g *ReaderGate) create(ctx context.Context, m *nats.Msg, role auth.Role, stream, rest string) {
 	const kind = "consumer_create"
-	name, filter, _ := strings.Cut(rest, ".")
+	name, filter, hasFilter := strings.Cut(rest, ".")
 	req, err := g.checkCreate(m.Data, stream, name)
 	if err == nil && stream == auth.OutcomesStreamName && !role.Reads() {
 		err = checkOwnOutcomes(role, filter, &req.Config)
@@ -170,6 +174,26 @@ func (g *ReaderGate) create(ctx context.Context, m *nats.Msg, role auth.Role, st
 	if err != nil {
 		g.refuse(m, kind, 400, jsErrBadRequest, err.Error())
 		return
+	}
+	if stream == auth.OutcomesStreamName {
+		// Pulls and inspections of OUTCOMES consumers reach JetStream
+		// directly, by name: the consumer gets a name no other role can
+		// guess (a keyed hash of role and name, then the one asked for).
+		// The client learns it from the reply, as clients do; asking again
+		// for the same name gives the same consumer.
+		owned, err := g.ownedName(ctx, role, name)
+		if err != nil {
+			g.refuse(m, kind, 503, 0, "unavailable: naming the consumer: "+err.Error())
+			return
+		}
+		name, rest = owned, owned
+		if hasFilter {
+			rest += "." + filter
+		}
+		req.Config.Name = name
+		if req.Config.Durable != "" {
+			req.Config.Durable = name
+		}
 	}
 	if !g.reserve(ctx, role, stream, name) {
 		g.refuse(m, kind, 400, jsErrMaximumConsumers, fmt.Sprintf(
@@ -238,6 +262,40 @@ func (g *ReaderGate) checkCreate(data []byte, stream, name string) (*createReque
 	return &req, nil
 }
 
+// outcomeNameTag is how many bytes of the keyed hash an OUTCOMES
+// consumer's name carries: 128 bits, beyond guessing.
+const outcomeNameTag = 16
+
+// ownedName is the name the gate gives role's OUTCOMES consumer asked for
+// as name: a keyed hash of role and name, "_", and name (the key is the
+// cluster's, in auth.OutcomeNamesKV, so every ledger's gate names alike).
+func (g *ReaderGate) ownedName(ctx context.Context, role auth.Role, name string) (string, error) {
+	g.mu.Lock()
+	key := g.nameKey
+	g.mu.Unlock()
+	if key == nil {
+		kv, err := g.js.KeyValue(ctx, auth.OutcomeNamesKV)
+		if err != nil {
+			return "", err
+		}
+		e, err := kv.Get(ctx, auth.OutcomeNamesKey)
+		if err != nil {
+			return "", err
+		}
+		key = e.Value()
+		g.mu.Lock()
+		g.nameKey = key
+		g.mu.Unlock()
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(role))
+	mac.Write([]byte{0})
+	mac.Write([]byte(name))
+	// The tag first: nats.go's ordered consumer reads its serial after
+	// the name's last "_".
+	return hex.EncodeToString(mac.Sum(nil)[:outcomeNameTag]) + "_" + name, nil
+}
+
 // checkOwnOutcomes refuses an OUTCOMES consumer of role that could deliver
 // another role's outcomes: its filter (in the subject and the
 // configuration) must be exactly the role's outcomes subject.
@@ -299,16 +357,13 @@ func (g *ReaderGate) release(role auth.Role, stream, name string) {
 // delete forwards a consumer delete request for a consumer the role holds.
 func (g *ReaderGate) delete(ctx context.Context, m *nats.Msg, role auth.Role, stream, name string) {
 	const kind = "consumer_delete"
-	g.mu.Lock()
-	mine := g.held[role][heldKey(stream, name)]
-	g.mu.Unlock()
-	if !mine {
-		// Created through another ledger's gate, perhaps: the consumer
-		// says by which role.
-		if c, err := g.js.Consumer(ctx, stream, name); err == nil && c.CachedInfo().Config.Metadata[readerMetadata] == string(role) {
-			mine = true
+	if stream == auth.OutcomesStreamName {
+		// By the name the client asked for, or by the name it was given.
+		if owned, err := g.ownedName(ctx, role, name); err == nil && g.owns(ctx, role, stream, owned) {
+			name = owned
 		}
 	}
+	mine := g.owns(ctx, role, stream, name)
 	if !mine {
 		g.refuse(m, kind, 404, jsErrConsumerNotFound, "consumer not found")
 		return
@@ -320,6 +375,23 @@ func (g *ReaderGate) delete(ctx context.Context, m *nats.Msg, role auth.Role, st
 	}
 	g.release(role, stream, name)
 	g.respond(m, resp.Data)
+}
+
+// owns reports whether role created consumer name on stream: through this
+// gate, or through another ledger's (the consumer's metadata says by which
+// role).
+func (g *ReaderGate) owns(ctx context.Context, role auth.Role, stream, name string) bool {
+	g.mu.Lock()
+	mine := g.held[role][heldKey(stream, name)]
+	g.mu.Unlock()
+	if !mine {
+		// Created through another ledger's gate, perhaps: the consumer
+		// says by which role.
+		if c, err := g.js.Consumer(ctx, stream, name); err == nil && c.CachedInfo().Config.Metadata[readerMetadata] == string(role) {
+			mine = true
+		}
+	}
+	return mine
 }
 
 // created reports whether a JetStream API reply is not an error.
