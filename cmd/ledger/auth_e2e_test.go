@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/ledger"
@@ -98,7 +99,7 @@ func TestCLIRoles(t *testing.T) {
 		t.Errorf("billing submit with a forbidden line: exit %d, want %d", code, exitRejected)
 	}
 	rs := submitResults(t, out)
-	if len(rs) != 2 || rs[0].Code != ledger.CodeForbidden || !strings.Contains(rs[0].Error, "billing") || !rs[1].OK {
+	if len(rs) != 2 || rs[0].Code != domain.CodeForbidden || !strings.Contains(rs[0].Error, "billing") || !rs[1].OK {
 		t.Errorf("billing submit: %+v, want forbidden then accepted", rs)
 	}
 	// Without --json the rejection is readable.

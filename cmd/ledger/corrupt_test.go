@@ -378,12 +378,12 @@ func reportsDamage(t *testing.T, s *server, folded uint64, want string) {
 	defer cancel()
 	for _, endpoint := range []string{rpc.EndpointTier, rpc.EndpointBenefits, rpc.EndpointHistory} {
 		doc, err := client.Query(ctx, endpoint, ledger.Query{PartnerID: "P-1"})
-		if code := domain.CodeOf(err); code != ledger.CodeDamaged {
-			t.Errorf("%s answered %s (err %v), want code %s", endpoint, doc, err, ledger.CodeDamaged)
+		if code := domain.CodeOf(err); code != domain.CodeLogDamaged {
+			t.Errorf("%s answered %s (err %v), want code %s", endpoint, doc, err, domain.CodeLogDamaged)
 		}
 	}
-	if doc, err := client.Query(ctx, rpc.EndpointAttention, ledger.Query{}); domain.CodeOf(err) != ledger.CodeDamaged {
-		t.Errorf("attention answered %s (err %v), want code %s", doc, err, ledger.CodeDamaged)
+	if doc, err := client.Query(ctx, rpc.EndpointAttention, ledger.Query{}); domain.CodeOf(err) != domain.CodeLogDamaged {
+		t.Errorf("attention answered %s (err %v), want code %s", doc, err, domain.CodeLogDamaged)
 	}
 	line := `{"specversion":"1.0","id":"after-damage","source":"test","type":"SaleBilled","time":"2024-09-02T00:00:00Z","data":{"sale_id":"S-after","offer_id":"O-1","customer_id":"C-1","amount_usd_cents":100}}`
 	// Submit stops at the first line the damaged ledger refuses (exit 2),
@@ -393,8 +393,8 @@ func reportsDamage(t *testing.T, s *server, folded uint64, want string) {
 		Line int         `json:"stopped_at_line"`
 		Code domain.Code `json:"code"`
 	}
-	if json.Unmarshal([]byte(out), &r); code != exitError || r.Line != 1 || r.Code != ledger.CodeDamaged {
-		t.Errorf("submit after the damage exited %d: %s (want code %s)", code, out, ledger.CodeDamaged)
+	if json.Unmarshal([]byte(out), &r); code != exitError || r.Line != 1 || r.Code != domain.CodeLogDamaged {
+		t.Errorf("submit after the damage exited %d: %s (want code %s)", code, out, domain.CodeLogDamaged)
 	}
 	t.Logf("submit: %s", strings.TrimSpace(out))
 	if after := statsOf(t, s); after.StreamLastSeq != st.StreamLastSeq {

@@ -123,7 +123,7 @@ func queryPage(e *env, client *rpc.Client, qc queryCmd, cf *clientFlags, q *ledg
 	defer cancel()
 	doc, err := client.Query(ctx, qc.endpoint, *q)
 	if err != nil {
-		if code := domain.CodeOf(err); code != "" && code != rpc.CodeInternal && code != ledger.CodeProjectionBehind && code != ledger.CodeDamaged {
+		if code := domain.CodeOf(err); code != "" && code != domain.CodeInternal && code != domain.CodeProjectionBehind && code != domain.CodeLogDamaged {
 			if cf.json {
 				b, _ := json.Marshal(rpc.ErrorBody{Code: code, Error: err.Error()})
 				fmt.Fprintln(e.stdout, string(b))

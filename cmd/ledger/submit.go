@@ -50,10 +50,6 @@ const (
 	minTryTimeout = time.Second
 )
 
-// codeInputError is the code of submit's stop line when the input itself
-// could not be read (no ledger answer carries it).
-const codeInputError domain.Code = "input_error"
-
 func runSubmit(e *env, args []string) int {
 	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -222,7 +218,7 @@ func connectRetrying(e *env, cf *clientFlags, b *budget, opts ...nats.Option) (*
 		b.failed(begin)
 		left := b.left(time.Now())
 		if left <= 0 {
-			return nil, &stopError{Line: 1, Code: ledger.CodeUnavailable, Msg: fmt.Sprintf("%v (--retry-for %s spent)", err, b.total)}
+			return nil, &stopError{Line: 1, Code: domain.CodeUnavailable, Msg: fmt.Sprintf("%v (--retry-for %s spent)", err, b.total)}
 		}
 		if !noted {
 			fmt.Fprintf(e.stderr, "ledger: %v; retrying for up to %s\n", err, left.Round(time.Millisecond))
@@ -266,7 +262,7 @@ func (s *sender) settle(c chunk, emit func(ledger.LineResult)) error {
 		if err != nil && resend && !errors.Is(err, errLinkLost) && !s.nc.IsConnected() {
 			// No answer because there is no connection (the ledger is
 			// down or restarting), not because the ledger was slow.
-			code, reason = ledger.CodeUnavailable, "no connection to the ledger: "+reason
+			code, reason = domain.CodeUnavailable, "no connection to the ledger: "+reason
 		}
 		for _, r := range results[:n] {
 			emit(r)
@@ -306,9 +302,9 @@ func settled(results []ledger.LineResult, err error) (n int, resend bool, code d
 	for i, r := range results {
 		switch {
 		case r.OK:
-		case r.Code == ledger.CodeUnavailable || r.Code == rpc.CodeTimeout || r.Code == rpc.CodeBusy:
+		case r.Code == domain.CodeUnavailable || r.Code == domain.CodeTimeout || r.Code == domain.CodeBusy:
 			return i, true, r.Code, r.Error
-		case r.Code == ledger.CodeDamaged:
+		case r.Code == domain.CodeLogDamaged:
 			return i, false, r.Code, r.Error
 		}
 	}
@@ -322,12 +318,12 @@ func failureCode(err error) domain.Code {
 		return c
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-		return rpc.CodeTimeout
+		return domain.CodeTimeout
 	}
 	if retryable(err) {
-		return ledger.CodeUnavailable
+		return domain.CodeUnavailable
 	}
-	return rpc.CodeInternal
+	return domain.CodeInternal
 }
 
 // try sends the lines of items that submit does not decide itself as one
@@ -385,7 +381,7 @@ func (s *sender) request(lines [][]byte, timeout time.Duration) ([]ledger.LineRe
 // (nothing done); resubmitting is safe.
 func retryable(err error) bool {
 	code := domain.CodeOf(err)
-	return code == rpc.CodeTimeout || code == ledger.CodeUnavailable || code == rpc.CodeBusy ||
+	return code == domain.CodeTimeout || code == domain.CodeUnavailable || code == domain.CodeBusy ||
 		errors.Is(err, errLinkLost) || errors.Is(err, nats.ErrDisconnected) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionClosed) ||
@@ -473,13 +469,13 @@ func readChunks(r io.Reader, maxBody int, fn func(chunk) error) error {
 			if l.raw > 0 {
 				at = n
 			}
-			return &stopError{Line: at, Code: codeInputError, Msg: "reading the input: " + err.Error()}
+			return &stopError{Line: at, Code: domain.CodeInputError, Msg: "reading the input: " + err.Error()}
 		}
 		if l.raw > 0 && !l.blank {
 			it := item{n: n, line: l.line}
 			if l.size > ledger.MaxLineBytes {
 				it.line = nil
-				it.local = &ledger.LineResult{Line: n, Code: ledger.CodeLineTooLong,
+				it.local = &ledger.LineResult{Line: n, Code: domain.CodeLineTooLong,
 					Error: fmt.Sprintf("line is %d bytes, at most %d", l.size, ledger.MaxLineBytes)}
 			}
 			grow := 0

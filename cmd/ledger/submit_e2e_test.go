@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/rpc"
 )
@@ -218,7 +219,7 @@ func TestSubmitStopsWithResumeLine(t *testing.T) {
 	}
 	settled := results(t, out[:len(out)-1])
 	n := *stop.Line
-	if n != len(settled)+1 || n > lines || stop.Code != string(ledger.CodeUnavailable) || stop.Error == "" {
+	if n != len(settled)+1 || n > lines || stop.Code != string(domain.CodeUnavailable) || stop.Error == "" {
 		t.Fatalf("stop %s after %d results", out[len(out)-1], len(settled))
 	}
 	if want := fmt.Sprintf("submit stopped at line %d", n); !strings.Contains(client.stderr.String(), want) {
@@ -284,7 +285,7 @@ func TestSubmitLineOverMaxPayload(t *testing.T) {
 	for i, r := range rs {
 		n := i + 1
 		if size, ok := tooLong[n]; ok {
-			if r.OK || r.Code != ledger.CodeLineTooLong || r.Error != fmt.Sprintf("line is %d bytes, at most %d", size, ledger.MaxLineBytes) {
+			if r.OK || r.Code != domain.CodeLineTooLong || r.Error != fmt.Sprintf("line is %d bytes, at most %d", size, ledger.MaxLineBytes) {
 				t.Errorf("line %d: %+v, want line_too_long", n, r)
 			}
 			continue
@@ -373,7 +374,7 @@ func TestAdminClientNoticesRestart(t *testing.T) {
 				}
 				var body rpc.ErrorBody
 				if len(client.lines) != 1 || json.Unmarshal([]byte(client.lines[0]), &body) != nil ||
-					body.Code != ledger.CodeUnavailable {
+					body.Code != domain.CodeUnavailable {
 					t.Fatalf("%s --json printed %q, want one {\"code\":\"unavailable\",…}", tc.cmd, client.lines)
 				}
 				if !strings.Contains(client.stderr.String(), "unavailable") {

@@ -65,7 +65,7 @@ func TestReadChunks(t *testing.T) {
 				for _, it := range c.items {
 					got = append(got, it.n)
 					if size, long := tc.tooLong[it.n]; long {
-						if it.local == nil || it.line != nil || it.local.Code != ledger.CodeLineTooLong ||
+						if it.local == nil || it.line != nil || it.local.Code != domain.CodeLineTooLong ||
 							it.local.Error != fmt.Sprintf("line is %d bytes, at most %d", size, ledger.MaxLineBytes) {
 							t.Errorf("line %d: want line_too_long (%d bytes) decided by submit, got %+v", it.n, size, it.local)
 						}
@@ -116,8 +116,8 @@ func TestReadChunksStopsOnReadError(t *testing.T) {
 		return nil
 	})
 	var se *stopError
-	if !errors.As(err, &se) || se.Line != 3 || se.Code != codeInputError {
-		t.Fatalf("err %v, want a stop at line 3 with %s", err, codeInputError)
+	if !errors.As(err, &se) || se.Line != 3 || se.Code != domain.CodeInputError {
+		t.Fatalf("err %v, want a stop at line 3 with %s", err, domain.CodeInputError)
 	}
 	if fmt.Sprint(got) != "[1 2]" {
 		t.Errorf("settled lines %v, want [1 2]", got)
@@ -146,9 +146,9 @@ func (r *failingReader) Read(p []byte) (int, error) {
 func TestSettled(t *testing.T) {
 	ok := ledger.LineResult{OK: true, Seq: 1}
 	rej := ledger.LineResult{Code: domain.CodeUnknownSale, Error: "sale S-1 is not known"}
-	unav := ledger.LineResult{Code: ledger.CodeUnavailable, Error: "append failed"}
-	tmo := ledger.LineResult{Code: rpc.CodeTimeout, Error: "not confirmed"}
-	dmg := ledger.LineResult{Code: ledger.CodeDamaged, Error: "log damaged"}
+	unav := ledger.LineResult{Code: domain.CodeUnavailable, Error: "append failed"}
+	tmo := ledger.LineResult{Code: domain.CodeTimeout, Error: "not confirmed"}
+	dmg := ledger.LineResult{Code: domain.CodeLogDamaged, Error: "log damaged"}
 	tests := []struct {
 		name    string
 		results []ledger.LineResult
@@ -158,16 +158,16 @@ func TestSettled(t *testing.T) {
 		code    domain.Code
 	}{
 		{"all decided", []ledger.LineResult{ok, rej, ok}, nil, 3, false, ""},
-		{"unavailable in the middle", []ledger.LineResult{ok, rej, unav, rej, ok}, nil, 2, true, ledger.CodeUnavailable},
-		{"timeout first", []ledger.LineResult{tmo, ok}, nil, 0, true, rpc.CodeTimeout},
-		{"damaged", []ledger.LineResult{ok, dmg}, nil, 1, false, ledger.CodeDamaged},
-		{"link lost", nil, errLinkLost, 0, true, ledger.CodeUnavailable},
-		{"no responders", nil, fmt.Errorf("rpc: submit: %w", nats.ErrNoResponders), 0, true, ledger.CodeUnavailable},
-		{"deadline", nil, fmt.Errorf("rpc: submit: %w", nats.ErrTimeout), 0, true, rpc.CodeTimeout},
-		{"request timeout", nil, &domain.Error{Code: rpc.CodeTimeout, Msg: "submission not confirmed"}, 0, true, rpc.CodeTimeout},
-		{"request too large", nil, &domain.Error{Code: rpc.CodeRequestTooLarge, Msg: "too big"}, 0, false, rpc.CodeRequestTooLarge},
-		{"forbidden request", nil, &domain.Error{Code: ledger.CodeForbidden, Msg: "may not"}, 0, false, ledger.CodeForbidden},
-		{"bad reply", nil, errors.New("rpc: bad submit reply"), 0, false, rpc.CodeInternal},
+		{"unavailable in the middle", []ledger.LineResult{ok, rej, unav, rej, ok}, nil, 2, true, domain.CodeUnavailable},
+		{"timeout first", []ledger.LineResult{tmo, ok}, nil, 0, true, domain.CodeTimeout},
+		{"damaged", []ledger.LineResult{ok, dmg}, nil, 1, false, domain.CodeLogDamaged},
+		{"link lost", nil, errLinkLost, 0, true, domain.CodeUnavailable},
+		{"no responders", nil, fmt.Errorf("rpc: submit: %w", nats.ErrNoResponders), 0, true, domain.CodeUnavailable},
+		{"deadline", nil, fmt.Errorf("rpc: submit: %w", nats.ErrTimeout), 0, true, domain.CodeTimeout},
+		{"request timeout", nil, &domain.Error{Code: domain.CodeTimeout, Msg: "submission not confirmed"}, 0, true, domain.CodeTimeout},
+		{"request too large", nil, &domain.Error{Code: domain.CodeRequestTooLarge, Msg: "too big"}, 0, false, domain.CodeRequestTooLarge},
+		{"forbidden request", nil, &domain.Error{Code: domain.CodeForbidden, Msg: "may not"}, 0, false, domain.CodeForbidden},
+		{"bad reply", nil, errors.New("rpc: bad submit reply"), 0, false, domain.CodeInternal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -109,8 +109,8 @@ func scanInstant(flagName, s string) (string, error) {
 // scanError maps a page's error to the exit status: a coded rejection of
 // the request is 1, anything else 2.
 func scanError(e *env, err error) int {
-	if code := domain.CodeOf(err); code != "" && code != rpc.CodeInternal && code != ledger.CodeProjectionBehind &&
-		code != ledger.CodeDamaged && code != ledger.CodeBusy && code != rpc.CodeTimeout {
+	if code := domain.CodeOf(err); code != "" && code != domain.CodeInternal && code != domain.CodeProjectionBehind &&
+		code != domain.CodeLogDamaged && code != domain.CodeBusy && code != domain.CodeTimeout {
 		return fail(e, exitRejected, fmt.Errorf("%s: %v", code, err))
 	}
 	return fail(e, exitError, err)
@@ -126,7 +126,7 @@ func page(client *rpc.Client, endpoint string, req any, out any) error {
 		ctx, cancel := context.WithTimeout(context.Background(), scanPageTimeout)
 		raw, err := client.Call(ctx, endpoint, body)
 		cancel()
-		if domain.CodeOf(err) == ledger.CodeBusy && attempt < busyRetries {
+		if domain.CodeOf(err) == domain.CodeBusy && attempt < busyRetries {
 			time.Sleep(time.Duration(attempt+1) * busyBackoff)
 			continue
 		}

@@ -294,7 +294,7 @@ func TestEachRoleSubmitsOnlyItsEventTypes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("step %d %s as %s: %v", i+1, st.typ, r, err)
 			}
-			if rs[0].OK || rs[0].Code != ledger.CodeForbidden {
+			if rs[0].OK || rs[0].Code != domain.CodeForbidden {
 				t.Fatalf("step %d: %s submitted %s: %+v, want forbidden", i+1, r, st.typ, rs[0])
 			}
 			if !strings.Contains(rs[0].Error, "role "+string(r)) || !strings.Contains(rs[0].Error, st.typ) {
@@ -332,7 +332,7 @@ func TestForbiddenLineLeavesTheRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []domain.Code{ledger.CodeForbidden, "", ledger.CodeForbidden, ""}
+	want := []domain.Code{domain.CodeForbidden, "", domain.CodeForbidden, ""}
 	for i, r := range rs {
 		if r.Code != want[i] || r.OK != (want[i] == "") {
 			t.Errorf("line %d: %+v, want code %q", i+1, r, want[i])
@@ -352,7 +352,7 @@ func TestAuditorCannotSubmit(t *testing.T) {
 	// Refused by the server (forbidden naming the subject), not waited out
 	// (a timeout would carry another code): no clock is needed to tell.
 	_, err := rpcSubmit(aud, story("P-1")[0].line)
-	if domain.CodeOf(err) != ledger.CodeForbidden || !strings.Contains(err.Error(), "ledger.submit") {
+	if domain.CodeOf(err) != domain.CodeForbidden || !strings.Contains(err.Error(), "ledger.submit") {
 		t.Fatalf("auditor submit: %v, want forbidden naming ledger.submit", err)
 	}
 	// Nor can it address a role's subject directly.
@@ -616,7 +616,7 @@ func TestEveryRoleQueries(t *testing.T) {
 			mayVerify := r == auth.Admin || r == auth.Auditor
 			if _, err := c.Call(ctx, rpc.EndpointVerify, nil); (err == nil) != mayVerify {
 				t.Errorf("verify: %v (allowed: %v)", err, mayVerify)
-			} else if err != nil && domain.CodeOf(err) != ledger.CodeForbidden {
+			} else if err != nil && domain.CodeOf(err) != domain.CodeForbidden {
 				t.Errorf("verify refused with %v, want forbidden", err)
 			}
 			// The policy file: every role; the scans: the reading roles.
@@ -627,12 +627,12 @@ func TestEveryRoleQueries(t *testing.T) {
 			for ep, body := range map[string][]byte{rpc.EndpointWhatIf: whatIf, rpc.EndpointExport: []byte(`{"kind":"tiers"}`)} {
 				if _, err := c.Call(ctx, ep, body); (err == nil) != mayVerify {
 					t.Errorf("%s: %v (allowed: %v)", ep, err, mayVerify)
-				} else if err != nil && domain.CodeOf(err) != ledger.CodeForbidden {
+				} else if err != nil && domain.CodeOf(err) != domain.CodeForbidden {
 					t.Errorf("%s refused with %v, want forbidden", ep, err)
 				}
 			}
 			if r != auth.Admin {
-				if _, err := c.Call(ctx, rpc.EndpointRebuild, nil); domain.CodeOf(err) != ledger.CodeForbidden {
+				if _, err := c.Call(ctx, rpc.EndpointRebuild, nil); domain.CodeOf(err) != domain.CodeForbidden {
 					t.Errorf("rebuild: %v, want forbidden", err)
 				}
 			}
@@ -835,7 +835,7 @@ func TestWriterPermit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []domain.Code{"", ledger.CodeForbidden, "", "custom", domain.CodeInvalidJSON}
+	want := []domain.Code{"", domain.CodeForbidden, "", "custom", domain.CodeInvalidJSON}
 	for i, r := range rs {
 		if r.Code != want[i] {
 			t.Errorf("line %d: %+v, want %q", i+1, r, want[i])

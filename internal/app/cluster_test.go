@@ -680,7 +680,7 @@ func (in *ingest) record(sent time.Time, attempt int, rs []ledger.LineResult, er
 		return false, nil
 	}
 	for _, r := range rs {
-		if !r.OK && r.Code != ledger.CodeUnavailable {
+		if !r.OK && r.Code != domain.CodeUnavailable {
 			return false, fmt.Errorf("line %s refused: %s %s", r.ID, r.Code, r.Error)
 		}
 	}

@@ -96,7 +96,7 @@ func (l *Ledger) IntakeStreams() *intake.Streams { return l.intake }
 // rejected when the intake rejected it, unknown otherwise.
 func (l *Ledger) Outcome(ctx context.Context, id string) (rpc.OutcomeDoc, error) {
 	if id == "" {
-		return rpc.OutcomeDoc{}, &domain.Error{Code: rpc.CodeBadRequest, Msg: `request must be {"id": "…"}: id is missing`}
+		return rpc.OutcomeDoc{}, &domain.Error{Code: domain.CodeInvalidRequest, Msg: `request must be {"id": "…"}: id is missing`}
 	}
 	doc := rpc.OutcomeDoc{ID: id, State: rpc.StateUnknown}
 	if err := l.proj.WaitFor(ctx, l.writer.LastSeq()); err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/ledger"
-	"github.com/benefits-ledger/ledger/internal/rpc"
 	"github.com/benefits-ledger/ledger/projections"
 )
 
@@ -51,7 +50,7 @@ func (l *Ledger) adminBusy(what string) error {
 	if l.adminMu.TryLock() {
 		return nil
 	}
-	return &domain.Error{Code: rpc.CodeBusy, Msg: what + " refused: a rebuild or verify is already running on this ledger (one at a time); retry when it is done"}
+	return &domain.Error{Code: domain.CodeBusy, Msg: what + " refused: a rebuild or verify is already running on this ledger (one at a time); retry when it is done"}
 }
 
 // Verify rebuilds the read models in a temporary file and compares them with
@@ -70,7 +69,7 @@ func (l *Ledger) Verify(ctx context.Context) (ledger.VerifyReport, error) {
 		}
 		failure = err
 	}
-	return ledger.VerifyReport{}, &domain.Error{Code: ledger.CodeDamaged, Msg: "the event log is damaged: " + failure.Error()}
+	return ledger.VerifyReport{}, &domain.Error{Code: domain.CodeLogDamaged, Msg: "the event log is damaged: " + failure.Error()}
 }
 
 // Rebuild rebuilds the read models from the log into a new file while the

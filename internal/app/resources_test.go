@@ -202,8 +202,8 @@ func TestAdminOneAtATime(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctxT(t), time.Minute)
 		_, err := c.Call(ctx, ep, nil)
 		cancel()
-		if domain.CodeOf(err) != rpc.CodeBusy {
-			t.Fatalf("%s while another runs: %v, want %s", ep, err, rpc.CodeBusy)
+		if domain.CodeOf(err) != domain.CodeBusy {
+			t.Fatalf("%s while another runs: %v, want %s", ep, err, domain.CodeBusy)
 		}
 		t.Logf("%s: %v", ep, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/nats-io/nats.go"
@@ -83,7 +84,7 @@ func TestSubmitStorageFull(t *testing.T) {
 	l := start(t, Config{DataDir: dir, MaxStore: maxStore, MinFreeDisk: -1})
 	_, rs, before := fillUntil(t, l)
 	for _, r := range rs {
-		if r.OK || r.Code != ledger.CodeStorageFull {
+		if r.OK || r.Code != domain.CodeStorageFull {
 			t.Fatalf("line %d: %+v, want storage_full", r.Line, r)
 		}
 	}
@@ -128,7 +129,7 @@ func TestPartialCommitAnsweredExactly(t *testing.T) {
 			}
 			continue
 		}
-		if r.OK || r.Code != ledger.CodeStorageFull {
+		if r.OK || r.Code != domain.CodeStorageFull {
 			t.Fatalf("unstored line %d: %+v, want storage_full", r.Line, r)
 		}
 	}
@@ -137,7 +138,7 @@ func TestPartialCommitAnsweredExactly(t *testing.T) {
 		if uint64(i) < stored && (!r.OK || !r.Duplicate || r.Seq != rs[i].Seq) {
 			t.Fatalf("resubmitted line %d: %+v, want duplicate of %d", r.Line, r, rs[i].Seq)
 		}
-		if uint64(i) >= stored && (r.OK || r.Code != ledger.CodeStorageFull) {
+		if uint64(i) >= stored && (r.OK || r.Code != domain.CodeStorageFull) {
 			t.Fatalf("resubmitted unstored line %d: %+v, want storage_full", r.Line, r)
 		}
 	}

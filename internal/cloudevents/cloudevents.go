@@ -53,11 +53,6 @@ const (
 // HeaderPrefix starts every binary-mode attribute header.
 const HeaderPrefix = "ce-"
 
-// CodeUnsupportedContentType refuses a whole message whose Content-Type is
-// none of the modes' media types: there is no line to answer for, so it is
-// not a line code (the HTTP API answers it 415).
-const CodeUnsupportedContentType domain.Code = "unsupported_media_type"
-
 // Line is one input line of a message: the structured envelope to submit,
 // or, when Err is set, the line's refusal before parsing (Raw is then nil
 // and ID the event id when the message named one).
@@ -85,7 +80,7 @@ func Header(h map[string][]string, name string) []string {
 // ModeOf returns the content mode that headers h select: binary when any
 // ce-* header is present on a JSON (or absent) Content-Type, batch and
 // structured by Content-Type. An unknown Content-Type is an error coded
-// CodeUnsupportedContentType.
+// domain.CodeUnsupportedMediaType.
 func ModeOf(h map[string][]string) (Mode, error) {
 	ct, err := contentType(h)
 	if err != nil {
@@ -102,7 +97,7 @@ func ModeOf(h map[string][]string) (Mode, error) {
 		}
 		return Structured, nil
 	}
-	return "", &domain.Error{Code: CodeUnsupportedContentType, Msg: fmt.Sprintf(
+	return "", &domain.Error{Code: domain.CodeUnsupportedMediaType, Msg: fmt.Sprintf(
 		"Content-Type %q is no CloudEvents mode: use %s (structured or binary), %s or %s",
 		domain.Clip(ct), ContentTypeJSON, ContentTypeStructured, ContentTypeBatch)}
 }
@@ -115,14 +110,14 @@ func contentType(h map[string][]string) (string, error) {
 		return "", nil
 	}
 	if len(vs) > 1 {
-		return "", &domain.Error{Code: CodeUnsupportedContentType, Msg: "Content-Type is given more than once"}
+		return "", &domain.Error{Code: domain.CodeUnsupportedMediaType, Msg: "Content-Type is given more than once"}
 	}
 	mt, params, err := mime.ParseMediaType(vs[0])
 	if err != nil {
-		return "", &domain.Error{Code: CodeUnsupportedContentType, Msg: fmt.Sprintf("Content-Type %q: %v", domain.Clip(vs[0]), err)}
+		return "", &domain.Error{Code: domain.CodeUnsupportedMediaType, Msg: fmt.Sprintf("Content-Type %q: %v", domain.Clip(vs[0]), err)}
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return "", &domain.Error{Code: CodeUnsupportedContentType, Msg: fmt.Sprintf("charset %q: only utf-8", domain.Clip(cs))}
+		return "", &domain.Error{Code: domain.CodeUnsupportedMediaType, Msg: fmt.Sprintf("charset %q: only utf-8", domain.Clip(cs))}
 	}
 	return mt, nil
 }
@@ -138,7 +133,7 @@ func hasCE(h map[string][]string) bool {
 }
 
 // Decode returns the lines of a message with headers h and body body, in
-// order (see the package doc). Its error, coded CodeUnsupportedContentType,
+// order (see the package doc). Its error, coded domain.CodeUnsupportedMediaType,
 // refuses the whole message; otherwise every line is either an envelope for
 // the parser or a refusal: ce-* headers on a structured body or a batch are
 // invalid_envelope (never silently ignored), a binary body that is not one

@@ -51,7 +51,7 @@ func TestDecode(t *testing.T) {
 			body: `{"sale_id":"S-1"}`, mode: Binary,
 			lines: []want{{raw: strings.Replace(sale, `,"data"`, `,"traceparent":"t-1","data"`, 1)}}},
 		{name: "binary other data content type", h: with(binaryHeaders(), func(h map[string][]string) { h["Content-Type"] = []string{"text/plain"} }),
-			body: `{"sale_id":"S-1"}`, reqCode: CodeUnsupportedContentType},
+			body: `{"sale_id":"S-1"}`, reqCode: domain.CodeUnsupportedMediaType},
 		{name: "binary without specversion is left to the parser", h: with(binaryHeaders(), func(h map[string][]string) { delete(h, "ce-specversion") }),
 			body: `{"sale_id":"S-1"}`, mode: Binary,
 			lines: []want{{raw: strings.Replace(sale, `"specversion":"1.0",`, "", 1)}}},
@@ -74,9 +74,9 @@ func TestDecode(t *testing.T) {
 			lines: []want{{code: domain.CodeInvalidJSON}}},
 		{name: "ce headers on a batch", h: map[string][]string{"Content-Type": {ContentTypeBatch}, "ce-type": {"x"}}, body: "[" + sale + "]", mode: Batch,
 			lines: []want{{code: domain.CodeInvalidEnvelope}}},
-		{name: "unknown content type", h: map[string][]string{"Content-Type": {"text/csv"}}, body: sale, reqCode: CodeUnsupportedContentType},
-		{name: "other charset", h: map[string][]string{"Content-Type": {"application/json; charset=latin1"}}, body: sale, reqCode: CodeUnsupportedContentType},
-		{name: "content type twice", h: map[string][]string{"Content-Type": {"application/json", "application/json"}}, body: sale, reqCode: CodeUnsupportedContentType},
+		{name: "unknown content type", h: map[string][]string{"Content-Type": {"text/csv"}}, body: sale, reqCode: domain.CodeUnsupportedMediaType},
+		{name: "other charset", h: map[string][]string{"Content-Type": {"application/json; charset=latin1"}}, body: sale, reqCode: domain.CodeUnsupportedMediaType},
+		{name: "content type twice", h: map[string][]string{"Content-Type": {"application/json", "application/json"}}, body: sale, reqCode: domain.CodeUnsupportedMediaType},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mode, lines, err := Decode(tc.h, []byte(tc.body))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/dashboard"
 	"github.com/benefits-ledger/ledger/internal/ledger"
@@ -121,7 +122,7 @@ func TestPolicyAndWhatIfOverHTTP(t *testing.T) {
 		{"no token", request{method: "POST", path: "/v1/whatif", body: req}, 401, "unauthorized"},
 		{"oversized", request{method: "POST", path: "/v1/whatif", token: token(t, l, auth.Admin), body: bytes.Repeat([]byte(" "), rpc.MaxRequestBytes+1)}, 413, "request_too_large"},
 		{"unknown field", request{method: "POST", path: "/v1/whatif", token: token(t, l, auth.Admin), body: []byte(`{"policy_file":"x","nope":1}`)}, 400, "invalid_request"},
-		{"bad policy", request{method: "POST", path: "/v1/whatif", token: token(t, l, auth.Admin), body: bad}, 400, string(ledger.CodeInvalidPolicy)},
+		{"bad policy", request{method: "POST", path: "/v1/whatif", token: token(t, l, auth.Admin), body: bad}, 400, string(domain.CodeInvalidPolicy)},
 		{"GET", request{method: "GET", path: "/v1/whatif", token: token(t, l, auth.Admin)}, 405, "method_not_allowed"},
 	} {
 		status, body := do(t, l, c.rq)

@@ -39,7 +39,7 @@ var attributeName = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
 // `submit --json` lines as a JSON array.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) {
 	if !role.MaySubmitAny() {
-		s.fail(w, r, &domain.Error{Code: ledger.CodeForbidden, Msg: fmt.Sprintf("role %s may not submit events; it may only query", role)})
+		s.fail(w, r, &domain.Error{Code: domain.CodeForbidden, Msg: fmt.Sprintf("role %s may not submit events; it may only query", role)})
 		return
 	}
 	mediaType, err := contentType(r)
@@ -57,7 +57,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 			s.fail(w, r, tooLarge(-1))
 			return
 		}
-		s.fail(w, r, &domain.Error{Code: rpc.CodeBadRequest, Msg: "reading the body: " + err.Error()})
+		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "reading the body: " + err.Error()})
 		return
 	}
 	attrs, err := ceHeaders(r.Header)
@@ -73,7 +73,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 	case mediaType == typeBatch:
 		var elems []json.RawMessage
 		if err := json.Unmarshal(body, &elems); err != nil {
-			s.fail(w, r, &domain.Error{Code: rpc.CodeBadRequest, Msg: "a batch (" + typeBatch + ") must be one JSON array of envelopes: " + err.Error()})
+			s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "a batch (" + typeBatch + ") must be one JSON array of envelopes: " + err.Error()})
 			return
 		}
 		for _, e := range elems {
@@ -87,11 +87,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 		}
 	}
 	if len(lines) == 0 {
-		s.fail(w, r, &domain.Error{Code: rpc.CodeBadRequest, Msg: "the request holds no events"})
+		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "the request holds no events"})
 		return
 	}
 	if len(lines) > ledger.MaxLines {
-		s.fail(w, r, &domain.Error{Code: rpc.CodeTooManyLines, Msg: fmt.Sprintf("%d events, at most %d per request", len(lines), ledger.MaxLines)})
+		s.fail(w, r, &domain.Error{Code: domain.CodeTooManyLines, Msg: fmt.Sprintf("%d events, at most %d per request", len(lines), ledger.MaxLines)})
 		return
 	}
 	var results []ledger.LineResult
@@ -119,9 +119,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 		defer cancel()
 		results, err = s.cfg.Writer.SubmitAs(ctx, permit, lines)
 		if err != nil {
-			code := rpc.CodeInternal
+			code := domain.CodeInternal
 			if errors.Is(err, context.DeadlineExceeded) {
-				code = rpc.CodeTimeout
+				code = domain.CodeTimeout
 			}
 			s.fail(w, r, &domain.Error{Code: code, Msg: "submission not confirmed: " + err.Error() + "; resubmit: duplicates are detected"})
 			return
@@ -147,9 +147,9 @@ func mapsKeys(m map[string]string) func(func(string) bool) {
 
 func tooLarge(n int64) error {
 	if n < 0 {
-		return &domain.Error{Code: rpc.CodeRequestTooLarge, Msg: fmt.Sprintf("request body over %d bytes", rpc.MaxRequestBytes)}
+		return &domain.Error{Code: domain.CodeRequestTooLarge, Msg: fmt.Sprintf("request body over %d bytes", rpc.MaxRequestBytes)}
 	}
-	return &domain.Error{Code: rpc.CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", n, rpc.MaxRequestBytes)}
+	return &domain.Error{Code: domain.CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", n, rpc.MaxRequestBytes)}
 }
 
 // contentType returns the request's media type, one POST /v1/events takes.
@@ -160,7 +160,7 @@ func contentType(r *http.Request) (string, error) {
 		return typeCloudEvent, nil
 	}
 	unsupported := func(msg string) error {
-		return &domain.Error{Code: rpc.CodeUnsupportedMedia, Msg: msg + fmt.Sprintf(
+		return &domain.Error{Code: domain.CodeUnsupportedMediaType, Msg: msg + fmt.Sprintf(
 			": send %s or %s (structured; with ce-* headers, %s is binary mode), %s (a JSON array) or %s (NDJSON)",
 			typeCloudEvent, typeJSON, typeJSON, typeBatch, typeNDJSON)}
 	}
@@ -195,7 +195,7 @@ func ceHeaders(h http.Header) (map[string]string, error) {
 		}
 		name := lower[len(cePrefix):]
 		bad := func(format string, args ...any) error {
-			return &domain.Error{Code: rpc.CodeInvalidHeader, Msg: fmt.Sprintf("header %s: ", key) + fmt.Sprintf(format, args...)}
+			return &domain.Error{Code: domain.CodeInvalidHeader, Msg: fmt.Sprintf("header %s: ", key) + fmt.Sprintf(format, args...)}
 		}
 		switch {
 		case !attributeName.MatchString(name):

@@ -68,7 +68,7 @@ func TestForbiddenOverHTTPChangesNothing(t *testing.T) {
 	// A role's type check runs per line, as over NATS: billing may not
 	// publish offers, and its refused line is forbidden.
 	status, b := do(t, l, request{method: "POST", path: "/v1/events", token: billing, header: ceJSON, body: offer("P-2", "O-2")})
-	if rs := results(t, b); status != 200 || len(rs) != 1 || rs[0].OK || rs[0].Code != ledger.CodeForbidden {
+	if rs := results(t, b); status != 200 || len(rs) != 1 || rs[0].OK || rs[0].Code != domain.CodeForbidden {
 		t.Fatalf("billing publishing an offer: %d %s", status, b)
 	}
 	if got := lastSeq(t, l); got != before {
@@ -338,11 +338,11 @@ func TestHealthEndpoints(t *testing.T) {
 // TestStatusTable pins the HTTP statuses of the contract's codes.
 func TestStatusTable(t *testing.T) {
 	for code, want := range map[domain.Code]int{
-		rpc.CodeBadRequest: 400, domain.CodeInvalidField: 400, rpc.CodeTooManyLines: 400, rpc.CodeInvalidHeader: 400,
-		rpc.CodeUnauthorized: 401, ledger.CodeForbidden: 403, domain.CodeUnknownPartner: 404, rpc.CodeNotFound: 404,
-		domain.CodeDuplicateConflict: 409, domain.CodeUnknownSale: 409, rpc.CodeRequestTooLarge: 413,
-		rpc.CodeUnsupportedMedia: 415, rpc.CodeInternal: 500, rpc.CodeBusy: 503, ledger.CodeProjectionBehind: 503,
-		ledger.CodeDamaged: 503, ledger.CodeUnavailable: 503, rpc.CodeTimeout: 504,
+		domain.CodeInvalidRequest: 400, domain.CodeInvalidField: 400, domain.CodeTooManyLines: 400, domain.CodeInvalidHeader: 400,
+		domain.CodeUnauthorized: 401, domain.CodeForbidden: 403, domain.CodeUnknownPartner: 404, domain.CodeNotFound: 404,
+		domain.CodeDuplicateConflict: 409, domain.CodeUnknownSale: 409, domain.CodeRequestTooLarge: 413,
+		domain.CodeUnsupportedMediaType: 415, domain.CodeInternal: 500, domain.CodeBusy: 503, domain.CodeProjectionBehind: 503,
+		domain.CodeLogDamaged: 503, domain.CodeUnavailable: 503, domain.CodeTimeout: 504,
 	} {
 		if got := rpc.HTTPStatus(code); got != want {
 			t.Errorf("%s: %d, want %d", code, got, want)

@@ -15,7 +15,6 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/ledger"
-	"github.com/benefits-ledger/ledger/internal/rpc"
 )
 
 // queryParams are the query parameters a query takes: the JSON fields of
@@ -58,7 +57,7 @@ func (p queryParams) names(except string) string {
 // unknown, repeated or ill-typed parameter is invalid_request.
 func (p queryParams) parse(values url.Values, partner string) (ledger.Query, error) {
 	bad := func(format string, args ...any) (ledger.Query, error) {
-		return ledger.Query{}, &domain.Error{Code: rpc.CodeBadRequest, Msg: fmt.Sprintf(format, args...)}
+		return ledger.Query{}, &domain.Error{Code: domain.CodeInvalidRequest, Msg: fmt.Sprintf(format, args...)}
 	}
 	obj := map[string]json.RawMessage{}
 	for name, vs := range values {
@@ -170,7 +169,7 @@ func answer[D any](s *Server, w http.ResponseWriter, r *http.Request, fn func(co
 		return
 	}
 	if partner != "" && q.PartnerID == "" {
-		s.fail(w, r, &domain.Error{Code: rpc.CodeBadRequest, Msg: "the path names no partner"})
+		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "the path names no partner"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.set.QueryTimeout)
@@ -191,7 +190,7 @@ func answer[D any](s *Server, w http.ResponseWriter, r *http.Request, fn func(co
 // stats serves GET /v1/stats, which takes no parameters.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ auth.Role) {
 	if values, err := queryValues(r); err != nil || len(values) > 0 {
-		s.fail(w, r, &domain.Error{Code: rpc.CodeBadRequest, Msg: "stats takes no query parameters"})
+		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "stats takes no query parameters"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.set.QueryTimeout)
@@ -215,7 +214,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ auth.Role) {
 func queryValues(r *http.Request) (url.Values, error) {
 	v, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, &domain.Error{Code: rpc.CodeBadRequest, Msg: "malformed query string: " + err.Error()}
+		return nil, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "malformed query string: " + err.Error()}
 	}
 	return v, nil
 }

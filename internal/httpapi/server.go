@@ -236,10 +236,10 @@ func (s *Server) routes() http.Handler {
 	handle("GET", dashboard.AssetPrefix+"{file}", dashboard.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, p := paths.Handler(r); p != "" && p != "/" {
-			s.fail(w, r, &domain.Error{Code: rpc.CodeMethodNotAllowed, Msg: fmt.Sprintf("%s is not served on %s", r.Method, r.URL.Path)})
+			s.fail(w, r, &domain.Error{Code: domain.CodeMethodNotAllowed, Msg: fmt.Sprintf("%s is not served on %s", r.Method, r.URL.Path)})
 			return
 		}
-		s.fail(w, r, &domain.Error{Code: rpc.CodeNotFound, Msg: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
+		s.fail(w, r, &domain.Error{Code: domain.CodeNotFound, Msg: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
@@ -286,7 +286,7 @@ func (s *Server) guard(endpoint string, h roleHandler) http.Handler {
 		default:
 			s.m.Busy(endpoint)
 			w.Header().Set("Retry-After", "1")
-			s.fail(w, r, &domain.Error{Code: rpc.CodeBusy, Msg: fmt.Sprintf("%d requests in flight, the most this listener serves at once; retry", s.set.MaxInFlight)})
+			s.fail(w, r, &domain.Error{Code: domain.CodeBusy, Msg: fmt.Sprintf("%d requests in flight, the most this listener serves at once; retry", s.set.MaxInFlight)})
 			return
 		}
 		role, err := s.authenticate(r)
@@ -298,7 +298,7 @@ func (s *Server) guard(endpoint string, h roleHandler) http.Handler {
 		if !s.limiters[role].Allow() {
 			s.m.Busy(endpoint)
 			w.Header().Set("Retry-After", "1")
-			s.failStatus(w, r, http.StatusTooManyRequests, &domain.Error{Code: rpc.CodeBusy,
+			s.failStatus(w, r, http.StatusTooManyRequests, &domain.Error{Code: domain.CodeBusy,
 				Msg: fmt.Sprintf("role %s is over its rate of %g requests/s (burst %d); retry", role, s.set.RatePerToken, s.set.Burst)})
 			return
 		}
@@ -312,15 +312,15 @@ func (s *Server) guard(endpoint string, h roleHandler) http.Handler {
 func (s *Server) authenticate(r *http.Request) (auth.Role, error) {
 	h := r.Header.Values("Authorization")
 	if len(h) == 0 {
-		return "", &domain.Error{Code: rpc.CodeUnauthorized, Msg: "no Authorization header: send Authorization: Bearer TOKEN (DATA/credentials/ROLE.token)"}
+		return "", &domain.Error{Code: domain.CodeUnauthorized, Msg: "no Authorization header: send Authorization: Bearer TOKEN (DATA/credentials/ROLE.token)"}
 	}
 	scheme, token, ok := strings.Cut(h[0], " ")
 	if len(h) > 1 || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return "", &domain.Error{Code: rpc.CodeUnauthorized, Msg: "the Authorization header must be one \"Bearer TOKEN\""}
+		return "", &domain.Error{Code: domain.CodeUnauthorized, Msg: "the Authorization header must be one \"Bearer TOKEN\""}
 	}
 	role, ok := s.cfg.Tokens.Role([]byte(strings.TrimSpace(token)))
 	if !ok {
-		return "", &domain.Error{Code: rpc.CodeUnauthorized, Msg: "the bearer token is not one of this ledger's tokens (revoked, or from another ledger)"}
+		return "", &domain.Error{Code: domain.CodeUnauthorized, Msg: "the bearer token is not one of this ledger's tokens (revoked, or from another ledger)"}
 	}
 	return role, nil
 }
@@ -335,7 +335,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) failStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	body := rpc.ErrorBody{Code: domain.CodeOf(err), Error: err.Error()}
 	if body.Code == "" {
-		body.Code = rpc.CodeInternal
+		body.Code = domain.CodeInternal
 		s.log.Error("http request failed", "method", r.Method, "route", r.Pattern, "err", err)
 	}
 	if status == 0 {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/auth"
-	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/rpc"
 )
 
@@ -19,7 +18,7 @@ import (
 // dashboard draws the eras' thresholds from it).
 func (s *Server) policy(w http.ResponseWriter, r *http.Request, _ auth.Role) {
 	if values, err := queryValues(r); err != nil || len(values) > 0 {
-		s.fail(w, r, &domain.Error{Code: rpc.CodeBadRequest, Msg: "policy takes no query parameters"})
+		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "policy takes no query parameters"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.set.QueryTimeout)
@@ -39,7 +38,7 @@ func (s *Server) policy(w http.ResponseWriter, r *http.Request, _ auth.Role) {
 // the reading roles (admin, auditor) may call it.
 func (s *Server) whatIf(w http.ResponseWriter, r *http.Request, role auth.Role) {
 	if !role.Reads() {
-		s.fail(w, r, &domain.Error{Code: ledger.CodeForbidden, Msg: fmt.Sprintf("role %s may not run what-if scans (admin and auditor may)", role)})
+		s.fail(w, r, &domain.Error{Code: domain.CodeForbidden, Msg: fmt.Sprintf("role %s may not run what-if scans (admin and auditor may)", role)})
 		return
 	}
 	if r.ContentLength > rpc.MaxRequestBytes {
@@ -52,7 +51,7 @@ func (s *Server) whatIf(w http.ResponseWriter, r *http.Request, role auth.Role) 
 			s.fail(w, r, tooLarge(-1))
 			return
 		}
-		s.fail(w, r, &domain.Error{Code: rpc.CodeBadRequest, Msg: "reading the body: " + err.Error()})
+		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "reading the body: " + err.Error()})
 		return
 	}
 	req, err := rpc.DecodeWhatIf(body)

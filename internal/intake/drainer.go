@@ -18,20 +18,12 @@ import (
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/cloudevents"
 	"github.com/benefits-ledger/ledger/internal/ledger"
-	"github.com/benefits-ledger/ledger/internal/rpc"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // HeaderIntakeSeq carries an outcome's INTAKE stream sequence.
 const HeaderIntakeSeq = "Ledger-Intake-Seq"
-
-// Codes of outcomes the drainer gives whole messages.
-const (
-	// CodeEmptyMessage answers a message with no event in it (an empty
-	// body, an empty batch): it is acked, never retried.
-	CodeEmptyMessage domain.Code = "empty_message"
-)
 
 // Limits of the drainer's work.
 const (
@@ -367,7 +359,7 @@ func parse(m jetstream.Msg) piece {
 	var err error
 	if p.role, err = auth.RoleOfIntakeSubject(m.Subject()); err != nil {
 		p.role = auth.Admin // only the ledger account itself could publish such a subject
-		p.fail = &domain.Error{Code: ledger.CodeForbidden, Msg: "intake subject names no role: " + err.Error()}
+		p.fail = &domain.Error{Code: domain.CodeForbidden, Msg: "intake subject names no role: " + err.Error()}
 		return p
 	}
 	_, lines, err := cloudevents.Decode(map[string][]string(p.h), m.Data())
@@ -375,9 +367,9 @@ func parse(m jetstream.Msg) piece {
 	case err != nil:
 		p.fail = &domain.Error{Code: domain.CodeOf(err), Msg: err.Error()}
 	case len(lines) == 0:
-		p.fail = &domain.Error{Code: CodeEmptyMessage, Msg: "the message holds no event: publish one CloudEvent (structured or binary) or a non-empty batch"}
+		p.fail = &domain.Error{Code: domain.CodeEmptyMessage, Msg: "the message holds no event: publish one CloudEvent (structured or binary) or a non-empty batch"}
 	case len(lines) > ledger.MaxLines:
-		p.fail = &domain.Error{Code: rpc.CodeTooManyLines, Msg: fmt.Sprintf("%d events in one message, at most %d", len(lines), ledger.MaxLines)}
+		p.fail = &domain.Error{Code: domain.CodeTooManyLines, Msg: fmt.Sprintf("%d events in one message, at most %d", len(lines), ledger.MaxLines)}
 	default:
 		p.lines = lines
 	}
@@ -395,7 +387,7 @@ func permit(r auth.Role) ledger.Permit {
 // transient codes are answers of a ledger that cannot decide now: the
 // events are retried, never answered with them.
 func transient(c domain.Code) bool {
-	return c == ledger.CodeUnavailable || c == ledger.CodeDamaged || c == ledger.CodeProjectionBehind || c == rpc.CodeTimeout
+	return c == domain.CodeUnavailable || c == domain.CodeLogDamaged || c == domain.CodeProjectionBehind || c == domain.CodeTimeout
 }
 
 // decideGroup submits a group's lines in one writer call and returns each

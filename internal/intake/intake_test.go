@@ -13,7 +13,6 @@ import (
 	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/intake"
-	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/rpc"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -147,7 +146,7 @@ func TestIntakeOutcomes(t *testing.T) {
 		{1, "o-1", true, "", 1},
 		{1, "", false, domain.CodeInvalidJSON, 2},
 		{1, "", false, "unsupported_media_type", 3},
-		{1, "s-1", false, ledger.CodeForbidden, 4},
+		{1, "s-1", false, domain.CodeForbidden, 4},
 		{1, "o-2", true, "", 5},
 		{2, "", false, domain.CodeInvalidJSON, 5},
 	}
@@ -169,7 +168,7 @@ func TestIntakeOutcomes(t *testing.T) {
 		}
 		var doc rpc.OutcomeDoc
 		json.Unmarshal(body, &doc)
-		if doc.State != state || (state == rpc.StateRejected && doc.Code != string(ledger.CodeForbidden)) {
+		if doc.State != state || (state == rpc.StateRejected && doc.Code != string(domain.CodeForbidden)) {
 			t.Errorf("outcome %s: %s, want %s", id, body, state)
 		}
 	}
@@ -184,7 +183,7 @@ func TestIntakeOutcomes(t *testing.T) {
 	}
 	// The auditor reads them all.
 	_, ajs := connect(t, l, "auditor")
-	if got := outcomes(t, ajs, auth.Storefront, 6); got[3].Code != ledger.CodeForbidden {
+	if got := outcomes(t, ajs, auth.Storefront, 6); got[3].Code != domain.CodeForbidden {
 		t.Errorf("auditor read %+v", got)
 	}
 	// Nobody but the ledger consumes or purges the intake.

@@ -80,7 +80,7 @@ func (w *Writer) decide(d *decision) error {
 			r := &rs[i]
 			r.Line = i + 1
 			if len(raw) > MaxLineBytes {
-				r.Code, r.Error = CodeLineTooLong, fmt.Sprintf("line is %d bytes, at most %d", len(raw), MaxLineBytes)
+				r.Code, r.Error = domain.CodeLineTooLong, fmt.Sprintf("line is %d bytes, at most %d", len(raw), MaxLineBytes)
 				continue
 			}
 			in, events, err := domain.Process(dir, w.partner, admit, raw, now, w.pol)

@@ -6,12 +6,9 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 )
 
-// CodeForbidden answers a line whose event type the submitter may not submit.
-const CodeForbidden domain.Code = "forbidden"
-
 // Permit says whether a submission may record events of a type: nil permits
 // it; an error refuses the line with that error's message and its code, or
-// CodeForbidden when it has none. A nil Permit permits every type.
+// domain.CodeForbidden when it has none. A nil Permit permits every type.
 type Permit func(eventType string) error
 
 // SubmitAs is Submit for a submitter limited by permit (its role). A refused
@@ -32,6 +29,6 @@ func (s *submission) admit() func(domain.Input) error {
 		if err == nil || domain.CodeOf(err) != "" {
 			return err
 		}
-		return &domain.Error{Code: CodeForbidden, Msg: err.Error()}
+		return &domain.Error{Code: domain.CodeForbidden, Msg: err.Error()}
 	}
 }

@@ -12,12 +12,6 @@ import (
 	"github.com/benefits-ledger/ledger/projections"
 )
 
-// Query codes beyond the domain's.
-const (
-	CodeProjectionBehind domain.Code = "projection_behind"
-	CodeDamaged          domain.Code = "log_damaged"
-)
-
 // The instants a query may ask about (at), inclusive. Every answer is
 // computed up to its instant: the attention report walks back through the
 // listing-package periods before it, benefit periods end a year after it,
@@ -230,9 +224,9 @@ func (q *Queries) fresh(ctx context.Context, seq uint64) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrDamaged), errors.Is(err, eventstore.ErrSequenceGap):
-		return &domain.Error{Code: CodeDamaged, Msg: err.Error()}
+		return &domain.Error{Code: domain.CodeLogDamaged, Msg: err.Error()}
 	}
-	return &domain.Error{Code: CodeProjectionBehind, Msg: err.Error()}
+	return &domain.Error{Code: domain.CodeProjectionBehind, Msg: err.Error()}
 }
 
 // partner loads a partner's complete facts.

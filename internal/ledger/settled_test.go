@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/eventstore"
 )
 
@@ -16,7 +17,7 @@ func TestSettled(t *testing.T) {
 		return LineResult{Line: line, OK: true, Seq: seq, Duplicate: true}
 	}
 	rej := func(line int) LineResult { return LineResult{Line: line, Code: "invalid_field"} }
-	no := LineResult{Code: CodeStorageFull}
+	no := LineResult{Code: domain.CodeStorageFull}
 	// Predicted at 11..14: sub 1 = [new 11, dup of 3, rejected, new 12-13 (two events)], sub 2 = [new 14].
 	group := func() *decision {
 		return &decision{first: 11, subs: make([]*submission, 2), msgs: make([]eventstore.Message, 4),
@@ -39,8 +40,8 @@ func TestSettled(t *testing.T) {
 			for i := range tt.want {
 				for j, w := range tt.want[i] {
 					g := got[i][j]
-					if w.Code == CodeStorageFull {
-						if g.OK || g.Code != CodeStorageFull {
+					if w.Code == domain.CodeStorageFull {
+						if g.OK || g.Code != domain.CodeStorageFull {
 							t.Errorf("sub %d line %d = %+v, want not recorded (storage_full)", i, j+1, g)
 						}
 						continue

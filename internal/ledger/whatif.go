@@ -11,20 +11,6 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 )
 
-// Codes of the what-if and export scans.
-const (
-	// CodeBusy refuses a request at once because the resource it needs is
-	// taken: as many requests pending as the RPC's limits allow, a rebuild
-	// or verify already running, another what-if page being computed.
-	// Nothing was done; retry later.
-	CodeBusy domain.Code = "busy"
-	// CodePolicyTooLarge: the what-if policy file is over MaxWhatIfPolicyBytes.
-	CodePolicyTooLarge domain.Code = "policy_too_large"
-	// CodeInvalidPolicy: the what-if policy file does not parse or validate;
-	// the error names the field.
-	CodeInvalidPolicy domain.Code = "invalid_policy"
-)
-
 // Limits of the scans over every partner.
 const (
 	// MaxWhatIfPolicyBytes bounds the policy file a what-if request carries.
@@ -189,21 +175,21 @@ func (q *Queries) forEach(ctx context.Context, s scan, budget int, fn func(p *do
 // WhatIf answers one page of a what-if scan.
 func (q *Queries) WhatIf(ctx context.Context, r WhatIfRequest) (WhatIfDoc, error) {
 	if len(r.PolicyFile) > MaxWhatIfPolicyBytes {
-		return WhatIfDoc{}, &domain.Error{Code: CodePolicyTooLarge, Field: "policy_file",
+		return WhatIfDoc{}, &domain.Error{Code: domain.CodePolicyTooLarge, Field: "policy_file",
 			Msg: fmt.Sprintf("policy_file is %d bytes, at most %d", len(r.PolicyFile), MaxWhatIfPolicyBytes)}
 	}
 	if len(bytes.TrimSpace([]byte(r.PolicyFile))) == 0 {
-		return WhatIfDoc{}, &domain.Error{Code: CodeInvalidPolicy, Field: "policy_file", Msg: "policy_file is required: the text of the what-if policy file"}
+		return WhatIfDoc{}, &domain.Error{Code: domain.CodeInvalidPolicy, Field: "policy_file", Msg: "policy_file is required: the text of the what-if policy file"}
 	}
 	alt, err := domain.ParsePolicy([]byte(r.PolicyFile))
 	if err != nil {
-		return WhatIfDoc{}, &domain.Error{Code: CodeInvalidPolicy, Field: "policy_file", Msg: err.Error()}
+		return WhatIfDoc{}, &domain.Error{Code: domain.CodeInvalidPolicy, Field: "policy_file", Msg: err.Error()}
 	}
 	select {
 	case q.whatIf <- struct{}{}:
 		defer func() { <-q.whatIf }()
 	default:
-		return WhatIfDoc{}, &domain.Error{Code: CodeBusy, Msg: fmt.Sprintf("%d what-if page(s) already being computed; retry shortly", whatIfConcurrency)}
+		return WhatIfDoc{}, &domain.Error{Code: domain.CodeBusy, Msg: fmt.Sprintf("%d what-if page(s) already being computed; retry shortly", whatIfConcurrency)}
 	}
 	s, err := q.page(ctx, r.At, r.KnownSeq, r.AfterPartner, r.Limit)
 	if err != nil {

@@ -16,8 +16,8 @@ func TestWhatIfOneAtATime(t *testing.T) {
 		q.whatIf <- struct{}{} // the pages in progress
 	}
 	_, err := q.WhatIf(context.Background(), WhatIfRequest{PolicyFile: string(domain.DefaultPolicyJSON())})
-	if domain.CodeOf(err) != CodeBusy {
-		t.Fatalf("got %v, want %s", err, CodeBusy)
+	if domain.CodeOf(err) != domain.CodeBusy {
+		t.Fatalf("got %v, want %s", err, domain.CodeBusy)
 	}
 }
 

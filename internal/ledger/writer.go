@@ -19,13 +19,6 @@ const (
 	MaxLines     = eventstore.MaxBatch // lines per submission: one atomic batch at most
 	MaxLineBytes = 64 << 10            // bytes per input line
 
-	CodeLineTooLong domain.Code = "line_too_long"
-	CodeUnavailable domain.Code = "unavailable"
-	// CodeStorageFull: the event store has no room (its max_store limit or
-	// the disk's free-space reserve): nothing of the line was stored, and
-	// submitting it again succeeds once room is made, without a restart.
-	CodeStorageFull domain.Code = "storage_full"
-
 	cacheBudgetFacts = 100_000          // facts of partner state kept decided-ready (partners are held without their sales)
 	maxAttempts      = 3                // appends of one submission before it is failed
 	contentionWindow = 10 * time.Second // per-partner checks after meeting another writer
@@ -487,19 +480,19 @@ func shift(results [][]LineResult, predicted, actual uint64) {
 func codeOf(err error) domain.Code {
 	switch {
 	case IsDamaged(err):
-		return CodeDamaged
+		return domain.CodeLogDamaged
 	case errors.Is(err, eventstore.ErrStorageFull):
-		return CodeStorageFull
+		return domain.CodeStorageFull
 	}
-	return CodeUnavailable
+	return domain.CodeUnavailable
 }
 
 // failMsg explains a failure code.
 func failMsg(code domain.Code, err error) string {
 	switch code {
-	case CodeDamaged:
+	case domain.CodeLogDamaged:
 		return "the ledger records nothing until its damaged event log is repaired: " + err.Error()
-	case CodeStorageFull:
+	case domain.CodeStorageFull:
 		return "the event store has no room; nothing was recorded (submit again once room is made): " + err.Error()
 	}
 	return "the event log did not accept the batch: " + err.Error()

@@ -141,7 +141,7 @@ func (a *admission) admit(endpoint, client string, bytes int) (ticket, error) {
 		over = fmt.Sprintf("this connection has %d request bytes pending, at most %d", c.bytes, l.PerClientBytes)
 	}
 	if over != "" {
-		return ticket{}, &domain.Error{Code: CodeBusy, Msg: "busy: " + over + "; retry later"}
+		return ticket{}, &domain.Error{Code: domain.CodeBusy, Msg: "busy: " + over + "; retry later"}
 	}
 	a.endpoints[endpoint], a.clients[client] = e, c
 	for _, u := range []*usage{&a.total, e, c} {

@@ -81,14 +81,14 @@ func (c *Client) call(ctx context.Context, endpoint string, body []byte) ([]byte
 	defer stop()
 	msg, err := c.nc.RequestWithContext(ctx, Subject(endpoint), body)
 	if err != nil {
-		if cause := context.Cause(ctx); domain.CodeOf(cause) == ledger.CodeForbidden {
+		if cause := context.Cause(ctx); domain.CodeOf(cause) == domain.CodeForbidden {
 			return nil, cause
 		}
 		if errors.Is(err, nats.ErrMaxPayload) {
 			// The NATS server's max payload is below the ledger's own limit
 			// (an external server keeps its default of 1 MiB): the request
 			// never left.
-			return nil, &domain.Error{Code: CodeRequestTooLarge, Msg: fmt.Sprintf(
+			return nil, &domain.Error{Code: domain.CodeRequestTooLarge, Msg: fmt.Sprintf(
 				"request is %d bytes: the NATS server takes at most %d (max_payload), the ledger %d; send fewer lines per request",
 				len(body), c.nc.MaxPayload(), MaxRequestBytes)}
 		}
@@ -164,11 +164,11 @@ func (c *Client) CallWatched(ctx context.Context, endpoint string, body []byte, 
 				missed[id]++
 				switch {
 				case len(fresh) > 0:
-					cancel(&domain.Error{Code: ledger.CodeUnavailable, Msg: fmt.Sprintf(
+					cancel(&domain.Error{Code: domain.CodeUnavailable, Msg: fmt.Sprintf(
 						"the ledger restarted during %s (instance %s is gone, %s answers): the answer cannot come; run it again", endpoint, id, strings.Join(fresh, ", "))})
 					return
 				case missed[id] >= w.Misses:
-					cancel(&domain.Error{Code: ledger.CodeUnavailable, Msg: fmt.Sprintf(
+					cancel(&domain.Error{Code: domain.CodeUnavailable, Msg: fmt.Sprintf(
 						"the ledger instance %s stopped answering during %s (%d checks %s apart without an answer): the answer may never come; check the ledger and run it again",
 						id, endpoint, missed[id], w.Every)})
 					return
@@ -177,7 +177,7 @@ func (c *Client) CallWatched(ctx context.Context, endpoint string, body []byte, 
 		}
 	}()
 	out, err := c.call(ctx, endpoint, body)
-	if cause := context.Cause(ctx); err != nil && domain.CodeOf(cause) == ledger.CodeUnavailable {
+	if cause := context.Cause(ctx); err != nil && domain.CodeOf(cause) == domain.CodeUnavailable {
 		return nil, cause
 	}
 	return out, err

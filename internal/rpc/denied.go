@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/benefits-ledger/ledger/domain"
-	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/nats-io/nats.go"
 )
 
@@ -70,7 +69,7 @@ func (d *denials) deny(err error) bool {
 	if m == nil {
 		return false
 	}
-	denied := &domain.Error{Code: ledger.CodeForbidden,
+	denied := &domain.Error{Code: domain.CodeForbidden,
 		Msg: fmt.Sprintf("these credentials may not call %s (the server refused the request: %v)", m[1], err)}
 	hit := false
 	d.mu.Lock()

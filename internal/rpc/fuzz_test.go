@@ -48,7 +48,7 @@ func FuzzQueryRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		q, err := rpc.DecodeQuery(data)
 		if err != nil {
-			if domain.CodeOf(err) != rpc.CodeBadRequest {
+			if domain.CodeOf(err) != domain.CodeInvalidRequest {
 				t.Fatalf("refused with code %q: %v", domain.CodeOf(err), err)
 			}
 			if !utf8.ValidString(err.Error()) || len(err.Error()) > 600 {

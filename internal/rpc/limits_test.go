@@ -96,8 +96,8 @@ func TestLineTooLong(t *testing.T) {
 	}
 	for i, r := range rs {
 		switch {
-		case i == 1 && (r.OK || r.Code != ledger.CodeLineTooLong || r.Line != 2):
-			t.Errorf("line 2 (%d bytes): %+v, want %s", len(lines[1]), r, ledger.CodeLineTooLong)
+		case i == 1 && (r.OK || r.Code != domain.CodeLineTooLong || r.Line != 2):
+			t.Errorf("line 2 (%d bytes): %+v, want %s", len(lines[1]), r, domain.CodeLineTooLong)
 		case i != 1 && (!r.OK || r.Duplicate || r.Line != i+1):
 			t.Errorf("line %d (%d bytes): %+v, want accepted", i+1, len(lines[i]), r)
 		}
@@ -118,14 +118,14 @@ func TestTooManyLines(t *testing.T) {
 		lines = append(lines, offer(fmt.Sprintf("O-%d", i), 0))
 	}
 	_, err := c.Submit(ctxT(t), lines)
-	wantCode(t, fmt.Sprintf("%d lines", len(lines)), err, rpc.CodeTooManyLines)
+	wantCode(t, fmt.Sprintf("%d lines", len(lines)), err, domain.CodeTooManyLines)
 	if got := recorded(t, l); got != 0 {
 		t.Fatalf("a refused request recorded %d events", got)
 	}
 	// Blank lines count: they keep the input's line numbers.
 	blanks := append(make([][]byte, ledger.MaxLines), offer("O-x", 0))
 	_, err = c.Submit(ctxT(t), blanks)
-	wantCode(t, fmt.Sprintf("%d blank lines and a line", ledger.MaxLines), err, rpc.CodeTooManyLines)
+	wantCode(t, fmt.Sprintf("%d blank lines and a line", ledger.MaxLines), err, domain.CodeTooManyLines)
 
 	rs, err := c.Submit(ctxT(t), lines[:ledger.MaxLines])
 	if err != nil {
@@ -161,9 +161,9 @@ func TestRequestTooLarge(t *testing.T) {
 		return b.Bytes()[:n]
 	}
 	_, err := c.Call(ctxT(t), rpc.EndpointSubmit, body(rpc.MaxRequestBytes+1))
-	wantCode(t, "MaxRequestBytes+1 bytes", err, rpc.CodeRequestTooLarge)
+	wantCode(t, "MaxRequestBytes+1 bytes", err, domain.CodeRequestTooLarge)
 	_, err = c.Call(ctxT(t), rpc.EndpointSubmit, body(natsserver.MaxPayload+1))
-	wantCode(t, "max payload+1 bytes", err, rpc.CodeRequestTooLarge)
+	wantCode(t, "max payload+1 bytes", err, domain.CodeRequestTooLarge)
 	if !strings.Contains(err.Error(), "max_payload") {
 		t.Errorf("the client's refusal does not name the server's max_payload: %v", err)
 	}
@@ -214,7 +214,7 @@ func TestSubmitTimeout(t *testing.T) {
 	// Answered with the server's own timeout code (the test's context is a
 	// minute: a client-side wait-out would not carry it).
 	_, err = rpc.NewClient(cnc).Submit(ctxT(t), [][]byte{offer("O-1", 0)})
-	wantCode(t, "a submission the writer never takes", err, rpc.CodeTimeout)
+	wantCode(t, "a submission the writer never takes", err, domain.CodeTimeout)
 	if got := recorded(t, l); got != 0 {
 		t.Errorf("%d events recorded", got)
 	}
@@ -229,13 +229,13 @@ func TestEmptyRequest(t *testing.T) {
 	c := adminClient(t, l)
 	for _, body := range []string{"", "\n", "\n\n\n", " \r\n\t\n  "} {
 		_, err := c.Call(ctxT(t), rpc.EndpointSubmit, []byte(body))
-		wantCode(t, fmt.Sprintf("request %q", body), err, rpc.CodeBadRequest)
+		wantCode(t, fmt.Sprintf("request %q", body), err, domain.CodeInvalidRequest)
 		if !strings.Contains(err.Error(), "no input lines") {
 			t.Errorf("request %q: unclear answer %v", body, err)
 		}
 	}
 	_, err := c.Submit(ctxT(t), nil)
-	wantCode(t, "Submit of no lines", err, rpc.CodeBadRequest)
+	wantCode(t, "Submit of no lines", err, domain.CodeInvalidRequest)
 
 	reply, err := c.Call(ctxT(t), rpc.EndpointSubmit, append(append([]byte("\n \n"), offer("O-1", 0)...), "\n\n"...))
 	if err != nil {

@@ -98,7 +98,7 @@ func TestQueryDecodingStrict(t *testing.T) {
 		{"a wrong type", `{"partner_id":"P-1","known_seq":"1"}`, "known_seq"},
 	} {
 		_, err := c.Call(ctxT(t), rpc.EndpointTier, []byte(tc.body))
-		wantCode(t, tc.name, err, rpc.CodeBadRequest)
+		wantCode(t, tc.name, err, domain.CodeInvalidRequest)
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: the message does not say %q: %v", tc.name, tc.want, err)
 		}
@@ -124,8 +124,8 @@ func TestQueryErrorsClipped(t *testing.T) {
 		{name: "at", q: ledger.Query{PartnerID: "P-1", At: huge}, code: domain.CodeInvalidField},
 		{name: "at in range syntax", q: ledger.Query{PartnerID: "P-1", At: "2024-01-01T00:00:00." + huge + "+24:00"}, code: domain.CodeInvalidField},
 		{name: "partner_id", q: ledger.Query{PartnerID: huge}, code: domain.CodeInvalidField},
-		{name: "unknown name", body: `{"` + huge + `":1}`, code: rpc.CodeBadRequest},
-		{name: "a wrong type", body: `{"known_seq":` + huge + `}`, code: rpc.CodeBadRequest},
+		{name: "unknown name", body: `{"` + huge + `":1}`, code: domain.CodeInvalidRequest},
+		{name: "a wrong type", body: `{"known_seq":` + huge + `}`, code: domain.CodeInvalidRequest},
 	} {
 		var err error
 		if tc.body != "" {
@@ -175,6 +175,6 @@ func TestQueryTimeout(t *testing.T) {
 	c := rpc.NewClient(cnc)
 	for _, ep := range []string{rpc.EndpointTier, rpc.EndpointBenefits, rpc.EndpointAttention} {
 		_, err := c.Query(ctxT(t), ep, ledger.Query{PartnerID: "P-1"})
-		wantCode(t, ep+" past its deadline", err, rpc.CodeTimeout)
+		wantCode(t, ep+" past its deadline", err, domain.CodeTimeout)
 	}
 }

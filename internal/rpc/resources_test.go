@@ -80,7 +80,7 @@ func TestFloodIsBusy(t *testing.T) {
 			var busy []error
 			for len(busy) == 0 {
 				err := <-errs
-				if domain.CodeOf(err) == rpc.CodeBusy {
+				if domain.CodeOf(err) == domain.CodeBusy {
 					busy = append(busy, err)
 				}
 			}
@@ -92,7 +92,7 @@ func TestFloodIsBusy(t *testing.T) {
 			if tt.other == rpc.EndpointStats {
 				body = nil
 			}
-			if _, err := b.Call(ctxT(t), tt.other, body); err != nil && (domain.CodeOf(err) == rpc.CodeBusy || domain.CodeOf(err) == "") {
+			if _, err := b.Call(ctxT(t), tt.other, body); err != nil && (domain.CodeOf(err) == domain.CodeBusy || domain.CodeOf(err) == "") {
 				t.Fatalf("other connection's %s: %v, want an answer", tt.other, err)
 			}
 			// Release the parked requests: fold the sequence they wait for.
@@ -101,13 +101,13 @@ func TestFloodIsBusy(t *testing.T) {
 			close(errs)
 			for err := range errs {
 				switch domain.CodeOf(err) {
-				case rpc.CodeBusy:
+				case domain.CodeBusy:
 					busy = append(busy, err)
 				case "": // answered: a parked one released
 					if err != nil {
 						t.Errorf("flood request: %v (no answer)", err)
 					}
-				case ledger.CodeProjectionBehind: // answered: a parked one waited out
+				case domain.CodeProjectionBehind: // answered: a parked one waited out
 				default:
 					t.Errorf("flood request: %v", err)
 				}
@@ -138,7 +138,7 @@ func TestReplyTooLarge(t *testing.T) {
 	}
 	c := adminClient(t, l)
 	_, err = c.Query(ctxT(t), rpc.EndpointAudit, ledger.Query{PartnerID: "P-1"})
-	wantCode(t, "audit of 200 events over a 64 KiB max payload", err, rpc.CodeReplyTooLarge)
+	wantCode(t, "audit of 200 events over a 64 KiB max payload", err, domain.CodeReplyTooLarge)
 	if _, err := c.Query(ctxT(t), rpc.EndpointStats, ledger.Query{}); err != nil {
 		t.Fatalf("stats after reply_too_large: %v", err)
 	}

@@ -29,7 +29,7 @@ func (s *Server) addRoleSubmit(g micro.Group) error {
 func permitOf(subject string) (ledger.Permit, error) {
 	role, err := auth.RoleOfSubject(subject)
 	if err != nil {
-		return nil, &domain.Error{Code: ledger.CodeForbidden, Msg: "submission refused: " + err.Error()}
+		return nil, &domain.Error{Code: domain.CodeForbidden, Msg: "submission refused: " + err.Error()}
 	}
 	if role.SubmitsAll() {
 		return nil, nil

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/benefits-ledger/ledger/domain"
-	"github.com/benefits-ledger/ledger/internal/ledger"
 )
 
 func TestPermitOf(t *testing.T) {
@@ -19,7 +18,7 @@ func TestPermitOf(t *testing.T) {
 	if err != nil || p == nil || p(domain.TypeSaleBilled) == nil {
 		t.Errorf("auditor permit wrong: %v", err)
 	}
-	if _, err := permitOf("ledger.submit.root"); domain.CodeOf(err) != ledger.CodeForbidden {
+	if _, err := permitOf("ledger.submit.root"); domain.CodeOf(err) != domain.CodeForbidden {
 		t.Errorf("unknown role: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ package rpc
 
 import (
 	"github.com/benefits-ledger/ledger/domain"
-	"github.com/benefits-ledger/ledger/internal/ledger"
 )
 
 // Service identity.
@@ -29,22 +28,6 @@ const (
 
 // Subject is the NATS subject of an endpoint.
 func Subject(endpoint string) string { return Group + "." + endpoint }
-
-// Request-level codes (a whole request refused; nothing recorded).
-const (
-	CodeTooManyLines    domain.Code = "too_many_lines"
-	CodeRequestTooLarge domain.Code = "request_too_large"
-	CodeTimeout         domain.Code = "timeout"
-	// CodeBusy is ledger.CodeBusy: the ledger holds as many requests as its
-	// Limits allow (per endpoint, per connection, in all), or the rebuild,
-	// verify or what-if it needs is already running. Retry later.
-	CodeBusy = ledger.CodeBusy
-	// CodeReplyTooLarge answers a request whose reply is over the NATS
-	// server's max payload: the reply cannot be sent, this small error is.
-	CodeReplyTooLarge domain.Code = "reply_too_large"
-	CodeBadRequest    domain.Code = "invalid_request"
-	CodeInternal      domain.Code = "internal"
-)
 
 // ErrorBody is the JSON body of an error reply.
 type ErrorBody struct {

@@ -149,7 +149,7 @@ func (a asyncHandler) HandleAsync(req micro.Request, done func()) {
 	s.stopMu.RLock()
 	if s.stopped {
 		s.stopMu.RUnlock()
-		s.fail(req, &domain.Error{Code: ledger.CodeUnavailable, Msg: "the ledger is stopping: retry (nothing was done)"})
+		s.fail(req, &domain.Error{Code: domain.CodeUnavailable, Msg: "the ledger is stopping: retry (nothing was done)"})
 		done()
 		return
 	}
@@ -157,7 +157,7 @@ func (a asyncHandler) HandleAsync(req micro.Request, done func()) {
 	s.stopMu.RUnlock()
 	t, err := s.adm.admit(endpointOf(req.Subject()), clientOf(req), requestBytes(req))
 	if err != nil {
-		if s.obs != nil && domain.CodeOf(err) == CodeBusy {
+		if s.obs != nil && domain.CodeOf(err) == domain.CodeBusy {
 			s.obs.Busy(metricEndpoint(req.Subject()))
 		}
 		s.wg.Done()
@@ -209,7 +209,7 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 	}
 	data := req.Data()
 	if len(data) > MaxRequestBytes {
-		s.fail(req, &domain.Error{Code: CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", len(data), MaxRequestBytes)})
+		s.fail(req, &domain.Error{Code: domain.CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", len(data), MaxRequestBytes)})
 		return
 	}
 	// Any CloudEvents mode (structured NDJSON, binary, batch): the lines
@@ -220,11 +220,11 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 		return
 	}
 	if len(lines) == 0 {
-		s.fail(req, &domain.Error{Code: CodeBadRequest, Msg: "the request has no input lines: send NDJSON, one CloudEvents envelope per line, a binary-mode event or a batch"})
+		s.fail(req, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "the request has no input lines: send NDJSON, one CloudEvents envelope per line, a binary-mode event or a batch"})
 		return
 	}
 	if len(lines) > ledger.MaxLines {
-		s.fail(req, &domain.Error{Code: CodeTooManyLines, Msg: fmt.Sprintf("%d lines, at most %d per request", len(lines), ledger.MaxLines)})
+		s.fail(req, &domain.Error{Code: domain.CodeTooManyLines, Msg: fmt.Sprintf("%d lines, at most %d per request", len(lines), ledger.MaxLines)})
 		return
 	}
 	// Blank lines of NDJSON (counted above: they keep the input's line
@@ -233,15 +233,15 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 	var numbers []int
 	if mode == cloudevents.Structured {
 		if lines, numbers = dropBlank(lines); len(lines) == 0 {
-			s.fail(req, &domain.Error{Code: CodeBadRequest, Msg: "the request has no input lines: send NDJSON, one CloudEvents envelope per line, a binary-mode event or a batch"})
+			s.fail(req, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "the request has no input lines: send NDJSON, one CloudEvents envelope per line, a binary-mode event or a batch"})
 			return
 		}
 	}
 	results, err := s.w.SubmitAs(ctx, permit, cloudevents.Raws(lines))
 	if err != nil {
-		code := CodeInternal
+		code := domain.CodeInternal
 		if errors.Is(err, context.DeadlineExceeded) {
-			code = CodeTimeout
+			code = domain.CodeTimeout
 		}
 		s.fail(req, &domain.Error{Code: code, Msg: "submission not confirmed: " + err.Error() + "; resubmit: duplicates are detected"})
 		return
@@ -345,7 +345,7 @@ func (s *Server) respond(req micro.Request, data []byte) {
 		}
 	}
 	s.log.Warn("reply over the max payload; answering reply_too_large", "subject", req.Subject(), "bytes", len(data), "max_payload", limit)
-	s.fail(req, &domain.Error{Code: CodeReplyTooLarge, Msg: fmt.Sprintf(
+	s.fail(req, &domain.Error{Code: domain.CodeReplyTooLarge, Msg: fmt.Sprintf(
 		"the reply is %d bytes, over the NATS server's max payload of %d: ask for less", len(data), limit)})
 }
 
@@ -374,7 +374,7 @@ func DecodeStrict[T any](data []byte, v *T) error {
 	}
 	fields := jsonFields(reflect.TypeFor[T]())
 	bad := func(format string, args ...any) error {
-		return &domain.Error{Code: CodeBadRequest, Msg: "request must be one JSON object {" + strings.Join(fields, ", ") + "}: " + fmt.Sprintf(format, args...)}
+		return &domain.Error{Code: domain.CodeInvalidRequest, Msg: "request must be one JSON object {" + strings.Join(fields, ", ") + "}: " + fmt.Sprintf(format, args...)}
 	}
 	names, err := domain.ObjectNames(data)
 	if err != nil {
@@ -416,10 +416,10 @@ func (s *Server) fail(req micro.Request, err error) {
 	if body.Code == "" && errors.Is(err, context.DeadlineExceeded) {
 		// The request's own deadline (queryTimeout, submitTimeout) ran out
 		// before its answer was ready.
-		body.Code = CodeTimeout
+		body.Code = domain.CodeTimeout
 	}
 	if body.Code == "" {
-		body.Code = CodeInternal
+		body.Code = domain.CodeInternal
 		s.log.Error("request failed", "subject", req.Subject(), "err", err)
 	}
 	b, _ := json.Marshal(body)

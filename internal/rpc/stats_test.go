@@ -8,7 +8,6 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/app"
-	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/micro"
 	"github.com/benefits-ledger/ledger/internal/rpc"
 	"github.com/nats-io/nats.go"
@@ -44,7 +43,7 @@ func TestServiceStatsAreHonest(t *testing.T) {
 	}
 	_, err := c.Call(ctxT(t), rpc.EndpointTier, fmt.Appendf(nil, `{"partner_id":"P-1","min_seq":%d}`, recorded(t, l)))
 	resume()
-	if domain.CodeOf(err) != ledger.CodeProjectionBehind {
+	if domain.CodeOf(err) != domain.CodeProjectionBehind {
 		t.Fatalf("slow request: %v, want projection_behind", err)
 	}
 

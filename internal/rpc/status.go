@@ -4,19 +4,6 @@ import (
 	"net/http"
 
 	"github.com/benefits-ledger/ledger/domain"
-	"github.com/benefits-ledger/ledger/internal/cloudevents"
-	"github.com/benefits-ledger/ledger/internal/ledger"
-)
-
-// Transport codes: a request refused before the ledger looked at it. The
-// HTTP API answers them; they sit here beside the request-level codes (rpc.go)
-// so that one table (HTTPStatus) covers every code either transport answers.
-const (
-	CodeUnauthorized     domain.Code = "unauthorized"                         // no or an unknown bearer token
-	CodeUnsupportedMedia             = cloudevents.CodeUnsupportedContentType // a body of a content type the endpoint does not take (HTTP and NATS alike)
-	CodeNotFound         domain.Code = "not_found"                            // no such route
-	CodeMethodNotAllowed domain.Code = "method_not_allowed"                   // a route without that method
-	CodeInvalidHeader    domain.Code = "invalid_header"                       // a malformed header (a repeated or badly encoded ce-* attribute)
 )
 
 // HTTPStatus is the HTTP status that answers a request-level error of code
@@ -29,13 +16,13 @@ const (
 // deliberate exception, so that a client backs off on either.
 func HTTPStatus(c domain.Code) int {
 	switch c {
-	case CodeUnauthorized:
+	case domain.CodeUnauthorized:
 		return http.StatusUnauthorized // 401
-	case ledger.CodeForbidden:
+	case domain.CodeForbidden:
 		return http.StatusForbidden // 403
-	case domain.CodeUnknownPartner, CodeNotFound:
+	case domain.CodeUnknownPartner, domain.CodeNotFound:
 		return http.StatusNotFound // 404
-	case CodeMethodNotAllowed:
+	case domain.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed // 405
 	case domain.CodeUnknownOffer, domain.CodeUnknownSale, domain.CodeNotTransactable,
 		domain.CodeDuplicateConflict, domain.CodeOfferNotLive, domain.CodeAlreadyEnrolled,
@@ -44,17 +31,17 @@ func HTTPStatus(c domain.Code) int {
 		domain.CodeNotEnrolled, domain.CodeSanctioned, domain.CodeFraudHold, domain.CodeOptedOut,
 		domain.CodeNoMarketingContact, domain.CodeNotEntitled, domain.CodeAlreadyActivated:
 		return http.StatusConflict // 409: well formed, but the ledger's state refuses it
-	case CodeRequestTooLarge, ledger.CodePolicyTooLarge:
+	case domain.CodeRequestTooLarge, domain.CodePolicyTooLarge:
 		return http.StatusRequestEntityTooLarge // 413
-	case CodeUnsupportedMedia:
+	case domain.CodeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType // 415
-	case CodeInternal, CodeReplyTooLarge:
+	case domain.CodeInternal, domain.CodeReplyTooLarge:
 		return http.StatusInternalServerError // 500: the answer exists but cannot be sent
-	case ledger.CodeStorageFull:
+	case domain.CodeStorageFull:
 		return http.StatusInsufficientStorage // 507: nothing stored; retry once space is freed
-	case ledger.CodeProjectionBehind, ledger.CodeDamaged, ledger.CodeUnavailable, CodeBusy:
+	case domain.CodeProjectionBehind, domain.CodeLogDamaged, domain.CodeUnavailable, domain.CodeBusy:
 		return http.StatusServiceUnavailable // 503: try again later
-	case CodeTimeout:
+	case domain.CodeTimeout:
 		return http.StatusGatewayTimeout // 504
 	}
 	return http.StatusBadRequest // 400: invalid_request, invalid_field, too_many_lines, …

@@ -39,7 +39,7 @@ func (s *Server) addScans(endpoints map[string]func(context.Context, micro.Reque
 func DecodeWhatIf(data []byte) (ledger.WhatIfRequest, error) {
 	var r ledger.WhatIfRequest
 	if len(data) > MaxRequestBytes {
-		return r, &domain.Error{Code: CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", len(data), MaxRequestBytes)}
+		return r, &domain.Error{Code: domain.CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", len(data), MaxRequestBytes)}
 	}
 	return r, DecodeStrict(data, &r)
 }

@@ -28,11 +28,11 @@ func TestScanRequestsRefused(t *testing.T) {
 		want           domain.Code
 		mention        string
 	}{
-		{"policy too large", rpc.EndpointWhatIf, whatIf(ledger.WhatIfRequest{PolicyFile: policy + strings.Repeat(" ", ledger.MaxWhatIfPolicyBytes)}), ledger.CodePolicyTooLarge, "policy_file"},
-		{"no policy", rpc.EndpointWhatIf, []byte(`{}`), ledger.CodeInvalidPolicy, "policy_file"},
-		{"invalid policy", rpc.EndpointWhatIf, whatIf(ledger.WhatIfRequest{PolicyFile: strings.Replace(policy, `"months": 12`, `"months": 0`, 1)}), ledger.CodeInvalidPolicy, "listing_package.months"},
-		{"unknown field", rpc.EndpointWhatIf, []byte(`{"policy":"x"}`), rpc.CodeBadRequest, `"policy" is not a field`},
-		{"two objects", rpc.EndpointWhatIf, []byte(`{}{}`), rpc.CodeBadRequest, "after top-level value"},
+		{"policy too large", rpc.EndpointWhatIf, whatIf(ledger.WhatIfRequest{PolicyFile: policy + strings.Repeat(" ", ledger.MaxWhatIfPolicyBytes)}), domain.CodePolicyTooLarge, "policy_file"},
+		{"no policy", rpc.EndpointWhatIf, []byte(`{}`), domain.CodeInvalidPolicy, "policy_file"},
+		{"invalid policy", rpc.EndpointWhatIf, whatIf(ledger.WhatIfRequest{PolicyFile: strings.Replace(policy, `"months": 12`, `"months": 0`, 1)}), domain.CodeInvalidPolicy, "listing_package.months"},
+		{"unknown field", rpc.EndpointWhatIf, []byte(`{"policy":"x"}`), domain.CodeInvalidRequest, `"policy" is not a field`},
+		{"two objects", rpc.EndpointWhatIf, []byte(`{}{}`), domain.CodeInvalidRequest, "after top-level value"},
 		{"limit too high", rpc.EndpointWhatIf, whatIf(ledger.WhatIfRequest{PolicyFile: policy, Limit: ledger.MaxScanPage + 1}), domain.CodeInvalidField, "limit"},
 		{"bad cursor", rpc.EndpointExport, []byte(`{"kind":"tiers","after_partner":"a b"}`), domain.CodeInvalidField, "after_partner"},
 		{"bad at", rpc.EndpointExport, []byte(`{"kind":"tiers","at":"yesterday"}`), domain.CodeInvalidField, "at"},
@@ -62,7 +62,7 @@ func FuzzWhatIfRequest(f *testing.F) {
 			if err != nil || !reflect.DeepEqual(r, again) {
 				t.Fatalf("what-if round trip: %+v → %s → %+v (%v)", r, b, again, err)
 			}
-		} else if c := domain.CodeOf(err); c != rpc.CodeBadRequest && c != rpc.CodeRequestTooLarge {
+		} else if c := domain.CodeOf(err); c != domain.CodeInvalidRequest && c != domain.CodeRequestTooLarge {
 			t.Fatalf("what-if decode error without its code: %v", err)
 		}
 		if r, err := rpc.DecodeExport(data); err == nil {
@@ -71,7 +71,7 @@ func FuzzWhatIfRequest(f *testing.F) {
 			if err != nil || !reflect.DeepEqual(r, again) {
 				t.Fatalf("export round trip: %+v → %s → %+v (%v)", r, b, again, err)
 			}
-		} else if c := domain.CodeOf(err); c != rpc.CodeBadRequest && c != rpc.CodeRequestTooLarge {
+		} else if c := domain.CodeOf(err); c != domain.CodeInvalidRequest && c != domain.CodeRequestTooLarge {
 			t.Fatalf("export decode error without its code: %v", err)
 		}
 	})
