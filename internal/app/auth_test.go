@@ -463,6 +463,15 @@ func TestAuditorReplaysTheStream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// What `nats stream ls` asks (STREAM.LIST): the stream is listed.
+			listed := false
+			streams := js.ListStreams(ctx)
+			for si := range streams.Info() {
+				listed = listed || si.Config.Name == auth.StreamName
+			}
+			if streams.Err() != nil || !listed {
+				t.Fatalf("stream list as %s: %v, %s listed: %v", id, streams.Err(), auth.StreamName, listed)
+			}
 			var got []uint64
 			if err := es.Read(ctx, 1, "", func(recs []eventstore.Record) error {
 				for _, r := range recs {
