@@ -55,11 +55,16 @@ const HeaderPrefix = "ce-"
 
 // Line is one input line of a message: the structured envelope to submit,
 // or, when Err is set, the line's refusal before parsing (Raw is then nil
-// and ID the event id when the message named one).
+// and ID the event id when the message named one), or, when Blank is set,
+// a blank NDJSON line (only white space): it is skipped, with no result,
+// but keeps its place, so the other lines keep their numbers (as `ledger
+// submit` skips blank lines of its input), and counts toward
+// ledger.MaxLines like any line of the message.
 type Line struct {
-	Raw []byte
-	ID  string
-	Err *domain.Error
+	Raw   []byte
+	ID    string
+	Err   *domain.Error
+	Blank bool
 }
 
 // Header returns the values of header name in h, matching names
@@ -153,18 +158,42 @@ func Decode(h map[string][]string, body []byte) (Mode, []Line, error) {
 		}
 		return mode, batch(body), nil
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return mode, nil, nil // no input lines: the caller refuses the message
-	}
-	lines := SplitLines(body)
-	out := make([]Line, len(lines))
-	for i, l := range lines {
-		out[i] = Line{Raw: l}
-		if hasCE(h) {
-			out[i] = Line{Err: ceOnStructured()}
+	out := NDJSON(body)
+	if hasCE(h) {
+		for i := range out {
+			if !out[i].Blank {
+				out[i] = Line{Err: ceOnStructured()}
+			}
 		}
 	}
 	return mode, out, nil
+}
+
+// NDJSON returns the lines of an NDJSON body, blank ones marked Blank; nil
+// when the body holds nothing but white space (no input lines: the caller
+// refuses the message). Every ingress reads NDJSON with it, so a blank
+// line is skipped alike on ledger.submit, the intake and POST /v1/events.
+func NDJSON(body []byte) []Line {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	raws := SplitLines(body)
+	out := make([]Line, len(raws))
+	for i, l := range raws {
+		out[i] = Line{Raw: l, Blank: len(bytes.TrimSpace(l)) == 0}
+	}
+	return out
+}
+
+// Events counts the lines that are not blank.
+func Events(lines []Line) int {
+	n := 0
+	for _, l := range lines {
+		if !l.Blank {
+			n++
+		}
+	}
+	return n
 }
 
 func ceOnStructured() *domain.Error {
@@ -277,7 +306,7 @@ func first(vs []string) string {
 
 // SplitLines splits NDJSON into lines, dropping a trailing newline and
 // carriage returns; blank lines are kept, so line numbers stay those of the
-// input (a blank line is answered as invalid_json).
+// input (NDJSON marks them Blank).
 func SplitLines(data []byte) [][]byte {
 	data = bytes.TrimRight(data, "\r\n")
 	if len(data) == 0 {
@@ -290,25 +319,30 @@ func SplitLines(data []byte) [][]byte {
 	return lines
 }
 
-// Raws returns the envelopes of the lines without a refusal, in order.
+// Raws returns the envelopes of the lines without a refusal that are not
+// blank, in order: what the writer decides.
 func Raws(lines []Line) [][]byte {
 	raws := make([][]byte, 0, len(lines))
 	for _, l := range lines {
-		if l.Err == nil {
+		if l.Err == nil && !l.Blank {
 			raws = append(raws, l.Raw)
 		}
 	}
 	return raws
 }
 
-// Merge returns one result per line of a message, in order: the refusals
-// of Decode, and for the other lines the writer's results for Raws(lines),
-// renumbered to the lines' 1-based positions in the message.
+// Merge returns one result per line of a message that is not blank, in
+// order: the refusals of Decode, and for the other lines the writer's
+// results for Raws(lines), renumbered to the lines' 1-based positions in
+// the message (blank lines included, so numbers are the input's).
 func Merge(lines []Line, submitted []ledger.LineResult) []ledger.LineResult {
 	out := make([]ledger.LineResult, 0, len(lines))
 	next := 0
 	for i, l := range lines {
 		var r ledger.LineResult
+		if l.Blank {
+			continue
+		}
 		if l.Err != nil {
 			r = ledger.LineResult{ID: l.ID, Code: l.Err.Code, Error: l.Err.Error()}
 		} else if next < len(submitted) {

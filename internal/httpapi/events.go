@@ -17,6 +17,7 @@ import (
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/auth"
+	"github.com/benefits-ledger/ledger/internal/cloudevents"
 	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/rpc"
 )
@@ -66,10 +67,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 		return
 	}
 	binary := len(attrs) > 0 && mediaType == typeJSON
-	var lines [][]byte
+	var lines []cloudevents.Line
 	switch {
 	case binary:
-		lines = [][]byte{nil} // built below, from the headers and the body
+		env, res := binaryEnvelope(attrs, body)
+		if res != nil {
+			lines = []cloudevents.Line{{ID: res.ID, Err: &domain.Error{Code: res.Code, Msg: res.Error}}}
+		} else {
+			lines = []cloudevents.Line{{Raw: env}}
+		}
 	case mediaType == typeBatch:
 		var elems []json.RawMessage
 		if err := json.Unmarshal(body, &elems); err != nil {
@@ -77,16 +83,18 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 			return
 		}
 		for _, e := range elems {
-			lines = append(lines, e)
+			lines = append(lines, cloudevents.Line{Raw: e})
 		}
 	case mediaType == typeNDJSON:
-		lines = rpc.SplitLines(body)
+		// Blank lines are skipped keeping the line numbers, as on
+		// ledger.submit and the intake.
+		lines = cloudevents.NDJSON(body)
 	default: // one structured envelope, whatever its line breaks
 		if t := bytes.TrimSpace(body); len(t) > 0 {
-			lines = [][]byte{t}
+			lines = []cloudevents.Line{{Raw: t}}
 		}
 	}
-	if len(lines) == 0 {
+	if cloudevents.Events(lines) == 0 {
 		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "the request holds no events"})
 		return
 	}
@@ -94,30 +102,24 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 		s.fail(w, r, &domain.Error{Code: domain.CodeTooManyLines, Msg: fmt.Sprintf("%d events, at most %d per request", len(lines), ledger.MaxLines)})
 		return
 	}
-	var results []ledger.LineResult
-	switch {
-	case len(attrs) > 0 && !binary:
+	if len(attrs) > 0 && !binary {
 		// ce-* headers on a structured body: never silently ignored.
 		for i := range lines {
-			results = append(results, ledger.LineResult{Line: i + 1, Code: domain.CodeInvalidEnvelope,
-				Error: fmt.Sprintf("ce-* headers (%s) on a structured (%s) body: send the attributes in the envelope, or the data alone as %s", strings.Join(slices.Sorted(mapsKeys(attrs)), ", "), mediaType, typeJSON)})
+			if !lines[i].Blank {
+				lines[i] = cloudevents.Line{Err: &domain.Error{Code: domain.CodeInvalidEnvelope,
+					Msg: fmt.Sprintf("ce-* headers (%s) on a structured (%s) body: send the attributes in the envelope, or the data alone as %s", strings.Join(slices.Sorted(mapsKeys(attrs)), ", "), mediaType, typeJSON)}}
+			}
 		}
-	case binary:
-		env, res := binaryEnvelope(attrs, body)
-		if res != nil {
-			results = []ledger.LineResult{*res}
-			break
-		}
-		lines[0] = env
-		fallthrough
-	default:
+	}
+	var results []ledger.LineResult
+	if raws := cloudevents.Raws(lines); len(raws) > 0 {
 		permit := ledger.Permit(role.CheckSubmit)
 		if role.SubmitsAll() {
 			permit = nil
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.set.SubmitTimeout)
 		defer cancel()
-		results, err = s.cfg.Writer.SubmitAs(ctx, permit, lines)
+		results, err = s.cfg.Writer.SubmitAs(ctx, permit, raws)
 		if err != nil {
 			code := domain.CodeInternal
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -127,6 +129,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 			return
 		}
 	}
+	results = cloudevents.Merge(lines, results)
 	b, err := json.Marshal(results)
 	if err != nil {
 		s.fail(w, r, err)

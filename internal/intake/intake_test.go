@@ -13,6 +13,7 @@ import (
 	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/intake"
+	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/rpc"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -430,5 +431,59 @@ func TestOutcomesConsumerAcks(t *testing.T) {
 	}
 	if after := streams(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("streams moved: %v → %v", before, after)
+	}
+}
+
+// TestIntakeBlankLinesAgreeWithRPC: an NDJSON intake message with blank
+// lines gets the outcomes ledger.submit answers the same input with (on a
+// ledger of its own): blank lines skipped, no outcome, and the other lines
+// keep their input numbers; a message of blank lines only is
+// empty_message.
+func TestIntakeBlankLinesAgreeWithRPC(t *testing.T) {
+	env := func(id, offerID string) string {
+		return fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test/intake","type":"OfferPublished","time":"2024-09-01T00:00:00Z",`+
+			`"data":{"offer_id":%q,"partner_id":"P-1","publisher_id":"PUB","listing_type":"transact","storefront":"appsource"}}`, id, offerID)
+	}
+	input := "\n \n" + env("o-1", "O-1") + "\n\n{\n\t\r\n" + env("o-2", "O-2") + "\n\n"
+	ctx := ctxT(t)
+
+	viaRPC := start(t, intake.Settings{})
+	rnc, _ := connect(t, viaRPC, "storefront")
+	reply, err := rpc.NewClient(rnc).Call(ctx, rpc.EndpointSubmit, []byte(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []ledger.LineResult
+	for _, line := range strings.Split(strings.TrimSpace(string(reply)), "\n") {
+		var r ledger.LineResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("rpc answer %q: %v", line, err)
+		}
+		want = append(want, r)
+	}
+	if len(want) != 3 || want[0].Line != 3 || want[1].Line != 5 || want[2].Line != 7 {
+		t.Fatalf("the RPC answered %s, want lines 3, 5 and 7", reply)
+	}
+
+	l := start(t, intake.Settings{})
+	_, js := connect(t, l, "storefront")
+	m := nats.NewMsg("ledger.intake.shop")
+	m.Data = []byte(input)
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	blank := nats.NewMsg("ledger.intake.shop")
+	blank.Data = []byte("\n \n\t\n")
+	if _, err := js.PublishMsg(ctx, blank); err != nil {
+		t.Fatal(err)
+	}
+	got := outcomes(t, js, auth.Storefront, len(want)+1)
+	for i := range want {
+		if got[i].LineResult != want[i] {
+			t.Errorf("outcome %d: %+v, the RPC answered %+v", i+1, got[i].LineResult, want[i])
+		}
+	}
+	if o := got[len(want)]; o.Code != domain.CodeEmptyMessage || o.IntakeSeq != 2 {
+		t.Errorf("blank lines only: %+v, want empty_message", o)
 	}
 }
