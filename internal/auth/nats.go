@@ -183,7 +183,7 @@ const (
 )
 
 // outcomesReadAPI are the JetStream API subjects on OUTCOMES every role
-// calls as they are: its info, pulling from and inspecting a consumer (the
+// calls as they are: its info, pulling from, inspecting and acking a consumer (the
 // gate names every OUTCOMES consumer unguessably, a durable too, and no
 // role may list them; the gate filters what a consumer delivers). It also
 // holds the account info ($JS.API.INFO), which every role imports: an
@@ -196,6 +196,13 @@ func outcomesReadAPI() []apiImport {
 		{"$JS.API.STREAM.INFO." + OutcomesStreamName, false},
 		{"$JS.API.CONSUMER.MSG.NEXT." + OutcomesStreamName + ".*", true},
 		{"$JS.API.CONSUMER.INFO." + OutcomesStreamName + ".*", false},
+		// Acknowledgements of a role's own OUTCOMES consumers: without
+		// them an acking durable stalls at its max-ack-pending. An ack
+		// subject is no stream's subject (no stream in the ledger account
+		// captures $JS.ACK.>), and it moves only the delivery state of the
+		// consumer it names, whose name the gate made unguessable: a role
+		// acks only its own.
+		{"$JS.ACK." + OutcomesStreamName + ".>", true},
 	}
 }
 

@@ -11,9 +11,12 @@
 //   - batch: Content-Type application/cloudevents-batch+json, the body a JSON
 //     array of structured envelopes, one line per element.
 //
-// Decode does no validation of its own beyond the mode: attributes, types
-// and data are left to the parser, so every ingress (ledger.submit, the
-// intake, the HTTP API) answers a given event with the same code. The
+// Decode does no validation of its own beyond the mode and the headers:
+// attributes, types and data are left to the parser, so every ingress
+// (ledger.submit, the intake, the HTTP API) answers a given event with the
+// same code. The NATS and HTTP bindings differ only where their specs do
+// (Binding): HTTP percent-encodes attribute values, and its structured body
+// is one envelope (NDJSON travels as application/x-ndjson). The
 // official Go SDK (github.com/cloudevents/sdk-go) is not used: it is not
 // among the modules available to this build, and its binding decodes into
 // its own event type with encoding/json (case-insensitive, last-duplicate-
@@ -26,8 +29,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/ledger"
@@ -48,6 +54,28 @@ const (
 	ContentTypeJSON       = "application/json"
 	ContentTypeStructured = "application/cloudevents+json"
 	ContentTypeBatch      = "application/cloudevents-batch+json"
+	ContentTypeNDJSON     = "application/x-ndjson" // structured: NDJSON, one envelope per line
+)
+
+// Binding is how a protocol binding carries a message: what differs between
+// the CloudEvents NATS and HTTP bindings. Everything else (ce-* attribute
+// decoding and its checks, Content-Type to mode, the envelope a binary
+// message denotes) is one code for both.
+type Binding struct {
+	// PercentEncoded: ce-* header values are percent-encoded (HTTP
+	// binding 3.1.3.2); NATS headers carry them as they are.
+	PercentEncoded bool
+	// OneEnvelope: a structured body (no Content-Type, application/json,
+	// application/cloudevents+json) is one envelope, whatever its line
+	// breaks (HTTP); otherwise it is NDJSON (ledger.submit, the intake).
+	// application/x-ndjson is NDJSON under both.
+	OneEnvelope bool
+}
+
+// The bindings.
+var (
+	NATS = Binding{}
+	HTTP = Binding{PercentEncoded: true, OneEnvelope: true}
 )
 
 // HeaderPrefix starts every binary-mode attribute header.
@@ -55,11 +83,16 @@ const HeaderPrefix = "ce-"
 
 // Line is one input line of a message: the structured envelope to submit,
 // or, when Err is set, the line's refusal before parsing (Raw is then nil
-// and ID the event id when the message named one).
+// and ID the event id when the message named one), or, when Blank is set,
+// a blank NDJSON line (only white space): it is skipped, with no result,
+// but keeps its place, so the other lines keep their numbers (as `ledger
+// submit` skips blank lines of its input), and counts toward
+// ledger.MaxLines like any line of the message.
 type Line struct {
-	Raw []byte
-	ID  string
-	Err *domain.Error
+	Raw   []byte
+	ID    string
+	Err   *domain.Error
+	Blank bool
 }
 
 // Header returns the values of header name in h, matching names
@@ -89,7 +122,7 @@ func ModeOf(h map[string][]string) (Mode, error) {
 	switch ct {
 	case ContentTypeBatch:
 		return Batch, nil
-	case ContentTypeStructured:
+	case ContentTypeStructured, ContentTypeNDJSON:
 		return Structured, nil
 	case "", ContentTypeJSON:
 		if hasCE(h) {
@@ -98,9 +131,15 @@ func ModeOf(h map[string][]string) (Mode, error) {
 		return Structured, nil
 	}
 	return "", &domain.Error{Code: domain.CodeUnsupportedMediaType, Msg: fmt.Sprintf(
-		"Content-Type %q is no CloudEvents mode: use %s (structured or binary), %s or %s",
-		domain.Clip(ct), ContentTypeJSON, ContentTypeStructured, ContentTypeBatch)}
+		"Content-Type %q is no CloudEvents mode: use %s (structured or binary), %s, %s or %s (NDJSON)",
+		domain.Clip(ct), ContentTypeJSON, ContentTypeStructured, ContentTypeBatch, ContentTypeNDJSON)}
 }
+
+// MediaType is the media type of the Content-Type header of h, lowercased,
+// without parameters ("" when absent); a repeated or malformed one, or a
+// charset other than utf-8, is an error coded
+// domain.CodeUnsupportedMediaType.
+func MediaType(h map[string][]string) (string, error) { return contentType(h) }
 
 // contentType is the media type of the Content-Type header, lowercased,
 // without parameters ("" when absent).
@@ -132,39 +171,75 @@ func hasCE(h map[string][]string) bool {
 	return false
 }
 
+// Decode returns the lines of a message with headers h and body body under
+// the NATS binding (NATS.Decode).
+func Decode(h map[string][]string, body []byte) (Mode, []Line, error) { return NATS.Decode(h, body) }
+
 // Decode returns the lines of a message with headers h and body body, in
 // order (see the package doc). Its error, coded domain.CodeUnsupportedMediaType,
-// refuses the whole message; otherwise every line is either an envelope for
-// the parser or a refusal: ce-* headers on a structured body or a batch are
-// invalid_envelope (never silently ignored), a binary body that is not one
-// JSON value is invalid_json, and a batch body that is not a JSON array is
-// one invalid_json line.
-func Decode(h map[string][]string, body []byte) (Mode, []Line, error) {
+// refuses the whole message; otherwise every line is an envelope for the
+// parser, a blank NDJSON line, or a refusal: malformed ce-* headers of a
+// binary message are invalid_header (Attributes), ce-* headers on a
+// structured body or a batch are invalid_envelope (never silently
+// ignored), a binary body that is not one JSON value is invalid_json, and a
+// batch body that is not a JSON array is one invalid_json line.
+func (b Binding) Decode(h map[string][]string, body []byte) (Mode, []Line, error) {
 	mode, err := ModeOf(h)
 	if err != nil {
 		return "", nil, err
 	}
 	switch mode {
 	case Binary:
-		return mode, []Line{binary(h, body)}, nil
+		return mode, []Line{b.binary(h, body)}, nil
 	case Batch:
 		if hasCE(h) {
 			return mode, []Line{{Err: ceOnStructured()}}, nil
 		}
 		return mode, batch(body), nil
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return mode, nil, nil // no input lines: the caller refuses the message
+	var out []Line
+	if ct, _ := contentType(h); b.OneEnvelope && ct != ContentTypeNDJSON {
+		if t := bytes.TrimSpace(body); len(t) > 0 {
+			out = []Line{{Raw: t}}
+		}
+	} else {
+		out = NDJSON(body)
 	}
-	lines := SplitLines(body)
-	out := make([]Line, len(lines))
-	for i, l := range lines {
-		out[i] = Line{Raw: l}
-		if hasCE(h) {
-			out[i] = Line{Err: ceOnStructured()}
+	if hasCE(h) {
+		for i := range out {
+			if !out[i].Blank {
+				out[i] = Line{Err: ceOnStructured()}
+			}
 		}
 	}
 	return mode, out, nil
+}
+
+// NDJSON returns the lines of an NDJSON body, blank ones marked Blank; nil
+// when the body holds nothing but white space (no input lines: the caller
+// refuses the message). Every ingress reads NDJSON with it, so a blank
+// line is skipped alike on ledger.submit, the intake and POST /v1/events.
+func NDJSON(body []byte) []Line {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	raws := SplitLines(body)
+	out := make([]Line, len(raws))
+	for i, l := range raws {
+		out[i] = Line{Raw: l, Blank: len(bytes.TrimSpace(l)) == 0}
+	}
+	return out
+}
+
+// Events counts the lines that are not blank.
+func Events(lines []Line) int {
+	n := 0
+	for _, l := range lines {
+		if !l.Blank {
+			n++
+		}
+	}
+	return n
 }
 
 func ceOnStructured() *domain.Error {
@@ -175,38 +250,63 @@ func ceOnStructured() *domain.Error {
 // envelope a binary message denotes lists them.
 var required = []string{"specversion", "id", "source", "type", "time"}
 
-// binary builds the structured envelope a binary-mode message denotes:
-// every ce-<name> header becomes attribute <name> (lowercased, a JSON
-// string), Content-Type becomes datacontenttype unless it is plain
-// application/json (the default for JSON data, so the envelope equals the
-// structured one a publisher would have written), and the body is data.
-// Missing or malformed attributes are left for the parser to name.
-func binary(h map[string][]string, body []byte) Line {
+// attributeName is a CloudEvents attribute name (spec: lowercase letters
+// and digits, at most 20 characters).
+var attributeName = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
+
+// Attributes returns the binary-mode attributes of headers h: every header
+// ce-<name> (names case-insensitive) as attribute <name>, its value
+// percent-decoded when the binding says so. An error, coded
+// domain.CodeInvalidHeader, is a header no envelope can be built from: a
+// repeated attribute (two values, or two spellings of one name), a name
+// that is no CloudEvents attribute name, a ce-data header (data is the
+// body), a badly percent-encoded value, or one that is not UTF-8.
+func (b Binding) Attributes(h map[string][]string) (map[string]string, error) {
 	attrs := map[string]string{}
-	var names []string
-	for k, vs := range h {
-		if len(k) <= len(HeaderPrefix) || !strings.EqualFold(k[:len(HeaderPrefix)], HeaderPrefix) {
+	for key, vs := range h {
+		if len(key) <= len(HeaderPrefix) || !strings.EqualFold(key[:len(HeaderPrefix)], HeaderPrefix) {
 			continue
 		}
-		name := strings.ToLower(k[len(HeaderPrefix):])
-		if _, dup := attrs[name]; dup || len(vs) != 1 {
-			return Line{ID: first(Header(h, "ce-id")), Err: &domain.Error{Code: domain.CodeInvalidEnvelope,
-				Msg: fmt.Sprintf("header ce-%s is given more than once", domain.Clip(name))}}
+		name := strings.ToLower(key[len(HeaderPrefix):])
+		bad := func(format string, args ...any) error {
+			return &domain.Error{Code: domain.CodeInvalidHeader, Msg: fmt.Sprintf("header %s: ", domain.Clip(key)) + fmt.Sprintf(format, args...)}
 		}
-		if name == "data" || name == "data_base64" {
-			return Line{ID: first(Header(h, "ce-id")), Err: &domain.Error{Code: domain.CodeInvalidEnvelope,
-				Msg: "data travels in the body in binary mode, not in a ce-data header"}}
+		_, dup := attrs[name]
+		switch {
+		case name == "data" || name == "data_base64":
+			return nil, bad("data travels in the body in binary mode, never in a header")
+		case !attributeName.MatchString(name):
+			return nil, bad("%q is not a CloudEvents attribute name (lowercase letters and digits, at most 20)", domain.Clip(name))
+		case dup || len(vs) != 1:
+			return nil, bad("attribute %s is given more than once", name)
 		}
-		attrs[name] = vs[0]
-		names = append(names, name)
+		v := vs[0]
+		if b.PercentEncoded {
+			var err error
+			if v, err = url.PathUnescape(v); err != nil {
+				return nil, bad("bad percent-encoding: %v", err)
+			}
+		}
+		if !utf8.ValidString(v) {
+			return nil, bad("the value is not UTF-8")
+		}
+		attrs[name] = v
+	}
+	return attrs, nil
+}
+
+// binary builds the line of a binary-mode message: the structured envelope
+// it denotes, every attribute (Attributes) a JSON string, the body as data.
+// (Content-Type is application/json or absent in binary mode, ModeOf: the
+// default for JSON data, so no datacontenttype, and the envelope equals the
+// structured one a publisher would have written.) Missing or malformed
+// attributes are left for the parser to name.
+func (b Binding) binary(h map[string][]string, body []byte) Line {
+	attrs, err := b.Attributes(h)
+	if err != nil {
+		return Line{ID: first(Header(h, HeaderPrefix+"id")), Err: err.(*domain.Error)}
 	}
 	id := attrs["id"]
-	if ct := first(Header(h, "Content-Type")); ct != "" {
-		if mt, _, _ := mime.ParseMediaType(ct); mt != ContentTypeJSON {
-			attrs["datacontenttype"] = ct
-			names = append(names, "datacontenttype")
-		}
-	}
 	data := bytes.TrimSpace(body)
 	if len(data) == 0 || !json.Valid(data) {
 		return Line{ID: id, Err: &domain.Error{Code: domain.CodeInvalidJSON, Msg: "the body of a binary-mode event (its data) is not one JSON value"}}
@@ -216,6 +316,10 @@ func binary(h map[string][]string, body []byte) Line {
 	}
 	// The required attributes first, in their usual order, then the others
 	// sorted: one spelling per event, whatever the header order.
+	names := make([]string, 0, len(attrs))
+	for name := range attrs {
+		names = append(names, name)
+	}
 	slices.SortFunc(names, func(a, b string) int {
 		ia, ib := slices.Index(required, a), slices.Index(required, b)
 		switch {
@@ -228,20 +332,28 @@ func binary(h map[string][]string, body []byte) Line {
 		}
 		return strings.Compare(a, b)
 	})
-	var b bytes.Buffer
-	b.WriteByte('{')
+	var env bytes.Buffer
+	env.WriteByte('{')
 	for _, name := range names {
-		k, _ := json.Marshal(name)
-		v, _ := json.Marshal(attrs[name])
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-		b.WriteByte(',')
+		env.Write(jsonString(name))
+		env.WriteByte(':')
+		env.Write(jsonString(attrs[name]))
+		env.WriteByte(',')
 	}
-	b.WriteString(`"data":`)
-	b.Write(data)
-	b.WriteByte('}')
-	return Line{Raw: b.Bytes(), ID: id}
+	env.WriteString(`"data":`)
+	env.Write(data)
+	env.WriteByte('}')
+	return Line{Raw: env.Bytes(), ID: id}
+}
+
+// jsonString encodes s as a JSON string without the HTML escapes of
+// json.Marshal: the envelope keeps the attribute as sent.
+func jsonString(s string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string always encodes
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // isEnvelope reports whether a JSON object carries a specversion member:
@@ -277,7 +389,7 @@ func first(vs []string) string {
 
 // SplitLines splits NDJSON into lines, dropping a trailing newline and
 // carriage returns; blank lines are kept, so line numbers stay those of the
-// input (a blank line is answered as invalid_json).
+// input (NDJSON marks them Blank).
 func SplitLines(data []byte) [][]byte {
 	data = bytes.TrimRight(data, "\r\n")
 	if len(data) == 0 {
@@ -290,25 +402,30 @@ func SplitLines(data []byte) [][]byte {
 	return lines
 }
 
-// Raws returns the envelopes of the lines without a refusal, in order.
+// Raws returns the envelopes of the lines without a refusal that are not
+// blank, in order: what the writer decides.
 func Raws(lines []Line) [][]byte {
 	raws := make([][]byte, 0, len(lines))
 	for _, l := range lines {
-		if l.Err == nil {
+		if l.Err == nil && !l.Blank {
 			raws = append(raws, l.Raw)
 		}
 	}
 	return raws
 }
 
-// Merge returns one result per line of a message, in order: the refusals
-// of Decode, and for the other lines the writer's results for Raws(lines),
-// renumbered to the lines' 1-based positions in the message.
+// Merge returns one result per line of a message that is not blank, in
+// order: the refusals of Decode, and for the other lines the writer's
+// results for Raws(lines), renumbered to the lines' 1-based positions in
+// the message (blank lines included, so numbers are the input's).
 func Merge(lines []Line, submitted []ledger.LineResult) []ledger.LineResult {
 	out := make([]ledger.LineResult, 0, len(lines))
 	next := 0
 	for i, l := range lines {
 		var r ledger.LineResult
+		if l.Blank {
+			continue
+		}
 		if l.Err != nil {
 			r = ledger.LineResult{ID: l.ID, Code: l.Err.Code, Error: l.Err.Error()}
 		} else if next < len(submitted) {
@@ -325,7 +442,8 @@ func Merge(lines []Line, submitted []ledger.LineResult) []ledger.LineResult {
 // ce-<name> header per attribute, Content-Type application/json, and data
 // as the body. ok is false when the envelope has no binary form (it is not
 // one JSON object, names an attribute twice, has an attribute that is not
-// a string or a value a header cannot carry, or its data is missing or not
+// a string, a name that is no attribute name (Attributes would refuse its
+// header) or a value a header cannot carry, or its data is missing or not
 // an object): publish it in structured mode, where the parser names the
 // fault.
 func ToBinary(envelope []byte) (headers map[string]string, data []byte, ok bool) {
@@ -347,7 +465,7 @@ func ToBinary(envelope []byte) (headers map[string]string, data []byte, ok bool)
 			data = v
 			continue
 		}
-		if name == "datacontenttype" || name != strings.ToLower(name) {
+		if name == "datacontenttype" || !attributeName.MatchString(name) {
 			return nil, nil, false
 		}
 		var s string

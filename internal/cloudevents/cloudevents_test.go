@@ -1,12 +1,16 @@
 package cloudevents
 
 import (
+	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/ledger"
+	"github.com/nats-io/nats.go"
 )
 
 const sale = `{"specversion":"1.0","id":"billing-1","source":"billing/eu","type":"SaleFraudCleared","time":"2024-05-01T09:30:00Z","data":{"sale_id":"S-1"}}`
@@ -59,11 +63,19 @@ func TestDecode(t *testing.T) {
 		{name: "binary body empty", h: binaryHeaders(), body: ``, mode: Binary, lines: []want{{code: domain.CodeInvalidJSON}}},
 		{name: "binary body smuggling attributes", h: binaryHeaders(), body: `{"sale_id":"S-1"},"id":"other"`, mode: Binary, lines: []want{{code: domain.CodeInvalidJSON}}},
 		{name: "binary header twice", h: with(binaryHeaders(), func(h map[string][]string) { h["CE-ID"] = []string{"x"} }),
-			body: `{"sale_id":"S-1"}`, mode: Binary, lines: []want{{code: domain.CodeInvalidEnvelope}}},
+			body: `{"sale_id":"S-1"}`, mode: Binary, lines: []want{{code: domain.CodeInvalidHeader}}},
 		{name: "binary header with two values", h: with(binaryHeaders(), func(h map[string][]string) { h["ce-id"] = []string{"a", "b"} }),
-			body: `{"sale_id":"S-1"}`, mode: Binary, lines: []want{{code: domain.CodeInvalidEnvelope}}},
+			body: `{"sale_id":"S-1"}`, mode: Binary, lines: []want{{code: domain.CodeInvalidHeader}}},
 		{name: "binary ce-data header", h: with(binaryHeaders(), func(h map[string][]string) { h["ce-data"] = []string{"{}"} }),
-			body: `{"sale_id":"S-1"}`, mode: Binary, lines: []want{{code: domain.CodeInvalidEnvelope}}},
+			body: `{"sale_id":"S-1"}`, mode: Binary, lines: []want{{code: domain.CodeInvalidHeader}}},
+		{name: "binary bad attribute name", h: with(binaryHeaders(), func(h map[string][]string) { h["ce-foo_bar"] = []string{"1"} }),
+			body: `{"sale_id":"S-1"}`, mode: Binary, lines: []want{{code: domain.CodeInvalidHeader}}},
+		{name: "binary value not UTF-8", h: with(binaryHeaders(), func(h map[string][]string) { h["ce-source"] = []string{"\xff"} }),
+			body: `{"sale_id":"S-1"}`, mode: Binary, lines: []want{{code: domain.CodeInvalidHeader}}},
+		{name: "binary value as sent on NATS (no percent-decoding)", h: with(binaryHeaders(), func(h map[string][]string) { h["ce-source"] = []string{"billing%2Feu"} }),
+			body: `{"sale_id":"S-1"}`, mode: Binary, lines: []want{{raw: strings.Replace(sale, `"billing/eu"`, `"billing%2Feu"`, 1)}}},
+		{name: "NDJSON content type", h: map[string][]string{"Content-Type": {ContentTypeNDJSON}}, body: sale + "\n \n" + sale,
+			mode: Structured, lines: []want{{raw: sale}, {raw: " "}, {raw: sale}}},
 		{name: "ce headers on a structured body", h: binaryHeaders(), body: sale, mode: Binary, lines: []want{{code: domain.CodeInvalidEnvelope}}},
 		{name: "ce headers on a cloudevents+json body", h: map[string][]string{"Content-Type": {ContentTypeStructured}, "ce-id": {"x"}}, body: sale + "\n" + sale,
 			mode: Structured, lines: []want{{code: domain.CodeInvalidEnvelope}, {code: domain.CodeInvalidEnvelope}}},
@@ -185,9 +197,77 @@ func TestToBinaryRoundTrip(t *testing.T) {
 		"no data":         `{"specversion":"1.0","id":"a"}`,
 		"duplicate":       strings.Replace(sale, `"id":"billing-1"`, `"id":"a","id":"b"`, 1),
 		"newline":         strings.Replace(sale, `"billing/eu"`, `"a\nb"`, 1),
+		"bad name":        strings.Replace(sale, `"id":`, `"foo_bar":"1","id":`, 1),
 	} {
 		if _, _, ok := ToBinary([]byte(env)); ok {
 			t.Errorf("%s: has a binary form", name)
 		}
+	}
+}
+
+// TestBindingsAgree: the same binary-mode event sent with HTTP headers
+// (canonical names, percent-encoded values) and with NATS headers (names
+// and values as sent) decodes to the same envelope, or the same refusal.
+func TestBindingsAgree(t *testing.T) {
+	type attr struct{ name, value string } // the value as the attribute is
+	base := []attr{{"specversion", "1.0"}, {"id", "billing-1"}, {"source", "billing/eu"}, {"type", "SaleFraudCleared"}, {"time", "2024-05-01T09:30:00Z"}}
+	withAttr := func(a attr) []attr { return append(slices.Clone(base), a) }
+	for _, tc := range []struct {
+		name  string
+		attrs []attr
+		body  string
+		httpV map[string][]string // HTTP header values replacing the encoded ones
+		natsV map[string][]string
+		want  string      // the envelope
+		code  domain.Code // or the refusal
+	}{
+		{name: "plain", attrs: base, body: `{"sale_id":"S-1"}`, want: sale},
+		{name: "extension attribute", attrs: withAttr(attr{"traceparent", "00-abc"}), body: `{"sale_id":"S-1"}`,
+			want: strings.Replace(sale, `,"data"`, `,"traceparent":"00-abc","data"`, 1)},
+		{name: "space, slash, non-ASCII and HTML characters", attrs: withAttr(attr{"note", "a <b> & c/ü"}), body: ` {"sale_id":"S-1"} `,
+			want: strings.Replace(sale, `,"data"`, `,"note":"a <b> & c/ü","data"`, 1)},
+		{name: "missing attribute left to the parser", attrs: base[1:], body: `{"sale_id":"S-1"}`,
+			want: strings.Replace(sale, `"specversion":"1.0",`, "", 1)},
+		{name: "repeated", attrs: base, body: `{}`, httpV: map[string][]string{"Ce-Id": {"a", "b"}}, natsV: map[string][]string{"ce-id": {"a", "b"}}, code: domain.CodeInvalidHeader},
+		{name: "ce-data", attrs: withAttr(attr{"data", "{}"}), body: `{}`, code: domain.CodeInvalidHeader},
+		{name: "bad name", attrs: withAttr(attr{"foo_bar", "1"}), body: `{}`, code: domain.CodeInvalidHeader},
+		{name: "not UTF-8", attrs: base, body: `{}`, httpV: map[string][]string{"Ce-Source": {"%ff"}}, natsV: map[string][]string{"ce-source": {"\xff"}}, code: domain.CodeInvalidHeader},
+		{name: "body not JSON", attrs: base, body: `{"sale_id":`, code: domain.CodeInvalidJSON},
+		{name: "body an envelope", attrs: base, body: sale, code: domain.CodeInvalidEnvelope},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hh := http.Header{"Content-Type": {ContentTypeJSON}}
+			nh := nats.Header{"Content-Type": {ContentTypeJSON}}
+			for _, a := range tc.attrs {
+				hh.Set(HeaderPrefix+a.name, url.PathEscape(a.value))
+				nh.Set(HeaderPrefix+a.name, a.value)
+			}
+			for k, v := range tc.httpV {
+				hh[k] = v
+			}
+			for k, v := range tc.natsV {
+				nh[k] = v
+			}
+			decode := func(b Binding, h map[string][]string) Line {
+				t.Helper()
+				mode, lines, err := b.Decode(h, []byte(tc.body))
+				if err != nil || mode != Binary || len(lines) != 1 {
+					t.Fatalf("%v %s %+v", err, mode, lines)
+				}
+				return lines[0]
+			}
+			viaHTTP, viaNATS := decode(HTTP, hh), decode(NATS, nh)
+			for name, l := range map[string]Line{"HTTP": viaHTTP, "NATS": viaNATS} {
+				switch {
+				case tc.code != "" && (l.Err == nil || l.Err.Code != tc.code):
+					t.Errorf("%s: %q %v, want %s", name, l.Raw, l.Err, tc.code)
+				case tc.code == "" && (l.Err != nil || string(l.Raw) != tc.want):
+					t.Errorf("%s: %q %v, want %s", name, l.Raw, l.Err, tc.want)
+				}
+			}
+			if string(viaHTTP.Raw) != string(viaNATS.Raw) || viaHTTP.ID != viaNATS.ID {
+				t.Errorf("HTTP %q (id %q), NATS %q (id %q)", viaHTTP.Raw, viaHTTP.ID, viaNATS.Raw, viaNATS.ID)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -421,5 +422,48 @@ func TestSecondEditionParametersOverHTTP(t *testing.T) {
 	}
 	if status, b := do(t, l, request{method: "GET", path: "/v1/partners/P-1/audit?limit=0x1", token: tok}); status != 400 {
 		t.Fatalf("a malformed limit: %d %s, want 400", status, b)
+	}
+}
+
+// TestBlankLinesAgreeWithRPC: NDJSON with blank lines (around, between,
+// white space only, after a bad line) gets over POST /v1/events the answer
+// ledger.submit gives the same input: blank lines skipped, no result, and
+// the other lines keep their input numbers.
+func TestBlankLinesAgreeWithRPC(t *testing.T) {
+	input := "\n \n" + string(offer("P-1", "O-1")) + "\n\n{\n\t\r\n" + string(offer("P-1", "O-2")) + "\n\n"
+	viaRPC := startHTTP(t)
+	reply, err := rpcClient(t, viaRPC).Call(context.Background(), rpc.EndpointSubmit, []byte(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []ledger.LineResult
+	for _, line := range strings.Split(strings.TrimSpace(string(reply)), "\n") {
+		var r ledger.LineResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("rpc answer %q: %v", line, err)
+		}
+		want = append(want, r)
+	}
+	if len(want) != 3 || want[0].Line != 3 || want[1].Line != 5 || want[2].Line != 7 {
+		t.Fatalf("the RPC answered %s, want lines 3, 5 and 7", reply)
+	}
+	viaHTTP := startHTTP(t)
+	status, b := do(t, viaHTTP, request{method: "POST", path: "/v1/events", token: token(t, viaHTTP, auth.Admin), header: ndjson, body: []byte(input)})
+	if status != 200 {
+		t.Fatalf("%d %s", status, b)
+	}
+	got := results(t, b)
+	if len(got) != len(want) {
+		t.Fatalf("HTTP answered %s, the RPC %s", b, reply)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("result %d: HTTP %+v, RPC %+v", i+1, got[i], want[i])
+		}
+	}
+	// Only blank lines: no events, as on the RPC.
+	status, b = do(t, viaHTTP, request{method: "POST", path: "/v1/events", token: token(t, viaHTTP, auth.Admin), header: ndjson, body: []byte("\n \n\t\n")})
+	if status != 400 || codeOf(t, b) != string(domain.CodeInvalidRequest) {
+		t.Errorf("only blank lines: %d %s, want 400 invalid_request", status, b)
 	}
 }

@@ -1,10 +1,13 @@
 package intake_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/benefits-ledger/ledger/eventstore"
 	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/intake"
@@ -91,10 +94,23 @@ func TestOneDeciderAtATime(t *testing.T) {
 	}
 }
 
+// outage is how long the deciding ledger stays stopped in TestLedgerOutage:
+// the issue's figure ("stop the ledger for 30 s while a publisher keeps
+// publishing"). It is the length of the outage the test stages, not a
+// threshold anything is measured against.
+const outage = 30 * time.Second
+
+// outagePublishes is how many events the publisher publishes during the
+// outage, one every outage/outagePublishes, so it publishes throughout the
+// outage; bounded so the intake (DefaultMaxMsgs) cannot fill up.
+const outagePublishes = 1500
+
 // TestLedgerOutage: with the NATS server running apart from the deciding
 // ledger (another ledger hosts it, its drainer paused), the ledger stops
-// while a publisher keeps publishing: every publish is acknowledged, and
-// once a ledger runs again everything is decided, once, in publish order.
+// for outage while a publisher keeps publishing: every publish is
+// acknowledged, nothing is decided meanwhile, and once the ledger runs
+// again everything is decided once, in publish order (the LEDGER stream's
+// order is the publish order, one outcome per event).
 func TestLedgerOutage(t *testing.T) {
 	set := intake.Settings{PinnedTTL: 2 * time.Second, AckWait: 5 * time.Second}
 	host := start(t, set)
@@ -109,45 +125,97 @@ func TestLedgerOutage(t *testing.T) {
 		return l
 	}
 	_, js := connect(t, host, "storefront")
-	ctx := ctxT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), outage+3*time.Minute)
+	defer cancel()
 	n := 0
-	publish := func(count int) {
+	// publish publishes count events, one every pace, each waited for
+	// until JetStream acknowledges it.
+	publish := func(count int, pace time.Duration) {
 		t.Helper()
-		var fs []jetstream.PubAckFuture
+		tick := time.NewTicker(pace)
+		defer tick.Stop()
 		for range count {
-			f, err := js.PublishMsgAsync(offer("ledger.intake.shop", fmt.Sprintf("o-%d", n), fmt.Sprintf("O-%d", n)))
-			if err != nil {
-				t.Fatal(err)
+			if _, err := js.PublishMsg(ctx, offer("ledger.intake.shop", fmt.Sprintf("o-%d", n), fmt.Sprintf("O-%d", n))); err != nil {
+				t.Fatalf("publish %d not acknowledged: %v", n+1, err)
 			}
-			fs = append(fs, f)
 			n++
-		}
-		for _, f := range fs {
 			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				t.Fatalf("publish not acknowledged: %v", err)
+			case <-tick.C:
 			case <-ctx.Done():
-				t.Fatal("publishes not acknowledged")
+				t.Fatal("the publisher ran out of time")
 			}
 		}
 	}
+	const before, after = 200, 200
 	l := replica()
-	publish(500)
-	l.Close() // the outage: the publisher goes on
-	publish(2000)
+	publish(before, time.Millisecond)
+	outcomes(t, js, auth.Storefront, before)
+	l.Close() // the outage: the publisher goes on throughout it
+	recorded, err := host.EventStore().LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	publish(outagePublishes, outage/outagePublishes)
+	if d := time.Since(stopped); d < outage {
+		t.Fatalf("the publisher published for %v, want the whole outage %v", d, outage)
+	}
+	if last, err := host.EventStore().LastSeq(ctx); err != nil || last != recorded {
+		t.Fatalf("the log went from %d to %d (%v) with no deciding ledger", recorded, last, err)
+	}
 	in, err := host.IntakeStreams().Info(ctx, time.Now())
-	if err != nil || in.Queued == 0 {
-		t.Fatalf("intake during the outage: %+v %v", in, err)
+	if err != nil || in.Queued < outagePublishes {
+		t.Fatalf("intake after the outage: %+v %v, want at least %d queued", in, err, outagePublishes)
 	}
 	l = replica()
 	defer l.Close()
-	publish(500)
-	got := outcomes(t, js, auth.Storefront, n)
+	publish(after, time.Millisecond)
+	total := before + outagePublishes + after
+
+	got := outcomes(t, js, auth.Storefront, total)
 	for i, o := range got {
 		if !o.OK || o.Duplicate || o.IntakeSeq != uint64(i+1) || o.Seq != uint64(i+1) || o.ID != fmt.Sprintf("o-%d", i) {
 			t.Fatalf("outcome %d: %+v", i+1, o)
 		}
+	}
+	// The log in publish order: its i-th event is the i-th published.
+	var ids []string
+	if err := host.EventStore().Read(ctx, 1, "", func(recs []eventstore.Record) error {
+		for _, r := range recs {
+			var e struct{ ID string }
+			if err := json.Unmarshal(r.Data, &e); err != nil {
+				return fmt.Errorf("record %d: %w", r.Seq, err)
+			}
+			ids = append(ids, e.ID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != total {
+		t.Fatalf("the log holds %d events, want %d", len(ids), total)
+	}
+	for i, id := range ids {
+		if id != fmt.Sprintf("o-%d", i) {
+			t.Fatalf("log event %d is %s, want o-%d (publish order)", i+1, id, i)
+		}
+	}
+	// One outcome per event: OUTCOMES holds exactly total.
+	snc, err := nats.Connect(host.ClientURL(), nats.UserCredentials(app.CredsFile(host.DataDir(), auth.ServiceUser)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snc.Close()
+	sjs, err := jetstream.New(snc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sjs.Stream(ctx, auth.OutcomesStreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := st.CachedInfo().State.Msgs; m != uint64(total) {
+		t.Errorf("OUTCOMES holds %d outcomes, want one per event: %d", m, total)
 	}
 	waitEmpty(t, host)
 }

@@ -366,7 +366,7 @@ func parse(m jetstream.Msg) piece {
 	switch {
 	case err != nil:
 		p.fail = &domain.Error{Code: domain.CodeOf(err), Msg: err.Error()}
-	case len(lines) == 0:
+	case cloudevents.Events(lines) == 0:
 		p.fail = &domain.Error{Code: domain.CodeEmptyMessage, Msg: "the message holds no event: publish one CloudEvent (structured or binary) or a non-empty batch"}
 	case len(lines) > ledger.MaxLines:
 		p.fail = &domain.Error{Code: domain.CodeTooManyLines, Msg: fmt.Sprintf("%d events in one message, at most %d", len(lines), ledger.MaxLines)}
@@ -422,8 +422,10 @@ func (d *Drainer) decideGroup(ctx context.Context, group []piece) ([][]Outcome, 
 		n := len(cloudevents.Raws(p.lines))
 		merged := cloudevents.Merge(p.lines, results[:n])
 		results = results[n:]
-		for j, r := range merged {
-			out[i] = append(out[i], Outcome{LineResult: r, IntakeSeq: p.seq, Source: sourceOf(p.lines[j], p.h)})
+		// One result per line that is not blank, numbered by its place
+		// among all the message's lines.
+		for _, r := range merged {
+			out[i] = append(out[i], Outcome{LineResult: r, IntakeSeq: p.seq, Source: sourceOf(p.lines[r.Line-1], p.h)})
 		}
 	}
 	return out, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/benefits-ledger/ledger/internal/app"
 	"github.com/benefits-ledger/ledger/internal/auth"
 	"github.com/benefits-ledger/ledger/internal/intake"
+	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/internal/rpc"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -310,5 +311,179 @@ func TestOutcomesConsumerOwned(t *testing.T) {
 	}
 	if err := sjs.DeleteConsumer(ctx, auth.OutcomesStreamName, "shop"); err != nil {
 		t.Errorf("storefront deleting its durable by the name it asked for: %v", err)
+	}
+}
+
+// TestOutcomesConsumerAcks: a role's acknowledging durable on OUTCOMES,
+// created through the reader gate with a small max-ack-pending, delivers
+// more than that limit as long as the role acks (its account imports
+// $JS.ACK.OUTCOMES.>; without it the consumer stalled at the limit). The
+// ack subjects write no stream, and another role cannot ack the durable
+// by the name it was asked for: the gate named it unguessably.
+func TestOutcomesConsumerAcks(t *testing.T) {
+	l := start(t, intake.Settings{})
+	_, sjs := connect(t, l, "storefront")
+	ctx := ctxT(t)
+	const events, maxAckPending = 8, 3
+	for i := range events {
+		if _, err := sjs.PublishMsg(ctx, offer("ledger.intake.shop", fmt.Sprintf("o-%d", i), fmt.Sprintf("O-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outcomes(t, sjs, auth.Storefront, events)
+	durable, err := sjs.CreateOrUpdateConsumer(ctx, auth.OutcomesStreamName, jetstream.ConsumerConfig{Durable: "acker",
+		FilterSubject: auth.OutcomesSubject(auth.Storefront), AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: maxAckPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := durable.CachedInfo().Config.MaxAckPending; got != maxAckPending {
+		t.Fatalf("max ack pending %d, want %d", got, maxAckPending)
+	}
+	streams := func() map[string]uint64 {
+		t.Helper()
+		snc, err := nats.Connect(l.ClientURL(), nats.UserCredentials(app.CredsFile(l.DataDir(), auth.ServiceUser)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer snc.Close()
+		js, err := jetstream.New(snc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]uint64{}
+		for info := range js.ListStreams(ctx).Info() {
+			out[info.Config.Name] = info.State.LastSeq
+		}
+		return out
+	}
+	before := streams()
+
+	// Another role acks storefront's durable by the name storefront asked
+	// for, and publishes on the ack subjects as if to a stream.
+	bnc, bjs := connect(t, l, "billing")
+	first, err := durable.Fetch(maxAckPending, jetstream.FetchMaxWait(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []jetstream.Msg
+	for m := range first.Messages() {
+		held = append(held, m)
+	}
+	if len(held) != maxAckPending {
+		t.Fatalf("fetched %d, want %d", len(held), maxAckPending)
+	}
+	for _, m := range held {
+		md, _ := m.Metadata()
+		forged := fmt.Sprintf("$JS.ACK.%s.acker.1.%d.%d.%d.0", auth.OutcomesStreamName, md.Sequence.Stream, md.Sequence.Consumer, md.Timestamp.UnixNano())
+		if err := bnc.Publish(forged, []byte("+ACK")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if ack, err := bjs.Publish(short, "$JS.ACK."+auth.OutcomesStreamName+".x.1.1.1.1.0", []byte("written?")); err == nil {
+		t.Errorf("a publish on an ack subject was stored: %+v", ack)
+	}
+	if err := bnc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Storefront's own ack of the first, answered by the server, comes
+	// after billing's in the consumer's ack queue: billing's acked nothing.
+	if err := held[0].DoubleAck(ctx); err != nil {
+		t.Fatalf("ack: %v", err)
+	}
+	info, err := durable.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != maxAckPending-1 {
+		t.Errorf("ack pending %d after one ack of %d, want %d: another role's acks reached the durable", info.NumAckPending, maxAckPending, maxAckPending-1)
+	}
+	for _, m := range held[1:] {
+		if err := m.Ack(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The owner reads everything past the limit, acking as it goes.
+	got := len(held)
+	for got < events {
+		b, err := durable.Fetch(min(maxAckPending, events-got), jetstream.FetchMaxWait(10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range b.Messages() {
+			var o intake.Outcome
+			json.Unmarshal(m.Data(), &o)
+			if o.ID != fmt.Sprintf("o-%d", got) {
+				t.Fatalf("outcome %d is %s", got+1, o.ID)
+			}
+			if err := m.Ack(); err != nil {
+				t.Fatal(err)
+			}
+			got++
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("the durable stalled after %d of %d outcomes (max ack pending %d): %v", got, events, maxAckPending, b.Error())
+		}
+	}
+	if after := streams(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("streams moved: %v → %v", before, after)
+	}
+}
+
+// TestIntakeBlankLinesAgreeWithRPC: an NDJSON intake message with blank
+// lines gets the outcomes ledger.submit answers the same input with (on a
+// ledger of its own): blank lines skipped, no outcome, and the other lines
+// keep their input numbers; a message of blank lines only is
+// empty_message.
+func TestIntakeBlankLinesAgreeWithRPC(t *testing.T) {
+	env := func(id, offerID string) string {
+		return fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"test/intake","type":"OfferPublished","time":"2024-09-01T00:00:00Z",`+
+			`"data":{"offer_id":%q,"partner_id":"P-1","publisher_id":"PUB","listing_type":"transact","storefront":"appsource"}}`, id, offerID)
+	}
+	input := "\n \n" + env("o-1", "O-1") + "\n\n{\n\t\r\n" + env("o-2", "O-2") + "\n\n"
+	ctx := ctxT(t)
+
+	viaRPC := start(t, intake.Settings{})
+	rnc, _ := connect(t, viaRPC, "storefront")
+	reply, err := rpc.NewClient(rnc).Call(ctx, rpc.EndpointSubmit, []byte(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []ledger.LineResult
+	for _, line := range strings.Split(strings.TrimSpace(string(reply)), "\n") {
+		var r ledger.LineResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("rpc answer %q: %v", line, err)
+		}
+		want = append(want, r)
+	}
+	if len(want) != 3 || want[0].Line != 3 || want[1].Line != 5 || want[2].Line != 7 {
+		t.Fatalf("the RPC answered %s, want lines 3, 5 and 7", reply)
+	}
+
+	l := start(t, intake.Settings{})
+	_, js := connect(t, l, "storefront")
+	m := nats.NewMsg("ledger.intake.shop")
+	m.Data = []byte(input)
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	blank := nats.NewMsg("ledger.intake.shop")
+	blank.Data = []byte("\n \n\t\n")
+	if _, err := js.PublishMsg(ctx, blank); err != nil {
+		t.Fatal(err)
+	}
+	got := outcomes(t, js, auth.Storefront, len(want)+1)
+	for i := range want {
+		if got[i].LineResult != want[i] {
+			t.Errorf("outcome %d: %+v, the RPC answered %+v", i+1, got[i].LineResult, want[i])
+		}
+	}
+	if o := got[len(want)]; o.Code != domain.CodeEmptyMessage || o.IntakeSeq != 2 {
+		t.Errorf("blank lines only: %+v, want empty_message", o)
 	}
 }

@@ -214,12 +214,12 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 	}
 	// Any CloudEvents mode (structured NDJSON, binary, batch): the lines
 	// are the structured envelopes the message carries or denotes.
-	mode, lines, err := cloudevents.Decode(req.Headers(), data)
+	_, lines, err := cloudevents.Decode(req.Headers(), data)
 	if err != nil {
 		s.fail(req, err)
 		return
 	}
-	if len(lines) == 0 {
+	if cloudevents.Events(lines) == 0 {
 		s.fail(req, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "the request has no input lines: send NDJSON, one CloudEvents envelope per line, a binary-mode event or a batch"})
 		return
 	}
@@ -228,15 +228,8 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 		return
 	}
 	// Blank lines of NDJSON (counted above: they keep the input's line
-	// numbers) are skipped, as ledger submit skips them: no result, and
-	// the other lines keep their numbers in the message.
-	var numbers []int
-	if mode == cloudevents.Structured {
-		if lines, numbers = dropBlank(lines); len(lines) == 0 {
-			s.fail(req, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "the request has no input lines: send NDJSON, one CloudEvents envelope per line, a binary-mode event or a batch"})
-			return
-		}
-	}
+	// numbers) are skipped, as ledger submit skips them: no result
+	// (cloudevents.Merge), and the other lines keep their numbers.
 	results, err := s.w.SubmitAs(ctx, permit, cloudevents.Raws(lines))
 	if err != nil {
 		code := domain.CodeInternal
@@ -247,28 +240,12 @@ func (s *Server) submit(ctx context.Context, req micro.Request) {
 		return
 	}
 	results = cloudevents.Merge(lines, results)
-	for i := range numbers {
-		results[i].Line = numbers[i]
-	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	for _, r := range results {
 		enc.Encode(r)
 	}
 	s.respond(req, out.Bytes())
-}
-
-// dropBlank returns the lines that are not blank (only white space) and
-// each one's 1-based number among all lines.
-func dropBlank(lines []cloudevents.Line) ([]cloudevents.Line, []int) {
-	kept, numbers := lines[:0:0], []int{}
-	for i, l := range lines {
-		if l.Err == nil && len(bytes.TrimSpace(l.Raw)) == 0 {
-			continue
-		}
-		kept, numbers = append(kept, l), append(numbers, i+1)
-	}
-	return kept, numbers
 }
 
 // Observer hears how requests went, for metrics: each answered request's
