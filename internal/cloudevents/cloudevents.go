@@ -70,12 +70,19 @@ type Binding struct {
 	// breaks (HTTP); otherwise it is NDJSON (ledger.submit, the intake).
 	// application/x-ndjson is NDJSON under both.
 	OneEnvelope bool
+	// HeaderCode is the code of a binary-mode event whose ce-* headers no
+	// envelope can be built from (Attributes). On NATS it is the line's
+	// invalid_envelope, as before the bindings shared this code: CONTRACT
+	// calls an attribute of the wrong shape invalid_envelope, and
+	// ledger.submit answers per line. Over HTTP the request is refused
+	// whole, 400 invalid_header.
+	HeaderCode domain.Code
 }
 
 // The bindings.
 var (
-	NATS = Binding{}
-	HTTP = Binding{PercentEncoded: true, OneEnvelope: true}
+	NATS = Binding{HeaderCode: domain.CodeInvalidEnvelope}
+	HTTP = Binding{PercentEncoded: true, OneEnvelope: true, HeaderCode: domain.CodeInvalidHeader}
 )
 
 // HeaderPrefix starts every binary-mode attribute header.
@@ -304,7 +311,11 @@ func (b Binding) Attributes(h map[string][]string) (map[string]string, error) {
 func (b Binding) binary(h map[string][]string, body []byte) Line {
 	attrs, err := b.Attributes(h)
 	if err != nil {
-		return Line{ID: first(Header(h, HeaderPrefix+"id")), Err: err.(*domain.Error)}
+		e := *err.(*domain.Error)
+		if b.HeaderCode != "" {
+			e.Code = b.HeaderCode
+		}
+		return Line{ID: first(Header(h, HeaderPrefix+"id")), Err: &e}
 	}
 	id := attrs["id"]
 	data := bytes.TrimSpace(body)
