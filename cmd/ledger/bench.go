@@ -56,6 +56,8 @@ func runBench(e *env, args []string) int {
 	fmt.Fprintf(t, "projection\t%d events/s\t%.2f× raw ordered consumer → bbolt (%d/s)\n", r.Projection.EventsPerSec, r.Projection.Ratio, r.Projection.RawEventsPerSec)
 	fmt.Fprintf(t, "\t\t%.2f× ordered read + decode (%d/s)\n", r.Projection.ReadDecodeRatio, r.Projection.ReadDecodeEventsPerSec)
 	fmt.Fprintf(t, "rebuild\t%d events/s\t%.2f× raw ordered consumer → bbolt, %.2f× read + decode\n", r.Rebuild.EventsPerSec, r.Rebuild.Ratio, r.Rebuild.ReadDecodeRatio)
+	fmt.Fprintf(t, "CPU per event\t%.1f µs ingest\t%.1f µs projection, %.1f µs rebuild (the whole process: server and bench clients included)\n",
+		r.Ingest.CPUMicrosPerEvent, r.Projection.CPUMicrosPerEvent, r.Rebuild.CPUMicrosPerEvent)
 	fmt.Fprintf(t, "read models\t%d MB\t%.1f bytes per event\n", r.ReadModelBytes>>20, r.ReadModelBytesPerEvent)
 	fmt.Fprintf(t, "queries\t%d/s\tp50 %.2f ms, p99 %.2f ms (%d clients, %d errors)\n", r.Query.QPS, r.Query.P50ms, r.Query.P99ms, r.Query.Clients, r.Query.Errors)
 	fmt.Fprintf(t, "  raw request/reply\t%d/s\tp50 %.2f ms, p99 %.2f ms (a service that does nothing, same clients): %.2f× qps, %.2f× p99\n",

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/benefits-ledger/ledger/internal/app"
@@ -56,6 +57,11 @@ type Rate struct {
 	// batch, one in flight, SyncAlways, a server of its own); for
 	// projection and rebuild, an ordered read of the stream with every
 	// event decoded.
+	// CPUMicrosPerEvent is the process's CPU time over the phase (user +
+	// system, every goroutine: the embedded server and the bench's own
+	// clients included) per event.
+	CPUMicrosPerEvent float64 `json:"cpu_us_per_event,omitempty"`
+
 	RawBatchEventsPerSec   int64   `json:"raw_batch_events_per_s,omitempty"`
 	BatchRatio             float64 `json:"batch_ratio,omitempty"`
 	ReadDecodeEventsPerSec int64   `json:"read_decode_events_per_s,omitempty"`
@@ -216,7 +222,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	say("ingest through the ledger (%d clients)…", cfg.Clients)
 	var ing Rate
 	var rejected int
+	cpu := cpuTime()
 	err = cfg.profiled("ingest", func() (err error) { ing, rejected, err = ingest(ctx, l, log); return })
+	ing.CPUMicrosPerEvent = perEvent(cpuTime()-cpu, log.lines)
 	if err != nil {
 		return r, fmt.Errorf("ingest: %w", err)
 	}
@@ -256,7 +264,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	say("  %d events/s", rd.EventsPerSec)
 	say("projection: the ledger's projector over the whole log, fresh read models…")
 	var proj Rate
+	cpu = cpuTime()
 	err = cfg.profiled("projection", func() (err error) { proj, err = projection(ctx, l, dir); return })
+	proj.CPUMicrosPerEvent = perEvent(cpuTime()-cpu, log.lines)
 	if err != nil {
 		return r, fmt.Errorf("projection: %w", err)
 	}
@@ -264,9 +274,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	say("  %d events/s (%.2f× raw fold, %.2f× read + decode)", r.Projection.EventsPerSec, r.Projection.Ratio, r.Projection.ReadDecodeRatio)
 	say("rebuild: a full rebuild of the read models…")
 	var rb Rate
+	cpu = cpuTime()
 	if err = cfg.profiled("rebuild", func() (err error) { rb, err = rebuild(ctx, l, dir); return }); err != nil {
 		return r, fmt.Errorf("rebuild: %w", err)
 	}
+	rb.CPUMicrosPerEvent = perEvent(cpuTime()-cpu, log.lines)
 	r.Rebuild = rb.vs(rawFolded).vsReadDecode(rd)
 	say("  %d events/s (%.2f× raw fold, %.2f× read + decode)", r.Rebuild.EventsPerSec, r.Rebuild.Ratio, r.Rebuild.ReadDecodeRatio)
 
@@ -295,6 +307,23 @@ func (r Rate) vsReadDecode(rd Rate) Rate {
 // ratio is r's rate over ceiling's, to two decimals (0 without a ceiling).
 func ratio(r, ceiling Rate) float64 {
 	return ratioOf(float64(r.EventsPerSec), float64(ceiling.EventsPerSec))
+}
+
+// cpuTime is the process's CPU time so far (user + system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// perEvent is d per event in microseconds, to one decimal.
+func perEvent(d time.Duration, events int) float64 {
+	if events <= 0 {
+		return 0
+	}
+	return float64(int64(float64(d.Microseconds())/float64(events)*10)) / 10
 }
 
 // ratioOf is x over ceiling to two decimals (truncated), 0 without a

@@ -59,6 +59,11 @@ func TestRunSmall(t *testing.T) {
 		in.DrainWhilePublishingEventsPerSec <= 0 || in.RawBatchEventsPerSec != r.Ingest.RawBatchEventsPerSec || in.DrainRatio <= 0 {
 		t.Errorf("intake: %+v, want the whole small log and every figure positive", in)
 	}
+	for name, rt := range map[string]Rate{"ingest": r.Ingest, "projection": r.Projection, "rebuild": r.Rebuild} {
+		if rt.CPUMicrosPerEvent <= 0 {
+			t.Errorf("%s: no CPU time per event: %+v", name, rt)
+		}
+	}
 	q := r.Query
 	if q.Clients != 4 || q.Count == 0 || q.Errors != 0 || q.Partners != r.Partners {
 		t.Errorf("query: %+v, want 4 clients, some queries, no errors, every partner warmed", q)
