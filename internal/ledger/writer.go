@@ -186,7 +186,7 @@ func (w *Writer) Run(ctx context.Context) error {
 			if !ok {
 				// d was decided on top of a group that was not stored as
 				// predicted: decide both again (land has resynchronized).
-				st.retry = append(again, subs...)
+				st.retry = append(append(again, subs...), st.retry...)
 				continue
 			}
 		}
@@ -194,7 +194,9 @@ func (w *Writer) Run(ctx context.Context) error {
 		case err != nil:
 			w.log.Warn("decision state behind the log; resynchronizing", "err", err)
 			w.resync(ctx, d.first)
-			st.retry = w.requeue(subs, err, nil)
+			// Ahead of what still waits to be retried (a group from
+			// retry may leave the rest of it there).
+			st.retry = append(w.requeue(subs, err, nil), st.retry...)
 		case len(d.msgs) == 0:
 			w.reply(d)
 			w.evict()

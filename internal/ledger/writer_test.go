@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,6 +196,13 @@ func (f *fakeLog) ids(t *testing.T) []string {
 	return ids
 }
 
+// counts are the writer's Settle and LastSeq calls so far.
+func (f *fakeLog) counts() (settles, lastSeqs int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.settles, f.lastSeqs
+}
+
 // calls is a copy of the Appends made so far.
 func (f *fakeLog) calls() []appendCall {
 	f.mu.Lock()
@@ -239,18 +247,30 @@ type writerRig struct {
 
 func newWriterRig(t *testing.T, f *fakeLog) *writerRig {
 	t.Helper()
-	models, err := projections.Open(filepath.Join(t.TempDir(), "models.db"))
+	return newWriterRigModels(t, f, nil)
+}
+
+// newWriterRigModels is newWriterRig with the writer's read models reached
+// through models (given the real ones; nil: directly); the projector's are
+// always the real ones.
+func newWriterRigModels(t *testing.T, f *fakeLog, models func(*projections.Store) func() *projections.Store) *writerRig {
+	t.Helper()
+	store, err := projections.Open(filepath.Join(t.TempDir(), "models.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { models.Close() })
-	get := func() *projections.Store { return models }
+	t.Cleanup(func() { store.Close() })
+	get := func() *projections.Store { return store }
 	logger := slog.New(slog.DiscardHandler)
 	proj, err := newProjector(fakeReader{f}, get, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWriter(domain.DefaultPolicy(), f, get, proj, 0, logger)
+	writerGet := get
+	if models != nil {
+		writerGet = models(store)
+	}
+	w := newWriter(domain.DefaultPolicy(), f, writerGet, proj, 0, logger)
 	w.SetClock(func() time.Time { return recordedAt })
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -260,7 +280,7 @@ func newWriterRig(t *testing.T, f *fakeLog) *writerRig {
 	return &writerRig{log: f, w: w}
 }
 
-// submit submits lines and returns their results. The deadline only keeps
+// submit submits lines and returns their results (nil if it failed). The deadline only keeps
 // a writer that never answers from hanging the test binary.
 func (r *writerRig) submit(t *testing.T, lines ...string) []LineResult {
 	t.Helper()
@@ -272,7 +292,7 @@ func (r *writerRig) submit(t *testing.T, lines ...string) []LineResult {
 	}
 	rs, err := r.w.Submit(ctx, raw)
 	if err != nil {
-		t.Fatalf("submit: %v", err)
+		t.Errorf("submit: %v", err) // not Fatal: submit may run on another goroutine
 	}
 	return rs
 }
@@ -290,11 +310,17 @@ func checkResults(t *testing.T, what string, got, want []LineResult) {
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d results, want %d: %+v", what, len(got), len(want), got)
 	}
+	bad := 0
 	for i := range want {
 		g, w := got[i], want[i]
+		if bad == 5 {
+			t.Errorf("%s: …", what)
+			return
+		}
 		if g.Line != w.Line || g.OK != w.OK || g.Seq != w.Seq || g.Duplicate != w.Duplicate || g.Code != w.Code {
 			t.Errorf("%s: line %d = {line %d ok %v seq %d dup %v code %q %s}, want {line %d ok %v seq %d dup %v code %q}",
 				what, i+1, g.Line, g.OK, g.Seq, g.Duplicate, g.Code, g.Error, w.Line, w.OK, w.Seq, w.Duplicate, w.Code)
+			bad++
 		}
 	}
 }
@@ -499,8 +525,8 @@ func TestWriterAppendOutcomes(t *testing.T) {
 			if !slices.Equal(checks, tt.checks) {
 				t.Errorf("appends checked %v, want %v", checks, tt.checks)
 			}
-			if f.settles != tt.settles {
-				t.Errorf("%d reads back, want %d", f.settles, tt.settles)
+			if settles, _ := f.counts(); settles != tt.settles {
+				t.Errorf("%d reads back, want %d", settles, tt.settles)
 			}
 			if got := f.ids(t); !slices.Equal(got, tt.log) {
 				t.Errorf("log holds %v, want %v", got, tt.log)
@@ -526,4 +552,91 @@ func countNew(rs []LineResult) int {
 		}
 	}
 	return n
+}
+
+// TestWriterKeepsQueuedRetries: when a retried group cannot be decided (the
+// read models fail to open a snapshot), the submissions queued to be retried
+// after it are still decided and answered. Before the fix Run replaced its
+// retry queue with the failed group's requeued submissions, so a second
+// group waiting there (a failed append and the group decided on top of it
+// come to more than one batch) was never answered: its callers waited until
+// their deadline.
+func TestWriterKeepsQueuedRetries(t *testing.T) {
+	const lines = MaxLines*3/5 + 1 // two submissions do not fit one batch
+	f := &fakeLog{script: []outcome{unavailable}}
+	var broken atomic.Bool // the writer's read models fail to open a snapshot
+	deciding, release := make(chan struct{}), make(chan struct{})
+	nextDecided := make(chan struct{})
+	f.beforeLastSeq = func(call int) {
+		switch call {
+		case 1: // the first submission's catchUp: the second is queued meanwhile
+			close(deciding)
+			<-release
+		case 2: // the second submission's catchUp, decided on top of the first in flight
+			close(nextDecided)
+		case 3: // land's resync after the first append failed: both are queued to retry
+			broken.Store(true)
+		case 5: // the resync after the retried group could not be decided
+			broken.Store(false)
+		}
+	}
+	f.beforeAppend = func(call int) {
+		if call == 1 {
+			<-nextDecided
+		}
+	}
+	closed, err := projections.Open(filepath.Join(t.TempDir(), "closed.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	r := newWriterRigModels(t, f, func(store *projections.Store) func() *projections.Store {
+		return func() *projections.Store {
+			if broken.Load() {
+				return closed
+			}
+			return store
+		}
+	})
+
+	sub := func(name string) []string {
+		ls := make([]string, lines)
+		for i := range ls {
+			ls[i] = offer(fmt.Sprintf("%s-%d", name, i+1), fmt.Sprintf("P-%s%d", name, i+1))
+		}
+		return ls
+	}
+	type answer struct {
+		i  int
+		rs []LineResult
+	}
+	answers := make(chan answer, 2)
+	go func() { answers <- answer{0, r.submit(t, sub("1")...)} }()
+	<-deciding
+	go func() { answers <- answer{1, r.submit(t, sub("2")...)} }()
+	r.waitQueued(1)
+	close(release)
+	for range 2 {
+		a := <-answers
+		want := make([]LineResult, lines)
+		for j := range want {
+			want[j] = recorded(j+1, uint64(a.i*lines+j+1))
+		}
+		checkResults(t, fmt.Sprintf("submission %d", a.i+1), a.rs, want)
+	}
+	if got := len(f.ids(t)); got != 2*lines {
+		t.Errorf("log holds %d events, want %d", got, 2*lines)
+	}
+	// The first append failed, the retried first submission was not
+	// decided once (no append), then both were appended.
+	sizes := []int{}
+	for _, c := range f.calls() {
+		sizes = append(sizes, len(c.msgs))
+	}
+	if !slices.Equal(sizes, []int{lines, lines, lines}) {
+		t.Errorf("appends of %v events, want three of %d", sizes, lines)
+	}
+	if _, n := f.counts(); n < 5 {
+		t.Errorf("the retried group's decision did not fail (%d reads of the log's end)", n)
+	}
 }
