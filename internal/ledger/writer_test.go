@@ -30,13 +30,14 @@ import (
 type outcome int
 
 const (
-	stored        outcome = iota // stored as asked, if its checks pass (every Append once the script has run out)
-	otherWriter                  // another writer appends first; then the checks decide (a stream check fails)
-	unknownStored                // stored, but the answer is lost: ErrUnknownOutcome
-	unknownPart                  // only the first message stored (a commit that ran out of room half-way), the answer lost
-	unknownLost                  // nothing stored, the answer lost: ErrUnknownOutcome
-	unavailable                  // nothing stored: ErrUnavailable (no leader)
-	storageFull                  // nothing stored: ErrStorageFull
+	stored          outcome = iota // stored as asked, if its checks pass (every Append once the script has run out)
+	otherWriter                    // another writer appends first, to another partner; then the checks decide (a stream check fails)
+	otherWriterSame                // another writer appends first, to the first message's partner (every check fails)
+	unknownStored                  // stored, but the answer is lost: ErrUnknownOutcome
+	unknownPart                    // only the first message stored (a commit that ran out of room half-way), the answer lost
+	unknownLost                    // nothing stored, the answer lost: ErrUnknownOutcome
+	unavailable                    // nothing stored: ErrUnavailable (no leader)
+	storageFull                    // nothing stored: ErrStorageFull
 )
 
 // appendCall is one Append the writer made.
@@ -89,10 +90,13 @@ func (f *fakeLog) Append(ctx context.Context, msgs []eventstore.Message, expect 
 		return 0, fmt.Errorf("%w: no leader (fake)", eventstore.ErrUnavailable)
 	case storageFull:
 		return 0, fmt.Errorf("%w: max_store (fake)", eventstore.ErrStorageFull)
-	case otherWriter:
+	case otherWriter, otherWriterSame:
 		f.others++
 		id := fmt.Sprintf("other-%d", f.others)
 		partner := fmt.Sprintf("P-9%03d", f.others)
+		if out == otherWriterSame {
+			partner = msgs[0].Partner
+		}
 		f.store(eventstore.Message{Partner: partner, Type: domain.TypeOfferPublished, Data: []byte(offer(id, partner)),
 			Header: map[string]string{HdrRecorded: recordedAt.Format(time.RFC3339Nano)}})
 		if len(opts) > 0 {
@@ -409,7 +413,7 @@ func TestWriterAppendOutcomes(t *testing.T) {
 		script  []outcome
 		lines   []string
 		want    []LineResult
-		checks  []string // each Append's check: "stream" or the partners checked
+		checks  []string // each Append's check: "stream" or the partners' expected last sequences
 		settles int
 		log     []string     // ids the log holds afterwards
 		again   []LineResult // the same lines submitted again
@@ -429,7 +433,7 @@ func TestWriterAppendOutcomes(t *testing.T) {
 			script: []outcome{otherWriter},
 			lines:  []string{offer("a", "P-1")},
 			want:   []LineResult{recorded(1, 2)},
-			checks: []string{"stream", "P-1"},
+			checks: []string{"stream", "P-1=0"},
 			log:    []string{"other-1", "a"},
 			again:  []LineResult{duplicate(1, 2)},
 		},
@@ -441,9 +445,21 @@ func TestWriterAppendOutcomes(t *testing.T) {
 			script: []outcome{otherWriter, otherWriter},
 			lines:  []string{offer("a", "P-1")},
 			want:   []LineResult{recorded(1, 3)},
-			checks: []string{"stream", "P-1"},
+			checks: []string{"stream", "P-1=0"},
 			log:    []string{"other-1", "other-2", "a"},
 			again:  []LineResult{duplicate(1, 3)},
+		},
+		{
+			// Checked per partner, another writer's append to the same
+			// partner fails ours: decided again on top of it, and checked
+			// against it.
+			name:   "another writer appended to the same partner",
+			script: []outcome{otherWriter, otherWriterSame},
+			lines:  []string{offer("a", "P-1"), offer("b", "P-2")},
+			want:   []LineResult{recorded(1, 3), recorded(2, 4)},
+			checks: []string{"stream", "P-1=0,P-2=0", "P-1=2,P-2=0"},
+			log:    []string{"other-1", "other-2", "a", "b"},
+			again:  []LineResult{duplicate(1, 3), duplicate(2, 4)},
 		},
 		{
 			name:    "unknown outcome, stored",
@@ -517,7 +533,11 @@ func TestWriterAppendOutcomes(t *testing.T) {
 				case c.stream && c.expect == nil:
 					checks[i] = "stream"
 				case !c.stream:
-					checks[i] = strings.Join(slices.Sorted(maps.Keys(c.expect)), ",")
+					var ps []string
+					for _, p := range slices.Sorted(maps.Keys(c.expect)) {
+						ps = append(ps, fmt.Sprintf("%s=%d", p, c.expect[p]))
+					}
+					checks[i] = strings.Join(ps, ",")
 				default:
 					checks[i] = "both"
 				}
