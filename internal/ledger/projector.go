@@ -18,7 +18,7 @@ import (
 // transaction per delivered batch, checkpoint included: after a crash it
 // resumes from the checkpoint with every event applied exactly once.
 type Projector struct {
-	es     *eventstore.Store
+	es     logReader
 	models func() *projections.Store
 	log    *slog.Logger
 
@@ -39,8 +39,29 @@ type Projector struct {
 // serve read models that silently skip an event.
 var ErrDamaged = errors.New("ledger: the event log cannot be folded")
 
+// logReader is what the projector needs of the event log: its end, its
+// records in order, and a check that it lost none. *eventstore.Store is the
+// log; the writer's unit tests use an in-memory one.
+type logReader interface {
+	// LastSeq is the stream's last sequence (see eventstore.Store.LastSeq).
+	LastSeq(ctx context.Context) (uint64, error)
+	// Read delivers records from sequence from on (see eventstore.Store.Read).
+	Read(ctx context.Context, from uint64, partner string, fn func([]eventstore.Record) error, opts ...eventstore.ReadOption) error
+	// CheckDense returns the last sequence, or an error wrapping
+	// eventstore.ErrSequenceGap if the log lost records (see
+	// eventstore.Store.CheckDense).
+	CheckDense(ctx context.Context) (last uint64, err error)
+}
+
+var _ logReader = (*eventstore.Store)(nil)
+
 // NewProjector starts from the read models' checkpoint.
 func NewProjector(es *eventstore.Store, models func() *projections.Store, log *slog.Logger) (*Projector, error) {
+	return newProjector(es, models, log)
+}
+
+// newProjector is NewProjector on any event log.
+func newProjector(es logReader, models func() *projections.Store, log *slog.Logger) (*Projector, error) {
 	cp, err := models().Checkpoint()
 	if err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ type LineResult struct {
 // top of k's tentative effects, and appends it once k is confirmed.
 type Writer struct {
 	pol    *domain.Policy
-	es     *eventstore.Store
+	es     eventLog
 	models func() *projections.Store
 	proj   *Projector
 	clock  func() time.Time
@@ -83,9 +83,32 @@ type submission struct {
 	done     chan []LineResult
 }
 
+// eventLog is what the writer needs of the event log: atomic appends
+// checked against the stream's or each partner's last sequence, reading back
+// what an append with an unknown outcome stored, and the log's end.
+// *eventstore.Store is the log; the writer's unit tests use an in-memory one.
+// Its methods are called from the writer's goroutine and from the goroutine
+// of the append in flight.
+type eventLog interface {
+	// Append stores msgs atomically (see eventstore.Store.Append).
+	Append(ctx context.Context, msgs []eventstore.Message, expect map[string]uint64, opts ...eventstore.AppendOption) (first uint64, err error)
+	// Settle reads back what of msgs an append stored after sequence after
+	// (see eventstore.Store.Settle).
+	Settle(ctx context.Context, after uint64, msgs []eventstore.Message) (first uint64, n int, err error)
+	// LastSeq is the stream's last sequence (see eventstore.Store.LastSeq).
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+var _ eventLog = (*eventstore.Store)(nil)
+
 // NewWriter returns a writer; call Run to start it. lastSeq is the stream's
 // last sequence at start.
 func NewWriter(pol *domain.Policy, es *eventstore.Store, models func() *projections.Store, proj *Projector, lastSeq uint64, log *slog.Logger) *Writer {
+	return newWriter(pol, es, models, proj, lastSeq, log)
+}
+
+// newWriter is NewWriter on any event log.
+func newWriter(pol *domain.Policy, es eventLog, models func() *projections.Store, proj *Projector, lastSeq uint64, log *slog.Logger) *Writer {
 	w := &Writer{pol: pol, es: es, models: models, proj: proj, clock: time.Now, log: log,
 		reqs: make(chan *submission, 64), pend: newPending(), stale: map[string]bool{}, cache: map[string]*domain.Partner{}}
 	w.lastSeq.Store(lastSeq)
@@ -137,27 +160,33 @@ type flight struct {
 	err   error
 }
 
+// runState is what Run carries from one group to the next: the group in
+// flight and the submissions to decide again before any new one.
+type runState struct {
+	fl    *flight       // nil: no append under way
+	retry []*submission // decided again first, in order
+}
+
 // Run processes submissions until ctx ends. The owner stops sending
 // submissions before cancelling ctx; a group in flight is still landed.
 func (w *Writer) Run(ctx context.Context) error {
-	var fl *flight
-	var retry []*submission
+	var st runState
 	for {
-		subs := w.next(ctx, &fl, &retry)
+		subs := w.next(ctx, &st)
 		if subs == nil {
-			if fl != nil {
-				w.land(context.Background(), fl)
+			if st.fl != nil {
+				w.land(context.Background(), st.fl)
 			}
 			return ctx.Err()
 		}
 		d, err := w.decideGroup(ctx, subs)
-		if fl != nil {
-			again, ok := w.land(ctx, fl)
-			fl = nil
+		if st.fl != nil {
+			again, ok := w.land(ctx, st.fl)
+			st.fl = nil
 			if !ok {
 				// d was decided on top of a group that was not stored as
 				// predicted: decide both again (land has resynchronized).
-				retry = append(again, subs...)
+				st.retry = append(append(again, subs...), st.retry...)
 				continue
 			}
 		}
@@ -165,23 +194,25 @@ func (w *Writer) Run(ctx context.Context) error {
 		case err != nil:
 			w.log.Warn("decision state behind the log; resynchronizing", "err", err)
 			w.resync(ctx, d.first)
-			retry = w.requeue(subs, err, nil)
+			// Ahead of what still waits to be retried (a group from
+			// retry may leave the rest of it there).
+			st.retry = append(w.requeue(subs, err, nil), st.retry...)
 		case len(d.msgs) == 0:
 			w.reply(d)
 			w.evict()
 		default:
-			fl = w.launch(ctx, d)
+			st.fl = w.launch(ctx, d)
 		}
 	}
 }
 
 // next returns the next group to decide: submissions to retry first, else
 // new ones. While a group is in flight and nothing new arrives, it lands
-// that group. It returns nil when ctx ends.
-func (w *Writer) next(ctx context.Context, fl **flight, retry *[]*submission) []*submission {
-	if len(*retry) > 0 {
+// that group (st.fl is then nil). It returns nil when ctx ends.
+func (w *Writer) next(ctx context.Context, st *runState) []*submission {
+	if len(st.retry) > 0 {
 		var subs []*submission
-		subs, *retry = takeGroup(*retry)
+		subs, st.retry = takeGroup(st.retry)
 		return subs
 	}
 	if s := w.carry; s != nil {
@@ -190,8 +221,8 @@ func (w *Writer) next(ctx context.Context, fl **flight, retry *[]*submission) []
 	}
 	for {
 		var done chan struct{}
-		if *fl != nil {
-			done = (*fl).done
+		if st.fl != nil {
+			done = st.fl.done
 		}
 		select {
 		case <-ctx.Done():
@@ -199,11 +230,11 @@ func (w *Writer) next(ctx context.Context, fl **flight, retry *[]*submission) []
 		case s := <-w.reqs:
 			return w.gather(s)
 		case <-done:
-			again, _ := w.land(ctx, *fl)
-			*fl = nil
+			again, _ := w.land(ctx, st.fl)
+			st.fl = nil
 			if len(again) > 0 {
 				var subs []*submission
-				subs, *retry = takeGroup(again)
+				subs, st.retry = takeGroup(again)
 				return subs
 			}
 		}
