@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/benefits-ledger/ledger/internal/doccheck"
@@ -9,12 +8,4 @@ import (
 
 // TestExportedNamesDocumented: every exported name of the package has a
 // doc comment (what it returns, its errors, lifetimes: bbolt's style).
-func TestExportedNamesDocumented(t *testing.T) {
-	missing, total, err := doccheck.Undocumented(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(missing) > 0 {
-		t.Errorf("%d of %d exported names have no doc comment:\n%s", len(missing), total, strings.Join(missing, "\n"))
-	}
-}
+func TestExportedNamesDocumented(t *testing.T) { doccheck.Check(t, ".") }

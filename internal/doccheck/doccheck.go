@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing"
 )
 
 // Undocumented returns the exported names of the package in dir (its
@@ -93,4 +94,17 @@ func receiver(t ast.Expr) (string, bool) {
 		return "", false
 	}
 	return id.Name, true
+}
+
+// Check fails t, naming each one, when an exported name of the package in
+// dir has no doc comment: the whole of a package's documentation test.
+func Check(t testing.TB, dir string) {
+	t.Helper()
+	missing, total, err := Undocumented(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of %d exported names have no doc comment:\n%s", len(missing), total, strings.Join(missing, "\n"))
+	}
 }

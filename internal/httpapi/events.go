@@ -30,17 +30,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, role auth.Role) 
 		s.fail(w, r, err)
 		return
 	}
-	if r.ContentLength > rpc.MaxRequestBytes {
-		s.fail(w, r, tooLarge(r.ContentLength))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rpc.MaxRequestBytes))
+	body, err := readBody(w, r)
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			s.fail(w, r, tooLarge(-1))
-			return
-		}
-		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "reading the body: " + err.Error()})
+		s.fail(w, r, err)
 		return
 	}
 	mode, lines, err := cloudevents.HTTP.Decode(r.Header, body)
@@ -103,4 +95,21 @@ func tooLarge(n int64) error {
 		return &domain.Error{Code: domain.CodeRequestTooLarge, Msg: fmt.Sprintf("request body over %d bytes", rpc.MaxRequestBytes)}
 	}
 	return &domain.Error{Code: domain.CodeRequestTooLarge, Msg: fmt.Sprintf("request is %d bytes, at most %d", n, rpc.MaxRequestBytes)}
+}
+
+// readBody reads a request's body, at most rpc.MaxRequestBytes: a larger
+// one (declared or read) is request_too_large, a failed read
+// invalid_request.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > rpc.MaxRequestBytes {
+		return nil, tooLarge(r.ContentLength)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rpc.MaxRequestBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge(-1)
+		}
+		return nil, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "reading the body: " + err.Error()}
+	}
+	return body, nil
 }

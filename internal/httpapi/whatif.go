@@ -3,9 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/benefits-ledger/ledger/domain"
@@ -41,17 +39,9 @@ func (s *Server) whatIf(w http.ResponseWriter, r *http.Request, role auth.Role) 
 		s.fail(w, r, &domain.Error{Code: domain.CodeForbidden, Msg: fmt.Sprintf("role %s may not run what-if scans (admin and auditor may)", role)})
 		return
 	}
-	if r.ContentLength > rpc.MaxRequestBytes {
-		s.fail(w, r, tooLarge(r.ContentLength))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rpc.MaxRequestBytes))
+	body, err := readBody(w, r)
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			s.fail(w, r, tooLarge(-1))
-			return
-		}
-		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "reading the body: " + err.Error()})
+		s.fail(w, r, err)
 		return
 	}
 	req, err := rpc.DecodeWhatIf(body)
