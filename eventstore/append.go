@@ -98,7 +98,7 @@ func (s *Store) Append(ctx context.Context, msgs []Message, expect map[string]ui
 
 	var ack *pubAck
 	for {
-		epoch := s.leader.current()
+		epoch := s.leader.Current()
 		if len(out) == 1 {
 			// One message is atomic by itself: a plain publish with the same
 			// headers avoids staging a batch on the server.

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/benefits-ledger/ledger/internal/epoch"
 
 	"github.com/nats-io/nats.go"
 )
@@ -18,7 +19,7 @@ var errLeaderChanged = errors.New("the stream changed leader (or the connection 
 // stream (the suffix) has elected a leader.
 const advisoryLeaderElected = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED."
 
-// leaderWatch tells appends in flight that their request may never be
+// The leader watch tells appends in flight that their request may never be
 // answered. On a clustered stream a request that reached a leader which then
 // stepped down (or died), or one sent on a connection that broke before the
 // reply came, gets no answer: the new leader knows nothing of it. Waiting for
@@ -28,36 +29,8 @@ const advisoryLeaderElected = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED."
 // unknown, exactly as after a timeout, and the caller re-checks before
 // retrying.
 //
-// An epoch is a context done at the next change, so that a request's
-// context follows it with context.AfterFunc, no goroutine of its own.
-type leaderWatch struct {
-	mu    sync.Mutex
-	epoch context.Context // done at the next change, then replaced
-	end   context.CancelFunc
-}
-
-func newLeaderWatch() *leaderWatch {
-	w := &leaderWatch{}
-	w.epoch, w.end = context.WithCancel(context.Background())
-	return w
-}
-
-// current is the epoch: done at the next change (nil without a watch).
-func (w *leaderWatch) current() context.Context {
-	if w == nil {
-		return nil
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.epoch
-}
-
-func (w *leaderWatch) changed() {
-	w.mu.Lock()
-	w.end()
-	w.epoch, w.end = context.WithCancel(context.Background())
-	w.mu.Unlock()
-}
+// The watch is an epoch.Watch: its epoch is done at the next change, so a
+// request's context follows it with context.AfterFunc.
 
 // cancelAtChange cancels ctx's child with errLeaderChanged when epoch ends;
 // the returned stop releases the child and its link to epoch.
@@ -70,8 +43,8 @@ func cancelAtChange(ctx, epoch context.Context) (context.Context, func()) {
 // watchLeader starts the watch: the stream's leader-elected advisories and
 // the connection's reconnects. It ends when the connection closes.
 func (s *Store) watchLeader() error {
-	w := newLeaderWatch()
-	sub, err := s.nc.Subscribe(advisoryLeaderElected+s.name, func(*nats.Msg) { w.changed() })
+	w := epoch.New()
+	sub, err := s.nc.Subscribe(advisoryLeaderElected+s.name, func(*nats.Msg) { w.Next() })
 	if err != nil {
 		return fmt.Errorf("eventstore: watch the stream's leader: %w", err)
 	}
@@ -83,7 +56,7 @@ func (s *Store) watchLeader() error {
 				sub.Unsubscribe()
 				return
 			}
-			w.changed()
+			w.Next()
 		}
 	}()
 	s.leader = w
@@ -93,7 +66,7 @@ func (s *Store) watchLeader() error {
 // request sends m and waits for the reply, giving up with errLeaderChanged
 // (wrapped with the context's error) when the leader changes first.
 func (s *Store) request(ctx context.Context, m *nats.Msg) (*nats.Msg, error) {
-	epoch := s.leader.current()
+	epoch := s.leader.Current()
 	if epoch == nil {
 		return s.nc.RequestMsgWithContext(ctx, m)
 	}
@@ -112,7 +85,7 @@ func (s *Store) request(ctx context.Context, m *nats.Msg) (*nats.Msg, error) {
 // otherwise wait out its whole timeout.
 func (s *Store) untilAnswered(ctx context.Context, fn func(context.Context) error) error {
 	for {
-		epoch := s.leader.current()
+		epoch := s.leader.Current()
 		if epoch == nil {
 			return fn(ctx)
 		}

@@ -33,7 +33,7 @@ func TestRequestGivesUpOnLeaderChange(t *testing.T) {
 		done <- err
 	}()
 	<-received // the request is out: the change comes after it
-	s.leader.changed()
+	s.leader.Next()
 	select {
 	case err := <-done:
 		if !errors.Is(err, errLeaderChanged) {
@@ -51,7 +51,7 @@ func TestRequestGivesUpOnLeaderChange(t *testing.T) {
 	err := s.untilAnswered(ctx, func(ctx context.Context) error {
 		calls++
 		if calls == 1 {
-			s.leader.changed()
+			s.leader.Next()
 			<-ctx.Done()
 			return ctx.Err()
 		}

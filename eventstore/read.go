@@ -136,7 +136,7 @@ func (s *Store) consume(ctx context.Context, start uint64, filter string, end ui
 	// Following, a leader change (or reconnect) recreates the consumer
 	// (see followCtx); captured before the consumer exists so that no
 	// change goes unnoticed.
-	epoch := s.leader.current()
+	epoch := s.leader.Current()
 	var cons jetstream.Consumer
 	err = s.untilAnswered(ctx, func(ctx context.Context) (err error) {
 		if end == 0 {

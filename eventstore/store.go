@@ -25,6 +25,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benefits-ledger/ledger/internal/epoch"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -89,7 +91,7 @@ type Store struct {
 	batchSem chan struct{}
 	// leader abandons append requests a leader change left unanswered
 	// (leader.go); nil for a read-only store.
-	leader *leaderWatch
+	leader *epoch.Watch
 	room   RoomCheck // nil: no check before an append (see WithRoomCheck)
 }
 

@@ -12,8 +12,9 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/benefits-ledger/ledger/internal/epoch"
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/ledger"
@@ -93,9 +94,12 @@ func runSubmit(e *env, args []string) int {
 	// submit is willing to resend, and a request in flight when it drops is
 	// resent at once: its answer can no longer come.
 	budget := &budget{total: *retryFor}
-	link := newLinkWatch()
+	// The link's epoch ends when the connection drops: nats.go keeps
+	// waiting for the answers of requests in flight (the subscription is
+	// restored on reconnect), but the server that was to answer is gone.
+	link := epoch.New()
 	nc, err := connectRetrying(e, &cf, budget, nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait),
-		nats.DisconnectErrHandler(link.disconnected))
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { link.Next() }))
 	if se := (*stopError)(nil); errors.As(err, &se) {
 		return stopped(se)
 	}
@@ -235,7 +239,7 @@ func connectRetrying(e *env, cf *clientFlags, b *budget, opts ...nats.Option) (*
 type sender struct {
 	nc     *nats.Conn
 	client *rpc.Client
-	link   *linkWatch
+	link   *epoch.Watch
 	budget *budget
 	stderr io.Writer
 }
@@ -366,7 +370,7 @@ func (s *sender) try(items []item) ([]ledger.LineResult, error) {
 func (s *sender) request(lines [][]byte, timeout time.Duration) ([]ledger.LineResult, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	defer context.AfterFunc(s.link.current(), func() { cancel(errLinkLost) })()
+	defer context.AfterFunc(s.link.Current(), func() { cancel(errLinkLost) })()
 	ctx, stop := context.WithTimeout(ctx, timeout)
 	defer stop()
 	results, err := s.client.Submit(ctx, lines)
@@ -386,38 +390,6 @@ func retryable(err error) bool {
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionClosed) ||
 		errors.Is(err, nats.ErrConnectionReconnecting)
-}
-
-// linkWatch tells requests in flight that the connection dropped: nats.go
-// keeps waiting for their answers (the subscription is restored on
-// reconnect), but the server that was to answer is gone.
-// A link is a context done at the next disconnection, so that a request
-// follows it with context.AfterFunc.
-type linkWatch struct {
-	mu   sync.Mutex
-	lost context.Context // done at the next disconnection, then replaced
-	end  context.CancelFunc
-}
-
-func newLinkWatch() *linkWatch {
-	w := &linkWatch{}
-	w.lost, w.end = context.WithCancel(context.Background())
-	return w
-}
-
-// current is done when the connection next drops.
-func (w *linkWatch) current() context.Context {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.lost
-}
-
-// disconnected is the connection's DisconnectErrHandler.
-func (w *linkWatch) disconnected(*nats.Conn, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.end()
-	w.lost, w.end = context.WithCancel(context.Background())
 }
 
 // item is one non-blank input line: its number, and its bytes, or, for a
