@@ -563,6 +563,71 @@ func TestAuditorReplaysTheStream(t *testing.T) {
 	}
 }
 
+// TestLedgerReaderConsumersOwned: a reading role's durable on the event
+// stream gets a name the other reading role cannot guess, so the auditor
+// can neither look up, pull from, ack on nor delete the admin's "pager" by
+// the name the admin asked for; the admin reads through it and deletes it
+// by that name.
+func TestLedgerReaderConsumersOwned(t *testing.T) {
+	l := start(t, Config{})
+	admin := connectAs(t, l, "admin")
+	var lines [][]byte
+	for _, st := range story("P-1") {
+		lines = append(lines, st.line)
+	}
+	if rs, err := rpcSubmit(admin, lines...); err != nil || !rs[len(rs)-1].OK {
+		t.Fatalf("setup: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ajs, err := jetstream.New(admin.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := jetstream.ConsumerConfig{Durable: "pager", AckPolicy: jetstream.AckExplicitPolicy}
+	own, err := ajs.CreateOrUpdateConsumer(ctx, auth.StreamName, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := own.CachedInfo().Name
+	if name == "pager" || !strings.HasSuffix(name, "_pager") {
+		t.Errorf("the durable is named %q: guessable", name)
+	}
+	aud := connectAs(t, l, "auditor")
+	djs, err := jetstream.New(aud.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := djs.Consumer(ctx, auth.StreamName, "pager"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Errorf("the auditor looked up the admin's durable by its name: %v", err)
+	}
+	short, stop := context.WithTimeout(ctx, 2*time.Second)
+	defer stop()
+	if m, err := aud.Conn.RequestWithContext(short, "$JS.API.CONSUMER.MSG.NEXT."+auth.StreamName+".pager", []byte(`{"batch":1,"no_wait":true}`)); err == nil && len(m.Data) > 0 {
+		t.Errorf("the auditor pulled from the admin's durable: %s", m.Data)
+	}
+	if err := djs.DeleteConsumer(ctx, auth.StreamName, "pager"); err == nil {
+		t.Error("the auditor deleted the admin's durable by its name")
+	}
+	again, err := ajs.CreateOrUpdateConsumer(ctx, auth.StreamName, cfg)
+	if err != nil || again.CachedInfo().Name != name {
+		t.Fatalf("the admin asked again for its durable: %v, %v", again, err)
+	}
+	m, err := again.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md, _ := m.Metadata(); md.Sequence.Stream != 1 {
+		t.Errorf("the admin's durable delivered seq %d first, want 1", md.Sequence.Stream)
+	}
+	if err := m.DoubleAck(ctx); err != nil {
+		t.Errorf("ack: %v", err)
+	}
+	if err := ajs.DeleteConsumer(ctx, auth.StreamName, "pager"); err != nil {
+		t.Errorf("the admin deleting its durable by the name it asked for: %v", err)
+	}
+}
+
 // TestAdminCanDoEverything: the admin submits every event type, queries,
 // verifies and rebuilds.
 func TestAdminCanDoEverything(t *testing.T) {

@@ -175,12 +175,13 @@ func (g *ReaderGate) create(ctx context.Context, m *nats.Msg, role auth.Role, st
 		g.refuse(m, kind, 400, jsErrBadRequest, err.Error())
 		return
 	}
-	if stream == auth.OutcomesStreamName {
-		// Pulls and inspections of OUTCOMES consumers reach JetStream
-		// directly, by name: the consumer gets a name no other role can
-		// guess (a keyed hash of role and name, then the one asked for).
-		// The client learns it from the reply, as clients do; asking again
-		// for the same name gives the same consumer.
+	{
+		// Pulls, acks and inspections of reader consumers (on OUTCOMES and
+		// on the event stream) reach JetStream directly, by name: the
+		// consumer gets a name no other role can guess (a keyed hash of
+		// role and name, then the one asked for). The client learns it
+		// from the reply, as clients do; asking again for the same name
+		// gives the same consumer.
 		owned, err := g.ownedName(ctx, role, name)
 		if err != nil {
 			g.refuse(m, kind, 503, 0, "unavailable: naming the consumer: "+err.Error())
@@ -262,12 +263,12 @@ func (g *ReaderGate) checkCreate(data []byte, stream, name string) (*createReque
 	return &req, nil
 }
 
-// outcomeNameTag is how many bytes of the keyed hash an OUTCOMES
-// consumer's name carries: 128 bits, beyond guessing.
+// outcomeNameTag is how many bytes of the keyed hash a reader consumer's
+// name carries: 128 bits, beyond guessing.
 const outcomeNameTag = 16
 
-// ownedName is the name the gate gives role's OUTCOMES consumer asked for
-// as name: a keyed hash of role and name, "_", and name (the key is the
+// ownedName is the name the gate gives role's consumer (on OUTCOMES or on
+// the event stream) asked for as name: a keyed hash of role and name, "_", and name (the key is the
 // cluster's, in auth.OutcomeNamesKV, so every ledger's gate names alike).
 func (g *ReaderGate) ownedName(ctx context.Context, role auth.Role, name string) (string, error) {
 	g.mu.Lock()
@@ -357,7 +358,7 @@ func (g *ReaderGate) release(role auth.Role, stream, name string) {
 // delete forwards a consumer delete request for a consumer the role holds.
 func (g *ReaderGate) delete(ctx context.Context, m *nats.Msg, role auth.Role, stream, name string) {
 	const kind = "consumer_delete"
-	if stream == auth.OutcomesStreamName {
+	{
 		// By the name the client asked for, or by the name it was given.
 		if owned, err := g.ownedName(ctx, role, name); err == nil && g.owns(ctx, role, stream, owned) {
 			name = owned
