@@ -15,18 +15,7 @@ import (
 // byte, as the RPC's ledger.policy answers it (every role may read it; the
 // dashboard draws the eras' thresholds from it).
 func (s *Server) policy(w http.ResponseWriter, r *http.Request, _ auth.Role) {
-	if values, err := queryValues(r); err != nil || len(values) > 0 {
-		s.fail(w, r, &domain.Error{Code: domain.CodeInvalidRequest, Msg: "policy takes no query parameters"})
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.set.QueryTimeout)
-	defer cancel()
-	b, err := s.cfg.Queries.PolicyFile(ctx)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, b)
+	s.noParams(w, r, "policy", s.cfg.Queries.PolicyFile)
 }
 
 // whatIf serves POST /v1/whatif: the body is the RPC's what-if request
