@@ -93,6 +93,21 @@ func checkRecordedInOrder(t *testing.T, s *server, partners, lines int, seqOf ma
 
 // acceptedSeqs checks submit results are accepted, numbered from 1 in
 // order, and records each line's id → sequence (offset: the input line of
+
+// checkOneSubmit checks one submit's --json output of the whole input:
+// one result per line, every line accepted, and the log holding them once,
+// in input order.
+func checkOneSubmit(t *testing.T, srv *server, out []string, partners, lines int) {
+	t.Helper()
+	rs := results(t, out)
+	if len(rs) != lines {
+		t.Fatalf("%d results for %d lines", len(rs), lines)
+	}
+	seqOf := map[string]uint64{}
+	acceptedSeqs(t, rs, partners, 0, seqOf)
+	checkRecordedInOrder(t, srv, partners, lines, seqOf)
+}
+
 // result 1, minus 1).
 func acceptedSeqs(t *testing.T, rs []ledger.LineResult, partners, offset int, seqOf map[string]uint64) {
 	t.Helper()
@@ -143,13 +158,7 @@ func TestSubmitOutageResendsInOrder(t *testing.T) {
 		t.Fatalf("submit exited %d; stderr:\n%s", code, &client.stderr)
 	}
 	t.Logf("killed at %d of %d lines; stderr:\n%s", at, lines, &client.stderr)
-	rs := results(t, client.lines)
-	if len(rs) != lines {
-		t.Fatalf("%d results for %d lines", len(rs), lines)
-	}
-	seqOf := map[string]uint64{}
-	acceptedSeqs(t, rs, partners, 0, seqOf)
-	checkRecordedInOrder(t, srv, partners, lines, seqOf)
+	checkOneSubmit(t, srv, client.lines, partners, lines)
 }
 
 // TestSubmitWaitsForLedgerAtStart starts a submit while no ledger listens
@@ -173,13 +182,7 @@ func TestSubmitWaitsForLedgerAtStart(t *testing.T) {
 		t.Fatalf("submit exited %d; stderr:\n%s", code, &client.stderr)
 	}
 	t.Logf("stderr:\n%s", &client.stderr)
-	seqOf := map[string]uint64{}
-	rs := results(t, client.lines)
-	if len(rs) != lines {
-		t.Fatalf("%d results for %d lines", len(rs), lines)
-	}
-	acceptedSeqs(t, rs, partners, 0, seqOf)
-	checkRecordedInOrder(t, srv, partners, lines, seqOf)
+	checkOneSubmit(t, srv, client.lines, partners, lines)
 }
 
 // TestSubmitStopsWithResumeLine: the ledger goes away mid-submit and stays
