@@ -11,7 +11,7 @@ import (
 )
 
 // benchEvents generates a realistic log and decides it with the pure Book.
-func benchEvents(b *testing.B, n int) []domain.Event {
+func benchEvents(b testing.TB, n int) []domain.Event {
 	b.Helper()
 	cfg := gen.Config{Events: n, Seed: 7}
 	book := domain.NewBook(domain.DefaultPolicy())

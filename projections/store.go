@@ -60,41 +60,59 @@ var ErrSchema = errors.New("projections: read model schema differs")
 
 // Store is an open read model file.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db       *bolt.DB
+	path     string
+	released *releaser // nil when ReleaseEvery(0)
 }
 
 // Option configures Open.
-type Option func(*bolt.Options)
+type Option func(*options)
+
+type options struct {
+	bolt    bolt.Options
+	release time.Duration
+}
 
 // NoSync skips fsync on commit: for rebuilding into a fresh file, which is
 // synced once at the end and discarded if the rebuild fails.
-func NoSync() Option { return func(o *bolt.Options) { o.NoSync = true } }
+func NoSync() Option { return func(o *options) { o.bolt.NoSync = true } }
 
 // ReadOnly opens the file for reading only (auditing a copy).
-func ReadOnly() Option { return func(o *bolt.Options) { o.ReadOnly = true } }
+func ReadOnly() Option { return func(o *options) { o.bolt.ReadOnly = true } }
+
+// ReleaseEvery sets how often the store hands the file's mapped pages back
+// to the kernel (see releaser; default releaseInterval). Zero never does:
+// every page a fold or a query touched then stays in the process's
+// resident set until the file is closed.
+func ReleaseEvery(d time.Duration) Option { return func(o *options) { o.release = max(d, 0) } }
 
 // Open opens (creating if needed) a read model file. It refuses a file of
 // another schema version with ErrSchema, and reports a damaged file as an
 // error, so the caller can rebuild from the log.
 func Open(path string, opts ...Option) (*Store, error) {
-	o := &bolt.Options{
-		Timeout:         5 * time.Second,
-		FreelistType:    bolt.FreelistMapType,
-		NoFreelistSync:  true,
-		InitialMmapSize: 64 << 20,
+	o := &options{
+		bolt: bolt.Options{
+			Timeout:         5 * time.Second,
+			FreelistType:    bolt.FreelistMapType,
+			NoFreelistSync:  true,
+			InitialMmapSize: 64 << 20,
+		},
+		release: releaseInterval,
 	}
 	for _, opt := range opts {
 		opt(o)
 	}
-	db, err := bolt.Open(path, 0o600, o)
+	db, err := bolt.Open(path, 0o600, &o.bolt)
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path}
-	if err := s.init(o.ReadOnly); err != nil {
+	if err := s.init(o.bolt.ReadOnly); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if o.release > 0 {
+		s.released = startReleaser(s, o.release)
 	}
 	return s, nil
 }
@@ -127,8 +145,11 @@ func (s *Store) init(readOnly bool) error {
 	})
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the file. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.released.stop()
+	return s.db.Close()
+}
 
 // Path is the file's path.
 func (s *Store) Path() string { return s.path }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/benefits-ledger/ledger/internal/bench"
@@ -64,8 +65,20 @@ func runBench(e *env, args []string) int {
 		r.Query.Raw.QPS, r.Query.Raw.P50ms, r.Query.Raw.P99ms, r.Query.Ratio, r.Query.P99Ratio)
 	fmt.Fprintf(t, "  … through a role's import\t%d/s\tp50 %.2f ms, p99 %.2f ms (the path queries take): %.2f× qps, %.2f× p99\n",
 		r.Query.RawImport.QPS, r.Query.RawImport.P50ms, r.Query.RawImport.P99ms, r.Query.ImportRatio, r.Query.ImportP99Ratio)
-	fmt.Fprintf(t, "peak RSS\t%d MB\t%d MB anonymous (heap, stacks); the rest is bbolt's mapped file pages\n", r.PeakRSSMB, r.PeakAnonMB)
+	fmt.Fprintf(t, "peak RSS\t%d MB\t%d MB anonymous (heap, stacks; by phase: %s), %d MB mapped file pages (the binary, the read models)\n",
+		r.PeakRSSMB, r.PeakAnonMB, phasePeaks(r.PeakAnonByPhaseMB), r.PeakFileMB)
 	fmt.Fprintf(t, "machine\t%s\t\n", r.Machine)
 	t.Flush()
 	return exitOK
+}
+
+// phasePeaks lists the phases' peaks in the order they run.
+func phasePeaks(m map[string]int64) string {
+	var out []string
+	for _, p := range []string{"ingest", "raw_fold", "read_decode", "projection", "rebuild", "query"} {
+		if v, ok := m[p]; ok {
+			out = append(out, fmt.Sprintf("%s %d", p, v))
+		}
+	}
+	return strings.Join(out, ", ")
 }

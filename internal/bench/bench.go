@@ -120,8 +120,14 @@ type Report struct {
 	Query      QueryStats `json:"query"`
 	PeakRSSMB  int64      `json:"peak_rss_mb"`  // VmHWM: includes the bbolt files' mapped pages
 	PeakAnonMB int64      `json:"peak_anon_mb"` // sampled RssAnon: heap and stacks
-	Rejected   int        `json:"rejected"`
-	Machine    string     `json:"machine"`
+	// PeakFileMB is the sampled peak of the mapped file pages (RssFile): the
+	// binary and the read-model files, whose pages the stores hand back to
+	// the kernel every half second.
+	PeakFileMB int64 `json:"peak_file_mb"`
+	// PeakAnonByPhaseMB is each measured phase's peak anonymous memory.
+	PeakAnonByPhaseMB map[string]int64 `json:"peak_anon_by_phase_mb"`
+	Rejected          int              `json:"rejected"`
+	Machine           string           `json:"machine"`
 
 	// The live read models after ingest: the file, the bytes in use by
 	// each top-level bucket, and the file per event.
@@ -211,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	resetPeakRSS()
-	anon := sampleAnon()
+	mem := sampleMemory()
 
 	l, err := app.Start(ctx, app.Config{DataDir: filepath.Join(dir, "ledger"), Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Clock: gcfg.Clock})
 	if err != nil {
@@ -223,6 +229,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	var ing Rate
 	var rejected int
 	cpu := cpuTime()
+	mem.enter("ingest")
 	err = cfg.profiled("ingest", func() (err error) { ing, rejected, err = ingest(ctx, l, log); return })
 	ing.CPUMicrosPerEvent = perEvent(cpuTime()-cpu, log.lines)
 	if err != nil {
@@ -251,6 +258,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	say("raw fold: ordered consumer → bbolt with checkpoint, no decoding…")
 	var rawFolded Rate
+	mem.enter("raw_fold")
 	err = cfg.profiled("raw_fold", func() (err error) { rawFolded, err = rawFold(ctx, l, dir); return })
 	if err != nil {
 		return r, fmt.Errorf("raw fold: %w", err)
@@ -258,6 +266,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	say("  %d events/s", rawFolded.EventsPerSec)
 	say("ordered read + decode of every event…")
 	var rd Rate
+	mem.enter("read_decode")
 	if err = cfg.profiled("read_decode", func() (err error) { rd, err = readDecode(ctx, l); return }); err != nil {
 		return r, fmt.Errorf("read and decode: %w", err)
 	}
@@ -265,6 +274,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	say("projection: the ledger's projector over the whole log, fresh read models…")
 	var proj Rate
 	cpu = cpuTime()
+	mem.enter("projection")
 	err = cfg.profiled("projection", func() (err error) { proj, err = projection(ctx, l, dir); return })
 	proj.CPUMicrosPerEvent = perEvent(cpuTime()-cpu, log.lines)
 	if err != nil {
@@ -275,6 +285,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	say("rebuild: a full rebuild of the read models…")
 	var rb Rate
 	cpu = cpuTime()
+	mem.enter("rebuild")
 	if err = cfg.profiled("rebuild", func() (err error) { rb, err = rebuild(ctx, l, dir); return }); err != nil {
 		return r, fmt.Errorf("rebuild: %w", err)
 	}
@@ -283,12 +294,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	say("  %d events/s (%.2f× raw fold, %.2f× read + decode)", r.Rebuild.EventsPerSec, r.Rebuild.Ratio, r.Rebuild.ReadDecodeRatio)
 
 	say("queries: tier and benefits over the RPC, %d clients, %s…", cfg.Clients, cfg.Queries)
+	mem.enter("query")
 	if err = cfg.profiled("query", func() (err error) { r.Query, err = queries(ctx, l, cfg.Clients, cfg.Queries, cfg.Seed); return }); err != nil {
 		return r, fmt.Errorf("queries: %w", err)
 	}
 	say("  %d queries/s, p50 %.2f ms, p99 %.2f ms (raw request/reply: %d/s, p99 %.2f ms; through a role's import: %d/s, p99 %.2f ms)",
 		r.Query.QPS, r.Query.P50ms, r.Query.P99ms, r.Query.Raw.QPS, r.Query.Raw.P99ms, r.Query.RawImport.QPS, r.Query.RawImport.P99ms)
-	r.PeakRSSMB, r.PeakAnonMB = peakRSSMB(), anon.peak()
+	r.PeakRSSMB = peakRSSMB()
+	r.PeakAnonMB, r.PeakFileMB, r.PeakAnonByPhaseMB = mem.peaks()
 	return r, nil
 }
 

@@ -74,7 +74,12 @@ func TestRunSmall(t *testing.T) {
 	if q.RawImport.QPS <= 0 || q.RawImport.P99ms < q.RawImport.P50ms || q.Ratio <= 0 || q.ImportRatio <= 0 || q.P99Ratio <= 0 || q.ImportP99Ratio <= 0 {
 		t.Errorf("query ceilings through the import and ratios: %+v", q)
 	}
-	if r.PeakRSSMB <= 0 || r.PeakAnonMB <= 0 || r.PeakAnonMB > r.PeakRSSMB {
-		t.Errorf("peak RSS %d MB, anonymous %d MB", r.PeakRSSMB, r.PeakAnonMB)
+	if r.PeakRSSMB <= 0 || r.PeakAnonMB <= 0 || r.PeakAnonMB > r.PeakRSSMB || r.PeakFileMB <= 0 {
+		t.Errorf("peak RSS %d MB, anonymous %d MB, file %d MB", r.PeakRSSMB, r.PeakAnonMB, r.PeakFileMB)
+	}
+	for _, phase := range []string{"ingest", "raw_fold", "read_decode", "projection", "rebuild", "query"} {
+		if v := r.PeakAnonByPhaseMB[phase]; v <= 0 || v > r.PeakAnonMB {
+			t.Errorf("phase %s: peak anonymous %d MB of %d overall", phase, v, r.PeakAnonMB)
+		}
 	}
 }

@@ -338,37 +338,65 @@ func procStatusMB(field string) int64 {
 	return -1
 }
 
-// anonSampler records the peak of the process's anonymous memory (RssAnon:
-// heap, stacks — not the file pages bbolt maps, which the kernel can drop
-// and reread), which the kernel does not track, by sampling it.
-type anonSampler struct {
-	stop chan struct{}
-	done chan int64
+// memSampler records, by sampling (the kernel keeps no peak of either), the
+// peak of the process's anonymous memory (RssAnon: heap and stacks — not the
+// file pages bbolt maps, which the kernel can drop and reread), overall and
+// per phase, and the peak of its mapped file pages (RssFile: the binary and
+// the read-model files).
+type memSampler struct {
+	mu       sync.Mutex
+	phase    string
+	byPhase  map[string]int64
+	anon     int64
+	file     int64
+	stop     chan struct{}
+	finished chan struct{}
 }
 
-func sampleAnon() *anonSampler {
-	a := &anonSampler{stop: make(chan struct{}), done: make(chan int64, 1)}
+func sampleMemory() *memSampler {
+	m := &memSampler{byPhase: map[string]int64{}, stop: make(chan struct{}), finished: make(chan struct{})}
+	m.sample()
 	go func() {
-		peak := procStatusMB("RssAnon:")
+		defer close(m.finished)
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
-			case <-a.stop:
-				a.done <- peak
+			case <-m.stop:
+				m.sample()
 				return
 			case <-t.C:
-				peak = max(peak, procStatusMB("RssAnon:"))
+				m.sample()
 			}
 		}
 	}()
-	return a
+	return m
 }
 
-// peak stops sampling and returns the peak in MB.
-func (a *anonSampler) peak() int64 {
-	close(a.stop)
-	return <-a.done
+func (m *memSampler) sample() {
+	anon, file := procStatusMB("RssAnon:"), procStatusMB("RssFile:")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.anon, m.file = max(m.anon, anon), max(m.file, file)
+	if m.phase != "" {
+		m.byPhase[m.phase] = max(m.byPhase[m.phase], anon)
+	}
+}
+
+// enter starts counting a phase's own peak (the previous phase's ends).
+func (m *memSampler) enter(phase string) {
+	m.sample()
+	m.mu.Lock()
+	m.phase = phase
+	m.mu.Unlock()
+	m.sample()
+}
+
+// peaks stops sampling and returns the peaks in MB.
+func (m *memSampler) peaks() (anon, file int64, byPhase map[string]int64) {
+	close(m.stop)
+	<-m.finished
+	return m.anon, m.file, m.byPhase
 }
 
 func machine() string {
