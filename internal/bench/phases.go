@@ -347,6 +347,7 @@ type memSampler struct {
 	mu       sync.Mutex
 	phase    string
 	byPhase  map[string]int64
+	fileBy   map[string]int64
 	anon     int64
 	file     int64
 	stop     chan struct{}
@@ -354,7 +355,7 @@ type memSampler struct {
 }
 
 func sampleMemory() *memSampler {
-	m := &memSampler{byPhase: map[string]int64{}, stop: make(chan struct{}), finished: make(chan struct{})}
+	m := &memSampler{byPhase: map[string]int64{}, fileBy: map[string]int64{}, stop: make(chan struct{}), finished: make(chan struct{})}
 	m.sample()
 	go func() {
 		defer close(m.finished)
@@ -380,6 +381,7 @@ func (m *memSampler) sample() {
 	m.anon, m.file = max(m.anon, anon), max(m.file, file)
 	if m.phase != "" {
 		m.byPhase[m.phase] = max(m.byPhase[m.phase], anon)
+		m.fileBy[m.phase] = max(m.fileBy[m.phase], file)
 	}
 }
 
@@ -392,11 +394,12 @@ func (m *memSampler) enter(phase string) {
 	m.sample()
 }
 
-// peaks stops sampling and returns the peaks in MB.
-func (m *memSampler) peaks() (anon, file int64, byPhase map[string]int64) {
+// peaks stops sampling and returns the peaks in MB: anonymous and file
+// pages overall, and each by phase.
+func (m *memSampler) peaks() (anon, file int64, anonBy, fileBy map[string]int64) {
 	close(m.stop)
 	<-m.finished
-	return m.anon, m.file, m.byPhase
+	return m.anon, m.file, m.byPhase, m.fileBy
 }
 
 func machine() string {
