@@ -57,6 +57,8 @@ func runBench(e *env, args []string) int {
 	fmt.Fprintf(t, "projection\t%d events/s\t%.2f× raw ordered consumer → bbolt (%d/s)\n", r.Projection.EventsPerSec, r.Projection.Ratio, r.Projection.RawEventsPerSec)
 	fmt.Fprintf(t, "\t\t%.2f× ordered read + decode (%d/s)\n", r.Projection.ReadDecodeRatio, r.Projection.ReadDecodeEventsPerSec)
 	fmt.Fprintf(t, "rebuild\t%d events/s\t%.2f× raw ordered consumer → bbolt, %.2f× read + decode\n", r.Rebuild.EventsPerSec, r.Rebuild.Ratio, r.Rebuild.ReadDecodeRatio)
+	fmt.Fprintf(t, "restore\t%d events/s\t%.1f× the rebuild: the backup (%d MB, written in %.2f s) restored into a new file in %.2f s\n",
+		r.Restore.EventsPerSec, r.Restore.RebuildRatio, r.Restore.Bytes>>20, r.Restore.BackupSeconds, r.Restore.RestoreSeconds)
 	fmt.Fprintf(t, "CPU per event\t%.1f µs ingest\t%.1f µs projection, %.1f µs rebuild (the whole process: server and bench clients included)\n",
 		r.Ingest.CPUMicrosPerEvent, r.Projection.CPUMicrosPerEvent, r.Rebuild.CPUMicrosPerEvent)
 	fmt.Fprintf(t, "read models\t%d MB\t%.1f bytes per event\n", r.ReadModelBytes>>20, r.ReadModelBytesPerEvent)
@@ -75,7 +77,7 @@ func runBench(e *env, args []string) int {
 // phasePeaks lists the phases' peaks in the order they run.
 func phasePeaks(m map[string]int64) string {
 	var out []string
-	for _, p := range []string{"ingest", "raw_fold", "read_decode", "projection", "rebuild", "query"} {
+	for _, p := range []string{"ingest", "raw_fold", "read_decode", "projection", "rebuild", "restore", "query"} {
 		if v, ok := m[p]; ok {
 			out = append(out, fmt.Sprintf("%s %d", p, v))
 		}

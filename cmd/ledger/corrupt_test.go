@@ -324,7 +324,7 @@ func TestDamagedReadModelsRebuiltAtStart(t *testing.T) {
 			s := startServerAt(t, data, freePort(t))
 			sameAsBaseline(t, s, b)
 			s.stop()
-			if log := serveLog(s); !strings.Contains(log, "read models unusable; rebuilding them from the log") {
+			if log := serveLog(s); !strings.Contains(log, "read models unusable; restoring or rebuilding them from the log") {
 				t.Errorf("serve did not report the damaged read models:\n%s", log)
 			}
 			if aside, _ := filepath.Glob(models + ".broken-*"); len(aside) != 1 {

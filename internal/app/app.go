@@ -70,6 +70,10 @@ type Config struct {
 	// queries and submissions, and publishes queue up for the ledgers that
 	// drain (`ledger serve --intake-drain=false`).
 	NoDrain bool
+	// BackupInterval is how often, at most, the read models' backup is
+	// replaced (backup.go): 0 is defaultBackupInterval, negative never
+	// (restores still use a backup another run wrote).
+	BackupInterval time.Duration
 }
 
 // Ledger is a running ledger.
@@ -87,6 +91,10 @@ type Ledger struct {
 	gate    *rpc.ReaderGate
 	http    *httpapi.Server
 	metrics *metrics.Metrics
+
+	backups       jetstream.ObjectStore // the read models' backup (backup.go)
+	backupsWG     sync.WaitGroup
+	cancelBackups context.CancelFunc
 
 	intake        *intake.Streams
 	drainer       *intake.Drainer
@@ -167,7 +175,14 @@ func (l *Ledger) start(ctx context.Context) error {
 	if l.es, err = l.openStream(ctx, js, append(streamOpts, cfg.StreamOpts...)); err != nil {
 		return err
 	}
-	models, err := openModels(modelsPath(cfg.DataDir), l.log)
+	stream, err := js.Stream(ctx, l.es.StreamName())
+	if err != nil {
+		return fmt.Errorf("event stream: %w", err)
+	}
+	if l.backups, err = openBackups(ctx, js, stream.CachedInfo().Config.Replicas); err != nil {
+		return err
+	}
+	models, err := l.openModels(ctx, modelsPath(cfg.DataDir))
 	if err != nil {
 		return err
 	}
@@ -220,7 +235,27 @@ func (l *Ledger) start(ctx context.Context) error {
 		l.startDrainer()
 	}
 	l.metrics.EnableIntakeFunc(l.intakeGauges)
+	l.startBackups()
 	return l.startHTTP()
+}
+
+// startBackups runs runBackups until Close (not when BackupInterval is
+// negative).
+func (l *Ledger) startBackups() {
+	interval := l.cfg.BackupInterval
+	if interval < 0 {
+		return
+	}
+	if interval == 0 {
+		interval = defaultBackupInterval
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancelBackups = cancel
+	l.backupsWG.Add(1)
+	go func() {
+		defer l.backupsWG.Done()
+		l.runBackups(ctx, interval)
+	}()
 }
 
 // catchUp waits for the projector to fold the log up to last, reporting
@@ -244,29 +279,35 @@ func (l *Ledger) catchUp(ctx context.Context, last uint64) error {
 	}
 }
 
-// openModels opens the read models, starting a fresh file (to be rebuilt from
-// the log) when the existing one is of another schema or damaged. The file is
-// checked through first (projections.Check): bbolt itself crashes the
-// process on a truncated or garbled file instead of reporting it.
-func openModels(path string, log *slog.Logger) (*projections.Store, error) {
-	err := projections.Check(path)
-	if errors.Is(err, projections.ErrInUse) {
-		return nil, err // another ledger has it open: not ours to move aside
-	}
-	if err == nil {
-		var s *projections.Store
-		if s, err = projections.Open(path); err == nil {
-			return s, nil
+// openModels opens the read models. When there is no file (a new replica, a
+// lost disk) or the existing one is of another schema or damaged (moved
+// aside), it restores the backup if one can be trusted for this log
+// (backup.go), else starts a fresh file; the projector then folds the log
+// from the file's checkpoint. The file is checked through first
+// (projections.Check): bbolt itself crashes the process on a truncated or
+// garbled file instead of reporting it.
+func (l *Ledger) openModels(ctx context.Context, path string) (*projections.Store, error) {
+	_, statErr := os.Stat(path)
+	if statErr == nil {
+		err := projections.Check(path)
+		if errors.Is(err, projections.ErrInUse) {
+			return nil, err // another ledger has it open: not ours to move aside
 		}
+		if err == nil {
+			var s *projections.Store
+			if s, err = projections.Open(path); err == nil {
+				return s, nil
+			}
+		}
+		aside := fmt.Sprintf("%s.broken-%d", path, time.Now().Unix())
+		l.log.Warn("read models unusable; restoring or rebuilding them from the log", "path", path, "err", err, "moved_to", aside)
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, fmt.Errorf("%w (and cannot move it aside: %v)", err, rerr)
+		}
+	} else if !errors.Is(statErr, os.ErrNotExist) {
+		return nil, fmt.Errorf("read models: %w", statErr)
 	}
-	if _, statErr := os.Stat(path); statErr != nil {
-		return nil, err
-	}
-	aside := fmt.Sprintf("%s.broken-%d", path, time.Now().Unix())
-	log.Warn("read models unusable; rebuilding them from the log", "path", path, "err", err, "moved_to", aside)
-	if rerr := os.Rename(path, aside); rerr != nil {
-		return nil, fmt.Errorf("%w (and cannot move it aside: %v)", err, rerr)
-	}
+	l.restoreModels(ctx, path)
 	return projections.Open(path)
 }
 
@@ -338,6 +379,10 @@ func (l *Ledger) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
 		l.stopHTTP()
+		if l.cancelBackups != nil {
+			l.cancelBackups()
+			l.backupsWG.Wait()
+		}
 		l.stopDrainer()
 		if l.rpc != nil {
 			l.rpc.Stop()

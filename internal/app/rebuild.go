@@ -32,7 +32,7 @@ func removeTemps(data string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	paths = append(paths, nextModelsPath(data))
+	paths = append(paths, nextModelsPath(data), restoreTemp(data))
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err != nil {
 			continue
@@ -50,7 +50,7 @@ func (l *Ledger) adminBusy(what string) error {
 	if l.adminMu.TryLock() {
 		return nil
 	}
-	return &domain.Error{Code: domain.CodeBusy, Msg: what + " refused: a rebuild or verify is already running on this ledger (one at a time); retry when it is done"}
+	return &domain.Error{Code: domain.CodeBusy, Msg: what + " refused: a rebuild, verify or backup is already running on this ledger (one at a time); retry when it is done"}
 }
 
 // Verify rebuilds the read models in a temporary file and compares them with

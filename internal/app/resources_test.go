@@ -114,6 +114,9 @@ func TestLeftoverTempFilesRemovedAtStart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(tmp, "rebuilt.db"), []byte("half a rebuild"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(restoreTemp(dir), []byte("half a restore"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	l = start(t, Config{DataDir: dir})
 	noTemps(t, dir)
@@ -122,15 +125,17 @@ func TestLeftoverTempFilesRemovedAtStart(t *testing.T) {
 	}
 }
 
-// noTemps fails if a rebuild's or verify's temporary file is in dir.
+// noTemps fails if a rebuild's, verify's or restore's temporary file is in dir.
 func noTemps(t *testing.T, dir string) {
 	t.Helper()
 	left, err := filepath.Glob(filepath.Join(dir, verifyTempPattern))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Lstat(nextModelsPath(dir)); err == nil {
-		left = append(left, nextModelsPath(dir))
+	for _, p := range []string{nextModelsPath(dir), restoreTemp(dir)} {
+		if _, err := os.Lstat(p); err == nil {
+			left = append(left, p)
+		}
 	}
 	if len(left) > 0 {
 		t.Fatalf("temporary files left: %v", left)

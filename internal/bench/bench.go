@@ -68,6 +68,22 @@ type Rate struct {
 	ReadDecodeRatio        float64 `json:"read_decode_ratio,omitempty"`
 }
 
+// RestoreStats are the backup phase's figures: the read models' backup
+// written to JetStream's object store, then restored into a new file as a
+// start without read models does (the object's SHA-256, the file's
+// structure and the log's record at its checkpoint checked), next to the
+// full rebuild of the same log.
+type RestoreStats struct {
+	Bytes          int64   `json:"bytes"`
+	BackupSeconds  float64 `json:"backup_seconds"`
+	RestoreSeconds float64 `json:"restore_seconds"`
+	// EventsPerSec is the events the restored file holds per second of
+	// restore; RebuildRatio is that over the rebuild's rate: how much
+	// faster a recovery from the backup is than folding the whole log.
+	EventsPerSec int64   `json:"events_per_s"`
+	RebuildRatio float64 `json:"rebuild_ratio"`
+}
+
 // QueryStats are the query phase's figures.
 type QueryStats struct {
 	Clients int     `json:"clients"`
@@ -112,14 +128,15 @@ type Latency struct {
 
 // Report is the bench document.
 type Report struct {
-	Events     int        `json:"events"`
-	Partners   int        `json:"partners"`
-	Ingest     Rate       `json:"ingest"`
-	Projection Rate       `json:"projection"`
-	Rebuild    Rate       `json:"rebuild"`
-	Query      QueryStats `json:"query"`
-	PeakRSSMB  int64      `json:"peak_rss_mb"`  // VmHWM: includes the bbolt files' mapped pages
-	PeakAnonMB int64      `json:"peak_anon_mb"` // sampled RssAnon: heap and stacks
+	Events     int          `json:"events"`
+	Partners   int          `json:"partners"`
+	Ingest     Rate         `json:"ingest"`
+	Projection Rate         `json:"projection"`
+	Rebuild    Rate         `json:"rebuild"`
+	Restore    RestoreStats `json:"restore"`
+	Query      QueryStats   `json:"query"`
+	PeakRSSMB  int64        `json:"peak_rss_mb"`  // VmHWM: includes the bbolt files' mapped pages
+	PeakAnonMB int64        `json:"peak_anon_mb"` // sampled RssAnon: heap and stacks
 	// PeakFileMB is the sampled peak of the mapped file pages (RssFile): the
 	// binary and the read-model files, whose pages the stores hand back to
 	// the kernel every half second.
@@ -221,7 +238,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	resetPeakRSS()
 	mem := sampleMemory()
 
-	l, err := app.Start(ctx, app.Config{DataDir: filepath.Join(dir, "ledger"), Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Clock: gcfg.Clock})
+	// No periodic backup: the restore phase writes one, measured.
+	l, err := app.Start(ctx, app.Config{DataDir: filepath.Join(dir, "ledger"), Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Clock: gcfg.Clock,
+		BackupInterval: -1})
 	if err != nil {
 		return Report{}, err
 	}
@@ -291,6 +310,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rb.CPUMicrosPerEvent = perEvent(cpuTime()-cpu, log.lines)
 	r.Rebuild = rb.vs(rawFolded).vsReadDecode(rd)
 	say("  %d events/s (%.2f× raw fold, %.2f× read + decode)", r.Rebuild.EventsPerSec, r.Rebuild.Ratio, r.Rebuild.ReadDecodeRatio)
+	say("backup and restore: the read models to JetStream's object store and back into a new file…")
+	mem.enter("restore")
+	if r.Restore, err = backupRestore(ctx, l, dir); err != nil {
+		return r, fmt.Errorf("backup and restore: %w", err)
+	}
+	r.Restore.RebuildRatio = ratioOf(float64(r.Restore.EventsPerSec), float64(r.Rebuild.EventsPerSec))
+	say("  backup %d bytes in %.2f s; restore %.2f s (%d events/s, %.1f× the rebuild)", r.Restore.Bytes, r.Restore.BackupSeconds,
+		r.Restore.RestoreSeconds, r.Restore.EventsPerSec, r.Restore.RebuildRatio)
 
 	say("queries: tier and benefits over the RPC, %d clients, %s…", cfg.Clients, cfg.Queries)
 	mem.enter("query")

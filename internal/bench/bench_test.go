@@ -77,7 +77,10 @@ func TestRunSmall(t *testing.T) {
 	if r.PeakRSSMB <= 0 || r.PeakAnonMB <= 0 || r.PeakAnonMB > r.PeakRSSMB || r.PeakFileMB <= 0 {
 		t.Errorf("peak RSS %d MB, anonymous %d MB, file %d MB", r.PeakRSSMB, r.PeakAnonMB, r.PeakFileMB)
 	}
-	for _, phase := range []string{"ingest", "raw_fold", "read_decode", "projection", "rebuild", "query"} {
+	if rs := r.Restore; rs.Bytes != r.ReadModelBytes || rs.BackupSeconds <= 0 || rs.RestoreSeconds <= 0 || rs.EventsPerSec <= 0 || rs.RebuildRatio <= 0 {
+		t.Errorf("restore: %+v, want the read models' %d bytes backed up and restored", rs, r.ReadModelBytes)
+	}
+	for _, phase := range []string{"ingest", "raw_fold", "read_decode", "projection", "rebuild", "restore", "query"} {
 		if v := r.PeakAnonByPhaseMB[phase]; v <= 0 || v > r.PeakAnonMB {
 			t.Errorf("phase %s: peak anonymous %d MB of %d overall", phase, v, r.PeakAnonMB)
 		}

@@ -232,6 +232,25 @@ func rebuild(ctx context.Context, l *app.Ledger, dir string) (Rate, error) {
 	return rate(int(d.Checkpoint), time.Since(start)), nil
 }
 
+// backupRestore writes the live read models' backup and restores it into a
+// new file.
+func backupRestore(ctx context.Context, l *app.Ledger, dir string) (RestoreStats, error) {
+	b, err := l.Backup(ctx)
+	if err != nil {
+		return RestoreStats{}, err
+	}
+	path := filepath.Join(dir, "restored.db")
+	defer os.Remove(path)
+	start := time.Now()
+	cp, err := l.RestoreBackup(ctx, path)
+	if err != nil {
+		return RestoreStats{}, err
+	}
+	took := time.Since(start)
+	return RestoreStats{Bytes: b.Bytes, BackupSeconds: b.Took.Seconds(), RestoreSeconds: took.Seconds(),
+		EventsPerSec: rate(int(cp), took).EventsPerSec}, nil
+}
+
 // queries runs tier and benefits queries over the RPC from concurrent
 // clients, each on its own connection, for random partners and instants.
 func queries(ctx context.Context, l *app.Ledger, clients int, dur time.Duration, seed int64) (QueryStats, error) {

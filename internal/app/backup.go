@@ -1,0 +1,270 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/benefits-ledger/ledger/projections"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The read models' backup: a copy of the bbolt file and the checkpoint it
+// holds, kept in a JetStream object store beside the log (same account,
+// same replicas; no role can reach it). A ledger whose read-model file is
+// missing or unusable — a new replica, a lost or damaged disk — restores
+// the backup and folds only the log after its checkpoint, instead of the
+// whole log. The backup is derived data: it is trusted only when its schema
+// is this build's, the object store's SHA-256 of it checks, the file passes
+// projections.Check, and the log still holds, at the backup's checkpoint,
+// the very record the backup was taken after (its SHA-256 is in the
+// backup's metadata: a log that was replaced or reset does not match).
+// Anything else falls back to the full fold. `ledger verify` and `replay`
+// always fold the whole log.
+const (
+	backupBucket = "LEDGER_MODELS"
+	backupObject = "readmodels"
+
+	metaCheckpoint = "checkpoint"
+	metaSchema     = "schema"
+	metaLastSHA256 = "last_sha256" // of the data of the record at the checkpoint
+
+	// defaultBackupInterval is how often, at most, the ledger replaces the
+	// backup: each one writes the whole file (a few hundred bytes per
+	// event) to JetStream, so it is not done per batch; what a restore
+	// then folds is at most this interval's events on top of the backup.
+	defaultBackupInterval = 10 * time.Minute
+	// backupMinEvents is how far the read models must have moved since the
+	// last backup for a new one to be worth writing.
+	backupMinEvents = 10_000
+)
+
+// restoreTemp is where a restore writes the backup before it is checked and
+// renamed into place (removed at start if a restore was interrupted).
+func restoreTemp(data string) string { return filepath.Join(data, "readmodels.db.restore") }
+
+// openBackups creates (or updates) the backup's object store.
+func openBackups(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.ObjectStore, error) {
+	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      backupBucket,
+		Description: "benefits ledger: the latest copy of the read models, restored instead of folding the whole log",
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read-model backup store: %w", err)
+	}
+	return obs, nil
+}
+
+// BackupReport says what a backup wrote.
+type BackupReport struct {
+	Checkpoint uint64        `json:"checkpoint"`
+	Bytes      int64         `json:"bytes"`
+	Took       time.Duration `json:"took"`
+}
+
+// Backup replaces the read models' backup with a copy of the live read
+// models now. It takes the admin slot (one rebuild, verify or backup at a
+// time: busy otherwise). Errors: the store's or JetStream's, a log that
+// does not hold the checkpoint, or storage without room for the copy
+// (natsserver.RoomFor): the backup is then skipped and the previous one
+// stays.
+func (l *Ledger) Backup(ctx context.Context) (BackupReport, error) {
+	if err := l.adminBusy("backup"); err != nil {
+		return BackupReport{}, err
+	}
+	defer l.adminMu.Unlock()
+	return l.backup(ctx)
+}
+
+func (l *Ledger) backup(ctx context.Context) (BackupReport, error) {
+	start := time.Now()
+	c, err := l.models.Load().Copy()
+	if err != nil {
+		return BackupReport{}, err
+	}
+	defer c.Close()
+	cp, size := c.Checkpoint(), c.Size()
+	if cp == 0 {
+		return BackupReport{}, errors.New("backup: the read models hold no event yet")
+	}
+	if l.srv != nil {
+		if err := l.srv.RoomFor(size); err != nil {
+			return BackupReport{}, fmt.Errorf("backup skipped: %w", err)
+		}
+	}
+	rec, err := l.es.GetMsg(ctx, cp)
+	if err != nil {
+		return BackupReport{}, fmt.Errorf("backup: the record at the checkpoint: %w", err)
+	}
+	sum := sha256.Sum256(rec.Data)
+	meta := jetstream.ObjectMeta{
+		Name:        backupObject,
+		Description: "read models at checkpoint " + strconv.FormatUint(cp, 10),
+		Metadata: map[string]string{
+			metaCheckpoint: strconv.FormatUint(cp, 10),
+			metaSchema:     strconv.Itoa(projections.SchemaVersion),
+			metaLastSHA256: hex.EncodeToString(sum[:]),
+		},
+	}
+	pr, pw := io.Pipe()
+	copied := make(chan error, 1)
+	go func() {
+		_, err := c.WriteTo(pw)
+		pw.CloseWithError(err)
+		copied <- err
+	}()
+	_, err = l.backups.Put(ctx, meta, pr)
+	pr.CloseWithError(errors.New("backup: upload ended")) // unblocks the copy if the upload stopped early
+	if cerr := <-copied; err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return BackupReport{}, fmt.Errorf("backup: %w", err)
+	}
+	r := BackupReport{Checkpoint: cp, Bytes: size, Took: time.Since(start)}
+	l.log.Info("read models backed up", "checkpoint", cp, "bytes", size, "took", r.Took.Round(time.Millisecond))
+	return r, nil
+}
+
+// runBackups replaces the backup every interval once the read models have
+// moved backupMinEvents past it, until ctx ends. A backup that fails is
+// logged and tried again the next interval.
+func (l *Ledger) runBackups(ctx context.Context, interval time.Duration) {
+	var last uint64
+	if info, err := l.backups.GetInfo(ctx, backupObject); err == nil {
+		last, _ = strconv.ParseUint(info.Metadata[metaCheckpoint], 10, 64)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if l.proj.Checkpoint() < last+backupMinEvents || !l.adminMu.TryLock() {
+			continue // not worth one yet, or a rebuild or verify is running
+		}
+		r, err := l.backup(ctx)
+		l.adminMu.Unlock()
+		if err != nil {
+			if ctx.Err() == nil {
+				l.log.Warn("read-model backup failed; the previous one stays", "err", err)
+			}
+			continue
+		}
+		last = r.Checkpoint
+	}
+}
+
+// restoreModels writes the backup to path, which must not exist, when one
+// can be trusted for this log (see the package comment above), and returns
+// the checkpoint it holds. ok is false, with the reason logged, when there
+// is no usable backup: the caller then folds the whole log.
+func (l *Ledger) restoreModels(ctx context.Context, path string) (checkpoint uint64, ok bool) {
+	start := time.Now()
+	cp, err := l.RestoreBackup(ctx, path)
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrObjectNotFound) {
+			l.log.Warn("read-model backup not used; folding the whole log", "err", err)
+		}
+		return 0, false
+	}
+	l.log.Info("read models restored from their backup; folding the log after it", "checkpoint", cp,
+		"took", time.Since(start).Round(time.Millisecond))
+	return cp, true
+}
+
+// RestoreBackup writes the backup to path (which must not exist), checked
+// as a start checks it, and returns the checkpoint it holds: what a start
+// without read models does, for measuring it. Errors say why the backup
+// cannot be trusted (jetstream.ErrObjectNotFound when there is none).
+func (l *Ledger) RestoreBackup(ctx context.Context, path string) (uint64, error) {
+	cp, err := l.fetchBackup(ctx, path)
+	if err != nil {
+		os.Remove(restoreTemp(l.cfg.DataDir))
+	}
+	return cp, err
+}
+
+func (l *Ledger) fetchBackup(ctx context.Context, path string) (uint64, error) {
+	res, err := l.backups.Get(ctx, backupObject)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Close()
+	info, err := res.Info()
+	if err != nil {
+		return 0, err
+	}
+	if v := info.Metadata[metaSchema]; v != strconv.Itoa(projections.SchemaVersion) {
+		return 0, fmt.Errorf("the backup has read-model schema %q, this build reads %d", v, projections.SchemaVersion)
+	}
+	cp, err := strconv.ParseUint(info.Metadata[metaCheckpoint], 10, 64)
+	if err != nil || cp == 0 {
+		return 0, fmt.Errorf("the backup's checkpoint %q", info.Metadata[metaCheckpoint])
+	}
+	rec, err := l.es.GetMsg(ctx, cp)
+	if err != nil {
+		return 0, fmt.Errorf("the log does not hold the backup's checkpoint %d: %w", cp, err)
+	}
+	if sum := sha256.Sum256(rec.Data); hex.EncodeToString(sum[:]) != info.Metadata[metaLastSHA256] {
+		return 0, fmt.Errorf("the log's record at the backup's checkpoint %d is not the one the backup was taken after: another log", cp)
+	}
+	tmp := restoreTemp(l.cfg.DataDir)
+	if err := writeFileSynced(tmp, res); err != nil { // the object store checks the SHA-256 at the end
+		return 0, err
+	}
+	if err := projections.Check(tmp); err != nil {
+		return 0, err
+	}
+	s, err := projections.Open(tmp, projections.ReleaseEvery(0))
+	if err != nil {
+		return 0, err
+	}
+	got, err := s.Checkpoint()
+	s.Close()
+	if err != nil || got != cp {
+		return 0, fmt.Errorf("the backup file holds checkpoint %d, its metadata says %d (%v)", got, cp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, err
+	}
+	return cp, syncDir(filepath.Dir(path))
+}
+
+// writeFileSynced copies r into a new file at path and fsyncs it.
+func writeFileSynced(path string, r io.Reader) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncDir fsyncs a directory, making a rename in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
