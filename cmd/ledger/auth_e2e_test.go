@@ -131,6 +131,13 @@ func TestCLIRoles(t *testing.T) {
 	if out, errs, code := s.as("admin", nil, "rebuild"); code != exitOK {
 		t.Errorf("admin rebuild: exit %d: %s %s", code, out, errs)
 	}
+	// So is the backup.
+	if _, errs, code := s.as("auditor", nil, "backup"); code == exitOK || !strings.Contains(errs, "may not call ledger.backup") {
+		t.Errorf("auditor backup: exit %d: %s", code, errs)
+	}
+	if out, errs, code := s.as("admin", nil, "backup"); code != exitOK || !strings.Contains(out, "read models backed up at sequence") {
+		t.Errorf("admin backup: exit %d: %s %s", code, out, errs)
+	}
 	for _, r := range auth.Roles() {
 		if out, errs, code := s.as(string(r), nil, "stats", "--json"); code != exitOK {
 			t.Errorf("%s stats: exit %d: %s %s", r, code, out, errs)

@@ -68,6 +68,7 @@ func commands() map[string]command {
 		"verify":    {"compare the live read models with a rebuild from the log; --log: check the log's chain", runVerify},
 		"chain":     {"the head of the log's tamper-evidence chain, to write down", runChain},
 		"rebuild":   {"rebuild the live read models from the log and swap them in", runRebuild},
+		"backup":    {"replace the read models' backup (what a start without read models restores) now", runBackup},
 		"policy":    {"show the live policy file, or check one (show | check FILE)", runPolicy},
 		"whatif":    {"what would change for every partner under another policy", runWhatIf},
 		"export":    {"every partner's tier at an instant, or every held-tier change (tiers | history), as CSV or NDJSON", runExport},
@@ -104,7 +105,7 @@ func run(e *env, args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ledger COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"serve", "submit", "publish", "outcomes", "intake", "tier", "benefits", "history", "audit", "attention", "stats", "policy", "whatif", "export", "replay", "verify", "chain", "rebuild", "bench", "demo", "version"} {
+	for _, name := range []string{"serve", "submit", "publish", "outcomes", "intake", "tier", "benefits", "history", "audit", "attention", "stats", "policy", "whatif", "export", "replay", "verify", "chain", "rebuild", "backup", "bench", "demo", "version"} {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands()[name].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'ledger COMMAND -h' for a command's flags")

@@ -647,7 +647,7 @@ func TestAdminCanDoEverything(t *testing.T) {
 			t.Errorf("admin %s: %v", ep, err)
 		}
 	}
-	for _, ep := range []string{rpc.EndpointVerify, rpc.EndpointRebuild} {
+	for _, ep := range []string{rpc.EndpointVerify, rpc.EndpointRebuild, rpc.EndpointBackup} {
 		if _, err := c.Call(ctx, ep, nil); err != nil {
 			t.Errorf("admin %s: %v", ep, err)
 		}
@@ -706,8 +706,10 @@ func TestEveryRoleQueries(t *testing.T) {
 				}
 			}
 			if r != auth.Admin {
-				if _, err := c.Call(ctx, rpc.EndpointRebuild, nil); domain.CodeOf(err) != domain.CodeForbidden {
-					t.Errorf("rebuild: %v, want forbidden", err)
+				for _, ep := range []string{rpc.EndpointRebuild, rpc.EndpointBackup} {
+					if _, err := c.Call(ctx, ep, nil); domain.CodeOf(err) != domain.CodeForbidden {
+						t.Errorf("%s: %v, want forbidden", ep, err)
+					}
 				}
 			}
 		})
@@ -730,7 +732,7 @@ func TestRoleModelCoversEveryEndpoint(t *testing.T) {
 	if err := json.Unmarshal(msg.Data, &info); err != nil {
 		t.Fatal(err)
 	}
-	known := append(slices.Clone(auth.QuerySubjects), auth.SubjectSubmit, auth.SubjectSubmit+".*", auth.SubjectVerify, auth.SubjectRebuild)
+	known := append(slices.Clone(auth.QuerySubjects), auth.SubjectSubmit, auth.SubjectSubmit+".*", auth.SubjectVerify, auth.SubjectRebuild, auth.SubjectBackup)
 	known = append(known, auth.ScanSubjects...)
 	for _, ep := range info.Endpoints {
 		if !slices.Contains(known, ep.Subject) {

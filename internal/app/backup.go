@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/benefits-ledger/ledger/internal/ledger"
 	"github.com/benefits-ledger/ledger/projections"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -64,46 +65,39 @@ func openBackups(ctx context.Context, js jetstream.JetStream, replicas int) (jet
 	return obs, nil
 }
 
-// BackupReport says what a backup wrote.
-type BackupReport struct {
-	Checkpoint uint64        `json:"checkpoint"`
-	Bytes      int64         `json:"bytes"`
-	Took       time.Duration `json:"took"`
-}
-
 // Backup replaces the read models' backup with a copy of the live read
 // models now. It takes the admin slot (one rebuild, verify or backup at a
 // time: busy otherwise). Errors: the store's or JetStream's, a log that
 // does not hold the checkpoint, or storage without room for the copy
 // (natsserver.RoomFor): the backup is then skipped and the previous one
 // stays.
-func (l *Ledger) Backup(ctx context.Context) (BackupReport, error) {
+func (l *Ledger) Backup(ctx context.Context) (ledger.BackupReport, error) {
 	if err := l.adminBusy("backup"); err != nil {
-		return BackupReport{}, err
+		return ledger.BackupReport{}, err
 	}
 	defer l.adminMu.Unlock()
 	return l.backup(ctx)
 }
 
-func (l *Ledger) backup(ctx context.Context) (BackupReport, error) {
+func (l *Ledger) backup(ctx context.Context) (ledger.BackupReport, error) {
 	start := time.Now()
 	c, err := l.models.Load().Copy()
 	if err != nil {
-		return BackupReport{}, err
+		return ledger.BackupReport{}, err
 	}
 	defer c.Close()
 	cp, size := c.Checkpoint(), c.Size()
 	if cp == 0 {
-		return BackupReport{}, errors.New("backup: the read models hold no event yet")
+		return ledger.BackupReport{}, errors.New("backup: the read models hold no event yet")
 	}
 	if l.srv != nil {
 		if err := l.srv.RoomFor(size); err != nil {
-			return BackupReport{}, fmt.Errorf("backup skipped: %w", err)
+			return ledger.BackupReport{}, fmt.Errorf("backup skipped: %w", err)
 		}
 	}
 	rec, err := l.es.GetMsg(ctx, cp)
 	if err != nil {
-		return BackupReport{}, fmt.Errorf("backup: the record at the checkpoint: %w", err)
+		return ledger.BackupReport{}, fmt.Errorf("backup: the record at the checkpoint: %w", err)
 	}
 	sum := sha256.Sum256(rec.Data)
 	meta := jetstream.ObjectMeta{
@@ -128,10 +122,11 @@ func (l *Ledger) backup(ctx context.Context) (BackupReport, error) {
 		err = cerr
 	}
 	if err != nil {
-		return BackupReport{}, fmt.Errorf("backup: %w", err)
+		return ledger.BackupReport{}, fmt.Errorf("backup: %w", err)
 	}
-	r := BackupReport{Checkpoint: cp, Bytes: size, Took: time.Since(start)}
-	l.log.Info("read models backed up", "checkpoint", cp, "bytes", size, "took", r.Took.Round(time.Millisecond))
+	took := time.Since(start)
+	r := ledger.BackupReport{Checkpoint: cp, Bytes: size, Millis: took.Milliseconds()}
+	l.log.Info("read models backed up", "checkpoint", cp, "bytes", size, "took", took.Round(time.Millisecond))
 	return r, nil
 }
 

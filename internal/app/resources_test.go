@@ -192,8 +192,8 @@ func TestVerifyTempFilesRemoved(t *testing.T) {
 	}
 }
 
-// TestAdminOneAtATime: while a rebuild or verify runs, another rebuild or
-// verify is answered busy at once (six verifies at once grew the data
+// TestAdminOneAtATime: while a rebuild, verify or backup runs, another one
+// is answered busy at once (six verifies at once grew the data
 // directory from 191 to 689 MB), on the wire too; afterwards they run.
 func TestAdminOneAtATime(t *testing.T) {
 	l := start(t, Config{})
@@ -203,7 +203,7 @@ func TestAdminOneAtATime(t *testing.T) {
 	if err := l.adminBusy("a test's verify"); err != nil { // the one slot: as a running verify holds it
 		t.Fatal(err)
 	}
-	for _, ep := range []string{rpc.EndpointVerify, rpc.EndpointRebuild} {
+	for _, ep := range []string{rpc.EndpointVerify, rpc.EndpointRebuild, rpc.EndpointBackup} {
 		ctx, cancel := context.WithTimeout(ctxT(t), time.Minute)
 		_, err := c.Call(ctx, ep, nil)
 		cancel()
@@ -213,7 +213,7 @@ func TestAdminOneAtATime(t *testing.T) {
 		t.Logf("%s: %v", ep, err)
 	}
 	l.adminMu.Unlock()
-	for _, ep := range []string{rpc.EndpointVerify, rpc.EndpointRebuild} {
+	for _, ep := range []string{rpc.EndpointVerify, rpc.EndpointRebuild, rpc.EndpointBackup} {
 		if _, err := c.Call(ctxT(t), ep, nil); err != nil {
 			t.Fatalf("%s alone: %v", ep, err)
 		}

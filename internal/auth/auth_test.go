@@ -118,7 +118,7 @@ func TestPermissions(t *testing.T) {
 				t.Errorf("%s publish %s: %v", r, subj, !reads)
 			}
 		}
-		if may(p, SubjectRebuild) != (r == Admin) || may(p, SubjectVerify) != reads {
+		if may(p, SubjectRebuild) != (r == Admin) || may(p, SubjectBackup) != (r == Admin) || may(p, SubjectVerify) != reads {
 			t.Errorf("%s: verify/rebuild permissions wrong", r)
 		}
 		for _, subj := range ScanSubjects {

@@ -16,6 +16,7 @@ const (
 	SubjectSubmit    = "ledger.submit"
 	SubjectVerify    = "ledger.verify"
 	SubjectRebuild   = "ledger.rebuild"
+	SubjectBackup    = "ledger.backup"
 	SubjectWhatIf    = "ledger.whatif"   // a scan of every partner: the reading roles
 	SubjectExport    = "ledger.export"   // a scan of every partner: the reading roles
 	SubjectEvents    = "ledger.events.>" // the stream's subjects: written by the ledger only
@@ -268,7 +269,7 @@ func Permissions(id string) jwt.Permissions {
 		pub = append(pub, consumerCreateAPI, consumerDeleteAPI)
 	}
 	if r == Admin {
-		pub = append(pub, SubjectRebuild)
+		pub = append(pub, SubjectRebuild, SubjectBackup)
 	}
 	p.Pub.Allow.Add(pub...)
 	p.Pub.Deny.Add(SubjectEvents, SubjectSubmit+".>")
@@ -314,6 +315,7 @@ func ledgerExports() jwt.Exports {
 		service(sc, sc, false)
 	}
 	service(SubjectRebuild, SubjectRebuild, false)
+	service(SubjectBackup, SubjectBackup, false)
 	// Discovery answers once per running ledger: a stream of responses.
 	service("discovery", SubjectDiscovery, true)
 	for _, a := range streamReadAPI(StreamName) {
@@ -367,6 +369,7 @@ func roleImports(r Role, ledgerAccount string) jwt.Imports {
 	}
 	if r == Admin {
 		imp(SubjectRebuild, SubjectRebuild, "")
+		imp(SubjectBackup, SubjectBackup, "")
 	}
 	return im
 }

@@ -247,7 +247,7 @@ func backupRestore(ctx context.Context, l *app.Ledger, dir string) (RestoreStats
 		return RestoreStats{}, err
 	}
 	took := time.Since(start)
-	return RestoreStats{Bytes: b.Bytes, BackupSeconds: b.Took.Seconds(), RestoreSeconds: took.Seconds(),
+	return RestoreStats{Bytes: b.Bytes, BackupSeconds: float64(b.Millis) / 1000, RestoreSeconds: took.Seconds(),
 		EventsPerSec: rate(int(cp), took).EventsPerSec}, nil
 }
 

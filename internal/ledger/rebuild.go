@@ -27,6 +27,14 @@ type RebuildReport struct {
 	Swapped      bool   `json:"swapped"`
 }
 
+// BackupReport is the outcome of replacing the read models' backup: the
+// checkpoint the backup holds, its size in bytes and how long it took.
+type BackupReport struct {
+	Checkpoint uint64 `json:"checkpoint"`
+	Bytes      int64  `json:"bytes"`
+	Millis     int64  `json:"backup_ms"`
+}
+
 // Rebuild folds the log from its start into a new read model file at path
 // and returns the file's digest. The file is written without fsync per
 // batch and synced once at the end: a rebuild that fails is simply discarded.

@@ -11,6 +11,7 @@ import (
 const (
 	EndpointVerify  = "verify"
 	EndpointRebuild = "rebuild"
+	EndpointBackup  = "backup"
 )
 
 // Option adds endpoints to the service.
@@ -24,13 +25,17 @@ type Admin interface {
 	// Rebuild rebuilds the read models into a new file while the current
 	// one keeps serving, and swaps it in.
 	Rebuild(ctx context.Context) (ledger.RebuildReport, error)
+	// Backup replaces the read models' backup (the copy a start without
+	// read models restores) with the live read models now.
+	Backup(ctx context.Context) (ledger.BackupReport, error)
 }
 
-// WithAdmin adds the verify and rebuild endpoints.
+// WithAdmin adds the verify, rebuild and backup endpoints.
 func WithAdmin(a Admin) Option {
 	return func(s *Server, endpoints map[string]func(context.Context, micro.Request)) {
 		endpoints[EndpointVerify] = respond(s, a.Verify)
 		endpoints[EndpointRebuild] = respond(s, a.Rebuild)
+		endpoints[EndpointBackup] = respond(s, a.Backup)
 	}
 }
 

@@ -185,7 +185,7 @@ func (s *Server) worker() {
 		switch endpointOf(j.req.Subject()) {
 		case Subject(EndpointSubmit):
 			timeout = s.submitTimeout
-		case Subject(EndpointVerify), Subject(EndpointRebuild):
+		case Subject(EndpointVerify), Subject(EndpointRebuild), Subject(EndpointBackup):
 			timeout = adminTimeout
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
