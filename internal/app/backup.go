@@ -45,6 +45,11 @@ const (
 	// backupMinEvents is how far the read models must have moved since the
 	// last backup for a new one to be worth writing.
 	backupMinEvents = 10_000
+	// backupChunk is the size of the object store's messages: the upload
+	// keeps at most 4,000 of them unacknowledged, and the default 128 KiB
+	// makes that a 500 MB file's worth; half a MiB stays under any
+	// server's default 1 MB max_payload (the embedded one takes 8 MiB).
+	backupChunk = 512 << 10
 )
 
 // restoreTemp is where a restore writes the backup before it is checked and
@@ -102,6 +107,7 @@ func (l *Ledger) backup(ctx context.Context) (ledger.BackupReport, error) {
 	sum := sha256.Sum256(rec.Data)
 	meta := jetstream.ObjectMeta{
 		Name:        backupObject,
+		Opts:        &jetstream.ObjectMetaOptions{ChunkSize: backupChunk},
 		Description: "read models at checkpoint " + strconv.FormatUint(cp, 10),
 		Metadata: map[string]string{
 			metaCheckpoint: strconv.FormatUint(cp, 10),
@@ -116,7 +122,7 @@ func (l *Ledger) backup(ctx context.Context) (ledger.BackupReport, error) {
 		pw.CloseWithError(err)
 		copied <- err
 	}()
-	_, err = l.backups.Put(ctx, meta, pr)
+	_, err = l.backups.Put(ctx, meta, fullReads{pr})
 	pr.CloseWithError(errors.New("backup: upload ended")) // unblocks the copy if the upload stopped early
 	if cerr := <-copied; err == nil && cerr != nil {
 		err = cerr
@@ -128,6 +134,22 @@ func (l *Ledger) backup(ctx context.Context) (ledger.BackupReport, error) {
 	r := ledger.BackupReport{Checkpoint: cp, Bytes: size, Millis: took.Milliseconds()}
 	l.log.Info("read models backed up", "checkpoint", cp, "bytes", size, "took", took.Round(time.Millisecond))
 	return r, nil
+}
+
+// fullReads makes every Read fill p unless the stream ends. The object
+// store sends one message per Read, and the asynchronous publishes it keeps
+// in flight are bounded (4,000): bbolt copies the file in 32 KiB writes, so
+// reading the pipe as it comes would send 32 KiB messages, and a 270 MB
+// file stalled the upload ("too many outstanding async published
+// messages").
+type fullReads struct{ r io.Reader }
+
+func (f fullReads) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(f.r, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil // the last, short chunk: the next Read says io.EOF
+	}
+	return n, err
 }
 
 // runBackups replaces the backup every interval once the read models have
