@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/benefits-ledger/ledger/internal/ledger"
@@ -36,6 +37,8 @@ const (
 	metaCheckpoint = "checkpoint"
 	metaSchema     = "schema"
 	metaLastSHA256 = "last_sha256" // of the data of the record at the checkpoint
+	metaParts      = "parts"       // the file is in this many objects, partName(generation, i)
+	metaGeneration = "generation"  // the parts' names: the checkpoint and the backup's start
 
 	// defaultBackupInterval is how often, at most, the ledger replaces the
 	// backup: each one writes the whole file (a few hundred bytes per
@@ -45,12 +48,21 @@ const (
 	// backupMinEvents is how far the read models must have moved since the
 	// last backup for a new one to be worth writing.
 	backupMinEvents = 10_000
-	// backupChunk is the size of the object store's messages: the upload
-	// keeps at most 4,000 of them unacknowledged, and the default 128 KiB
-	// makes that a 500 MB file's worth; half a MiB stays under any
-	// server's default 1 MB max_payload (the embedded one takes 8 MiB).
+	// backupPart is the most of the file one object holds. The object
+	// store publishes an object's chunks asynchronously, up to 4,000 at a
+	// time, and JetStream refuses a stream whose ingest queue holds more
+	// than 128 MB (429 too many requests): one Put waits for all of its
+	// chunks, so parts of 32 MiB bound the bytes in flight, and the
+	// server's memory for them, whatever the file's size.
+	backupPart = 32 << 20
+	// backupChunk is the size of the object store's messages: half a MiB
+	// stays under any server's default 1 MB max_payload (the embedded one
+	// takes 8 MiB), and a part is 64 of them.
 	backupChunk = 512 << 10
 )
+
+// errNoBackup reports that no backup was ever written.
+var errNoBackup = errors.New("no read-model backup")
 
 // restoreTemp is where a restore writes the backup before it is checked and
 // renamed into place (removed at start if a restore was interrupted).
@@ -105,16 +117,10 @@ func (l *Ledger) backup(ctx context.Context) (ledger.BackupReport, error) {
 		return ledger.BackupReport{}, fmt.Errorf("backup: the record at the checkpoint: %w", err)
 	}
 	sum := sha256.Sum256(rec.Data)
-	meta := jetstream.ObjectMeta{
-		Name:        backupObject,
-		Opts:        &jetstream.ObjectMetaOptions{ChunkSize: backupChunk},
-		Description: "read models at checkpoint " + strconv.FormatUint(cp, 10),
-		Metadata: map[string]string{
-			metaCheckpoint: strconv.FormatUint(cp, 10),
-			metaSchema:     strconv.Itoa(projections.SchemaVersion),
-			metaLastSHA256: hex.EncodeToString(sum[:]),
-		},
-	}
+	// Each backup's parts have names of their own, so a failed one never
+	// touches the parts the current manifest names.
+	gen := fmt.Sprintf("%d-%d", cp, start.UnixNano())
+	parts := int((size + backupPart - 1) / backupPart)
 	pr, pw := io.Pipe()
 	copied := make(chan error, 1)
 	go func() {
@@ -122,11 +128,27 @@ func (l *Ledger) backup(ctx context.Context) (ledger.BackupReport, error) {
 		pw.CloseWithError(err)
 		copied <- err
 	}()
-	_, err = l.backups.Put(ctx, meta, fullReads{pr})
+	err = l.putParts(ctx, gen, parts, pr)
 	pr.CloseWithError(errors.New("backup: upload ended")) // unblocks the copy if the upload stopped early
 	if cerr := <-copied; err == nil && cerr != nil {
 		err = cerr
 	}
+	if err == nil {
+		// The manifest last: until it is replaced, restores read the
+		// previous generation, whose parts are still there.
+		_, err = l.backups.Put(ctx, jetstream.ObjectMeta{
+			Name:        backupObject,
+			Description: "read models at checkpoint " + strconv.FormatUint(cp, 10),
+			Metadata: map[string]string{
+				metaCheckpoint: strconv.FormatUint(cp, 10),
+				metaGeneration: gen,
+				metaSchema:     strconv.Itoa(projections.SchemaVersion),
+				metaLastSHA256: hex.EncodeToString(sum[:]),
+				metaParts:      strconv.Itoa(parts),
+			},
+		}, strings.NewReader(""))
+	}
+	l.dropOtherParts(ctx, gen, err == nil)
 	if err != nil {
 		return ledger.BackupReport{}, fmt.Errorf("backup: %w", err)
 	}
@@ -134,6 +156,38 @@ func (l *Ledger) backup(ctx context.Context) (ledger.BackupReport, error) {
 	r := ledger.BackupReport{Checkpoint: cp, Bytes: size, Millis: took.Milliseconds()}
 	l.log.Info("read models backed up", "checkpoint", cp, "bytes", size, "took", took.Round(time.Millisecond))
 	return r, nil
+}
+
+// partName is the object holding part i of the backup of generation gen.
+func partName(gen string, i int) string { return fmt.Sprintf("%s.%s.%04d", backupObject, gen, i) }
+
+// putParts uploads the file from r as parts objects of backupPart bytes.
+func (l *Ledger) putParts(ctx context.Context, gen string, parts int, r io.Reader) error {
+	for i := range parts {
+		meta := jetstream.ObjectMeta{Name: partName(gen, i), Opts: &jetstream.ObjectMetaOptions{ChunkSize: backupChunk}}
+		if _, err := l.backups.Put(ctx, meta, fullReads{io.LimitReader(r, backupPart)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropOtherParts deletes the parts of every backup but gen's once gen's is
+// complete (done), or gen's own parts when it is not.
+func (l *Ledger) dropOtherParts(ctx context.Context, gen string, done bool) {
+	objs, err := l.backups.List(ctx)
+	if err != nil {
+		return // nothing but the manifest, or the next backup cleans up
+	}
+	mine := backupObject + "." + gen + "."
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Name, backupObject+".") || strings.HasPrefix(o.Name, mine) == done {
+			continue
+		}
+		if err := l.backups.Delete(ctx, o.Name); err != nil {
+			l.log.Warn("read-model backup: deleting an old part failed", "object", o.Name, "err", err)
+		}
+	}
 }
 
 // fullReads makes every Read fill p unless the stream ends. The object
@@ -191,7 +245,7 @@ func (l *Ledger) restoreModels(ctx context.Context, path string) (checkpoint uin
 	start := time.Now()
 	cp, err := l.RestoreBackup(ctx, path)
 	if err != nil {
-		if !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if !errors.Is(err, errNoBackup) {
 			l.log.Warn("read-model backup not used; folding the whole log", "err", err)
 		}
 		return 0, false
@@ -204,7 +258,7 @@ func (l *Ledger) restoreModels(ctx context.Context, path string) (checkpoint uin
 // RestoreBackup writes the backup to path (which must not exist), checked
 // as a start checks it, and returns the checkpoint it holds: what a start
 // without read models does, for measuring it. Errors say why the backup
-// cannot be trusted (jetstream.ErrObjectNotFound when there is none).
+// cannot be trusted (errNoBackup when there is none).
 func (l *Ledger) RestoreBackup(ctx context.Context, path string) (uint64, error) {
 	cp, err := l.fetchBackup(ctx, path)
 	if err != nil {
@@ -214,12 +268,10 @@ func (l *Ledger) RestoreBackup(ctx context.Context, path string) (uint64, error)
 }
 
 func (l *Ledger) fetchBackup(ctx context.Context, path string) (uint64, error) {
-	res, err := l.backups.Get(ctx, backupObject)
-	if err != nil {
-		return 0, err
+	info, err := l.backups.GetInfo(ctx, backupObject)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return 0, fmt.Errorf("%w: %w", errNoBackup, err)
 	}
-	defer res.Close()
-	info, err := res.Info()
 	if err != nil {
 		return 0, err
 	}
@@ -230,6 +282,11 @@ func (l *Ledger) fetchBackup(ctx context.Context, path string) (uint64, error) {
 	if err != nil || cp == 0 {
 		return 0, fmt.Errorf("the backup's checkpoint %q", info.Metadata[metaCheckpoint])
 	}
+	gen := info.Metadata[metaGeneration]
+	parts, err := strconv.Atoi(info.Metadata[metaParts])
+	if err != nil || parts < 1 {
+		return 0, fmt.Errorf("the backup's part count %q", info.Metadata[metaParts])
+	}
 	rec, err := l.es.GetMsg(ctx, cp)
 	if err != nil {
 		return 0, fmt.Errorf("the log does not hold the backup's checkpoint %d: %w", cp, err)
@@ -238,7 +295,7 @@ func (l *Ledger) fetchBackup(ctx context.Context, path string) (uint64, error) {
 		return 0, fmt.Errorf("the log's record at the backup's checkpoint %d is not the one the backup was taken after: another log", cp)
 	}
 	tmp := restoreTemp(l.cfg.DataDir)
-	if err := writeFileSynced(tmp, res); err != nil { // the object store checks the SHA-256 at the end
+	if err := l.writeParts(ctx, tmp, gen, parts); err != nil {
 		return 0, err
 	}
 	if err := projections.Check(tmp); err != nil {
@@ -259,15 +316,23 @@ func (l *Ledger) fetchBackup(ctx context.Context, path string) (uint64, error) {
 	return cp, syncDir(filepath.Dir(path))
 }
 
-// writeFileSynced copies r into a new file at path and fsyncs it.
-func writeFileSynced(path string, r io.Reader) error {
+// writeParts writes the backup's parts, in order, into a new file at path
+// and fsyncs it. The object store checks each part's SHA-256 as it is read.
+func (l *Ledger) writeParts(ctx context.Context, path, gen string, parts int) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
+	for i := range parts {
+		res, err := l.backups.Get(ctx, partName(gen, i))
+		if err == nil {
+			_, err = io.Copy(f, res)
+			res.Close()
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("the backup's part %d: %w", i, err)
+		}
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()

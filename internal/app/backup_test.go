@@ -1,10 +1,11 @@
 package app
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,65 +125,92 @@ func startWithoutModels(t *testing.T, dir string, want projections.Digest, resto
 // not restored; the ledger folds the whole log and gets the same read
 // models.
 func TestUntrustedBackupFallsBackToFullFold(t *testing.T) {
+	// Each tamper changes the manifest's metadata or a part of the file.
+	manifest := func(key, value string) func(ctx context.Context, t *testing.T, obs jetstream.ObjectStore, meta jetstream.ObjectMeta) {
+		return func(ctx context.Context, t *testing.T, obs jetstream.ObjectStore, meta jetstream.ObjectMeta) {
+			meta.Metadata[key] = value
+			if _, err := obs.Put(ctx, meta, strings.NewReader("")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	tests := []struct {
 		name   string
-		tamper func(meta jetstream.ObjectMeta, file []byte) (jetstream.ObjectMeta, []byte)
+		tamper func(ctx context.Context, t *testing.T, obs jetstream.ObjectStore, meta jetstream.ObjectMeta)
 	}{
-		{"another log", func(meta jetstream.ObjectMeta, file []byte) (jetstream.ObjectMeta, []byte) {
-			meta.Metadata[metaLastSHA256] = strings.Repeat("0", 64)
-			return meta, file
-		}},
-		{"another schema", func(meta jetstream.ObjectMeta, file []byte) (jetstream.ObjectMeta, []byte) {
-			meta.Metadata[metaSchema] = strconv.Itoa(projections.SchemaVersion - 1)
-			return meta, file
-		}},
-		{"past the log's end", func(meta jetstream.ObjectMeta, file []byte) (jetstream.ObjectMeta, []byte) {
-			meta.Metadata[metaCheckpoint] = "1000000"
-			return meta, file
-		}},
-		{"garbled file", func(meta jetstream.ObjectMeta, file []byte) (jetstream.ObjectMeta, []byte) {
-			garbled := bytes.Clone(file)
-			for i := 4096 * 2; i < len(garbled); i += 97 {
-				garbled[i] ^= 0x5a
+		{"another log", manifest(metaLastSHA256, strings.Repeat("0", 64))},
+		{"another schema", manifest(metaSchema, strconv.Itoa(projections.SchemaVersion-1))},
+		{"past the log's end", manifest(metaCheckpoint, "1000000")},
+		{"a part missing", manifest(metaParts, "2")},
+		{"garbled file", func(ctx context.Context, t *testing.T, obs jetstream.ObjectStore, meta jetstream.ObjectMeta) {
+			name := partName(meta.Metadata[metaGeneration], 0)
+			file, err := obs.GetBytes(ctx, name)
+			if err != nil {
+				t.Fatal(err)
 			}
-			return meta, garbled
+			for i := 4096 * 2; i < len(file); i += 97 {
+				file[i] ^= 0x5a
+			}
+			if _, err := obs.PutBytes(ctx, name, file); err != nil { // a SHA-256 of its own: only the file's structure can tell
+				t.Fatal(err)
+			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, want, _ := backedUpLedger(t)
-			// Replace the backup with the tampered one through a ledger on
-			// the same directory that does not touch it (a fresh file).
+			// Tamper through a ledger on the same directory (which
+			// restores the good backup first).
 			l := start(t, Config{DataDir: dir, BackupInterval: -1})
 			ctx := ctxT(t)
-			res, err := l.backups.Get(ctx, backupObject)
+			info, err := l.backups.GetInfo(ctx, backupObject)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var file bytes.Buffer
-			if _, err := file.ReadFrom(res); err != nil {
-				t.Fatal(err)
-			}
-			info, err := res.Info()
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Close()
-			meta, body := tt.tamper(info.ObjectMeta, file.Bytes())
-			if _, err := l.backups.Put(ctx, meta, bytes.NewReader(body)); err != nil {
-				t.Fatal(err)
-			}
+			tt.tamper(ctx, t, l.backups, info.ObjectMeta)
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Remove(modelsPath(dir)); err != nil {
 				t.Fatal(err)
 			}
-
 			startWithoutModels(t, dir, want, false)
 			if _, err := os.Stat(restoreTemp(dir)); !os.IsNotExist(err) {
 				t.Errorf("the refused backup's temporary file is left: %v", err)
 			}
 		})
+	}
+}
+
+// TestBackupReplacesParts: a new backup's parts replace the old one's, so
+// the object store holds one backup, however often it is taken.
+func TestBackupReplacesParts(t *testing.T) {
+	l := start(t, Config{BackupInterval: -1})
+	ctx := ctxT(t)
+	for i := range 3 {
+		mustAccept(t, submit(t, l.Writer(), offerLine(fmt.Sprintf("P-%d", i), fmt.Sprintf("O-%d", i))))
+		if err := l.Projector().WaitFor(ctx, l.Writer().LastSeq()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Backup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := l.backups.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := l.backups.GetInfo(ctx, backupObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range objs {
+		names = append(names, o.Name)
+	}
+	slices.Sort(names)
+	wantNames := []string{backupObject, partName(info.Metadata[metaGeneration], 0)}
+	if !slices.Equal(names, wantNames) {
+		t.Fatalf("objects after three backups: %q, want %q", names, wantNames)
 	}
 }
