@@ -179,7 +179,9 @@ func (l *Ledger) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("event stream: %w", err)
 	}
-	if l.backups, err = openBackups(ctx, js, stream.CachedInfo().Config.Replicas); err != nil {
+	// The backup and the intake keep the event stream's replicas.
+	replicas := stream.CachedInfo().Config.Replicas
+	if l.backups, err = openBackups(ctx, js, replicas); err != nil {
 		return err
 	}
 	models, err := l.openModels(ctx, modelsPath(cfg.DataDir))
@@ -224,7 +226,7 @@ func (l *Ledger) start(ctx context.Context) error {
 	if l.gate, err = rpc.StartReaderGate(l.nc, l.es.StreamName(), l.log.With("component", "readers")); err != nil {
 		return err
 	}
-	if err := l.openIntake(ctx, js); err != nil {
+	if err := l.openIntake(ctx, js, replicas); err != nil {
 		return err
 	}
 	if l.rpc, err = rpc.Register(l.nc, l.writer, l.q, l.log.With("component", "rpc"),

@@ -138,6 +138,24 @@ func rpcSubmit(c *conn, lines ...[]byte) ([]ledger.LineResult, error) {
 	return rpc.NewClient(c.Conn).Submit(ctx, lines)
 }
 
+// submitStory submits a partner's story as c, all of it accepted.
+func submitStory(t *testing.T, c *conn, partner string) {
+	t.Helper()
+	var lines [][]byte
+	for _, st := range story(partner) {
+		lines = append(lines, st.line)
+	}
+	rs, err := rpcSubmit(c, lines...)
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	for i, r := range rs {
+		if !r.OK {
+			t.Fatalf("setup: story line %d (%s) refused: %s %s", i+1, story(partner)[i].typ, r.Code, r.Error)
+		}
+	}
+}
+
 func submitRoles() []auth.Role {
 	return []auth.Role{auth.Billing, auth.Storefront, auth.RewardsTeam, auth.Compliance}
 }
@@ -442,13 +460,7 @@ func TestOnlyTheLedgerWritesTheStream(t *testing.T) {
 func TestAuditorReplaysTheStream(t *testing.T) {
 	l := start(t, Config{})
 	admin := connectAs(t, l, "admin")
-	var lines [][]byte
-	for _, st := range story("P-1") {
-		lines = append(lines, st.line)
-	}
-	if rs, err := rpcSubmit(admin, lines...); err != nil || !rs[len(rs)-1].OK {
-		t.Fatalf("setup: %v", err)
-	}
+	submitStory(t, admin, "P-1")
 	last := lastSeq(t, l)
 	for _, id := range []string{"auditor", "admin"} {
 		t.Run(id, func(t *testing.T) {
@@ -571,13 +583,7 @@ func TestAuditorReplaysTheStream(t *testing.T) {
 func TestLedgerReaderConsumersOwned(t *testing.T) {
 	l := start(t, Config{})
 	admin := connectAs(t, l, "admin")
-	var lines [][]byte
-	for _, st := range story("P-1") {
-		lines = append(lines, st.line)
-	}
-	if rs, err := rpcSubmit(admin, lines...); err != nil || !rs[len(rs)-1].OK {
-		t.Fatalf("setup: %v", err)
-	}
+	submitStory(t, admin, "P-1")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ajs, err := jetstream.New(admin.Conn)

@@ -15,12 +15,8 @@ import (
 
 // openIntake creates the intake's streams (replicas as the event stream's)
 // and returns its drainer, not yet running.
-func (l *Ledger) openIntake(ctx context.Context, js jetstream.JetStream) error {
-	s, err := js.Stream(ctx, l.es.StreamName())
-	if err != nil {
-		return fmt.Errorf("intake: event stream: %w", err)
-	}
-	replicas := s.CachedInfo().Config.Replicas
+func (l *Ledger) openIntake(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	var err error
 	if l.intake, err = intake.Open(ctx, js, replicas, intakeWithin(l.cfg.Intake, l.cfg.MaxStore)); err != nil {
 		return err
 	}

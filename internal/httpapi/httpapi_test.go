@@ -436,13 +436,9 @@ func TestBlankLinesAgreeWithRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []ledger.LineResult
-	for _, line := range strings.Split(strings.TrimSpace(string(reply)), "\n") {
-		var r ledger.LineResult
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("rpc answer %q: %v", line, err)
-		}
-		want = append(want, r)
+	want, err := rpc.ParseSubmitReply(reply)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(want) != 3 || want[0].Line != 3 || want[1].Line != 5 || want[2].Line != 7 {
 		t.Fatalf("the RPC answered %s, want lines 3, 5 and 7", reply)

@@ -39,15 +39,9 @@ func (c *Client) Submit(ctx context.Context, lines [][]byte) ([]ledger.LineResul
 	if err != nil {
 		return nil, err
 	}
-	var out []ledger.LineResult
-	sc := bufio.NewScanner(bytes.NewReader(reply))
-	sc.Buffer(make([]byte, 64<<10), MaxRequestBytes)
-	for sc.Scan() {
-		var r ledger.LineResult
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("rpc: bad submit reply: %w", err)
-		}
-		out = append(out, r)
+	out, err := ParseSubmitReply(reply)
+	if err != nil {
+		return nil, err
 	}
 	want := 0
 	for _, l := range lines {
@@ -57,6 +51,22 @@ func (c *Client) Submit(ctx context.Context, lines [][]byte) ([]ledger.LineResul
 	}
 	if len(out) != want {
 		return nil, fmt.Errorf("rpc: %d results for %d lines that are not blank", len(out), want)
+	}
+	return out, nil
+}
+
+// ParseSubmitReply decodes the submit endpoint's reply: one JSON result per
+// line. Errors say which reply line does not decode.
+func ParseSubmitReply(reply []byte) ([]ledger.LineResult, error) {
+	var out []ledger.LineResult
+	sc := bufio.NewScanner(bytes.NewReader(reply))
+	sc.Buffer(make([]byte, 64<<10), MaxRequestBytes)
+	for sc.Scan() {
+		var r ledger.LineResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("rpc: bad submit reply line %d: %w", len(out)+1, err)
+		}
+		out = append(out, r)
 	}
 	return out, sc.Err()
 }
