@@ -64,13 +64,16 @@ func Apply(f Facts, e Event) error {
 	case MarketingContactAssigned:
 		core.Contacts = append(core.Contacts, ContactAssignment{Stamp: st, UserID: d.UserID, Email: d.Email, Phone: d.Phone, Language: d.Language})
 	case SaleBilled:
+		if f.Sale(d.SaleID) != nil {
+			return fmt.Errorf("seq %d: sale %s is already recorded", e.Seq, d.SaleID)
+		}
 		o := f.Offer(d.OfferID)
 		if o == nil {
 			return fmt.Errorf("seq %d: sale %s of unknown offer %s", e.Seq, d.SaleID, d.OfferID)
 		}
 		pub := o.publicationAt(e.Time, ^uint64(0))
 		f.PutSale(&Sale{ID: d.SaleID, Partner: e.Partner, OfferID: d.OfferID, CustomerID: d.CustomerID, Stamp: st,
-			Amount: d.AmountUSDCents, Seats: d.Seats, M365: pub != nil && pub.Category == CategoryM365, Fingerprint: e.Fingerprint()})
+			Amount: d.AmountUSDCents, Seats: d.Seats, M365: pub != nil && pub.Category == CategoryM365})
 	case SaleFlaggedFraud:
 		if err := updateSale(f, e, d.SaleID, func(s *Sale) { s.Marks = append(s.Marks, FraudMark{Stamp: st, Confidence: d.Confidence}) }); err != nil {
 			return err

@@ -126,7 +126,7 @@ func decideContactAssigned(p *Partner, in Input, d MarketingContactAssigned) err
 
 func decideSaleBilled(p *Partner, in Input, d SaleBilled) error {
 	if s := p.Sale(d.SaleID); s != nil {
-		if s.Fingerprint == in.Fingerprint() {
+		if s.Fingerprint() == in.Fingerprint() {
 			return &Duplicate{Seq: s.Seq}
 		}
 		return reject(CodeDuplicateConflict, "sale %s was recorded at sequence %d with different content", d.SaleID, s.Seq)

@@ -37,20 +37,6 @@ func TestTimesRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSaleKeyHoldsItsIDs: a sale's partner and id are read from its key,
-// and a key without the separator is reported corrupt.
-func TestSaleKeyHoldsItsIDs(t *testing.T) {
-	s := &domain.Sale{ID: "S-1", Partner: "P-1", OfferID: "O-1", CustomerID: "C-1", Amount: 12345,
-		Stamp: domain.Stamp{Seq: 7, Time: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Event: "e-7"}}
-	got, err := decodeSale(pkey("P-1", []byte("S-1")), encodeSale(s))
-	if err != nil || got.ID != "S-1" || got.Partner != "P-1" || got.Amount != 12345 || !got.Time.Equal(s.Time) {
-		t.Fatalf("decoded %+v, %v", got, err)
-	}
-	if _, err := decodeSale([]byte("P-1S-1"), encodeSale(s)); !errors.Is(err, errCorrupt) {
-		t.Errorf("key without separator: %v", err)
-	}
-}
-
 // TestEnvelopeValues round-trips the envelopes value and refuses any other
 // shape.
 func TestEnvelopeValues(t *testing.T) {

@@ -27,15 +27,19 @@ func (d Directory) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bo
 
 // OfferOwner returns the partner that published offer id, ok false when
 // the offer is unknown.
-func (d Directory) OfferOwner(id string) (string, bool) { return d.owner(bucketOfferOwner, id) }
+func (d Directory) OfferOwner(id string) (partner string, ok bool) {
+	d.s.db.View(func(tx *bolt.Tx) error {
+		partner, ok = ownerIn(tx, bucketOfferOwner, id)
+		return nil
+	})
+	return partner, ok
+}
 
 // SaleOwner returns the partner a sale id was billed to, ok false when the
 // sale is unknown.
-func (d Directory) SaleOwner(id string) (string, bool) { return d.owner(bucketSaleOwner, id) }
-
-func (d Directory) owner(bucket []byte, id string) (partner string, ok bool) {
+func (d Directory) SaleOwner(id string) (partner string, ok bool) {
 	d.s.db.View(func(tx *bolt.Tx) error {
-		partner, ok = ownerIn(tx, bucket, id)
+		partner, _, ok = saleOwnerIn(tx, id)
 		return nil
 	})
 	return partner, ok
@@ -46,7 +50,7 @@ func envelopeIn(tx *bolt.Tx, id string) (uint64, domain.Fingerprint, bool) {
 	return decodeEnvelope(tx.Bucket(bucketEnvelopes).Get([]byte(id)))
 }
 
-// ownerIn looks an offer's or a sale's partner up in tx.
+// ownerIn looks an offer's partner up in tx.
 func ownerIn(tx *bolt.Tx, bucket []byte, id string) (string, bool) {
 	if v := tx.Bucket(bucket).Get([]byte(id)); v != nil {
 		return string(v), true

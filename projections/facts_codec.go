@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"bytes"
 	"encoding/binary"
-	"fmt"
 
 	"github.com/benefits-ledger/ledger/domain"
 )
@@ -121,47 +119,6 @@ func decodeOffer(b []byte) (*domain.Offer, error) {
 		return nil, errCorrupt
 	}
 	return o, d.done()
-}
-
-func encodeSale(s *domain.Sale) []byte {
-	e := newEnc() // the partner and the sale's id are the key's, not stored twice
-	e.s(s.OfferID)
-	e.s(s.CustomerID)
-	e.stamp(s.Stamp)
-	e.i(s.Amount)
-	e.i(s.Seats)
-	e.flag(s.M365)
-	e.fp(s.Fingerprint)
-	e.u(uint64(len(s.Marks)))
-	for _, m := range s.Marks {
-		e.stamp(m.Stamp)
-		e.s(m.Confidence)
-		e.flag(m.Cleared)
-	}
-	e.flag(s.Cancel != nil)
-	if s.Cancel != nil {
-		e.stamp(s.Cancel.Stamp)
-		e.s(s.Cancel.Reason)
-	}
-	return e.b
-}
-
-// decodeSale decodes a sale stored under key (partner, 0, sale id).
-func decodeSale(key, b []byte) (*domain.Sale, error) {
-	partner, id, ok := bytes.Cut(key, []byte{0})
-	if !ok {
-		return nil, fmt.Errorf("%w: sale key %q", errCorrupt, key)
-	}
-	d := newDec(b)
-	s := &domain.Sale{ID: string(id), Partner: string(partner), OfferID: d.s(), CustomerID: d.s(), Stamp: d.stamp(),
-		Amount: d.i(), Seats: d.i(), M365: d.flag(), Fingerprint: d.fp()}
-	for n := d.count(); n > 0 && d.err == nil; n-- {
-		s.Marks = append(s.Marks, domain.FraudMark{Stamp: d.stamp(), Confidence: d.s(), Cleared: d.flag()})
-	}
-	if d.flag() {
-		s.Cancel = &domain.Cancel{Stamp: d.stamp(), Reason: d.s()}
-	}
-	return s, d.done()
 }
 
 func encodeMetric(m *domain.MetricReport) []byte {

@@ -110,3 +110,51 @@ func TestFoldForeignStillRefusesGap(t *testing.T) {
 		t.Fatalf("checkpoint moved to %d", cp)
 	}
 }
+
+// TestFoldRefusesRebilledSale: a SaleBilled of a sale id already recorded —
+// one Decide answers as a duplicate or a conflict, so not one the ledger
+// wrote — is refused by the fold, in the batch that billed the sale or a
+// later one, and the sale stays as first billed (its chunk is not given a
+// second copy).
+func TestFoldRefusesRebilledSale(t *testing.T) {
+	book := scenarioBook(t)
+	events := book.Events()
+	var first domain.Event
+	for _, e := range events {
+		if e.Type == domain.TypeSaleBilled {
+			first = e
+			break
+		}
+	}
+	again := events[len(events)-1]
+	again.Seq++
+	again.ID, again.Type, again.Partner = "rebilled", domain.TypeSaleBilled, first.Partner
+	d := first.Data.(domain.SaleBilled)
+	d.AmountUSDCents++
+	again.Data = d
+	log := append(slices.Clone(events), again)
+	for _, size := range []int{1, len(log)} {
+		s := openTemp(t, "rm.db")
+		var refused []uint64
+		for i := 0; i < len(log); i += size {
+			b := Batch{Events: log[i:min(i+size, len(log))], Refused: func(seq uint64, _ error) { refused = append(refused, seq) }}
+			if err := s.FoldBatch(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(refused, []uint64{again.Seq}) {
+			t.Errorf("batches of %d: refused %v, want [%d]", size, refused, again.Seq)
+		}
+		p, _, err := s.Partner(first.Partner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := book.Partner(first.Partner).Sales
+		if len(p.Sales) != len(want) || p.Sale(d.SaleID).Amount != d.AmountUSDCents-1 {
+			t.Errorf("batches of %d: %d sales (want %d), sale %s amount %d", size, len(p.Sales), len(want), d.SaleID, p.Sale(d.SaleID).Amount)
+		}
+	}
+	if err := book.Record(again); err == nil {
+		t.Error("the pure fold took a second SaleBilled of a recorded sale")
+	}
+}

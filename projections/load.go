@@ -52,7 +52,7 @@ func loadFacts(tx *bolt.Tx, id string, src domain.SaleSource) (*domain.Partner, 
 	if src != nil {
 		return domain.RestorePartial(core, offers, metrics, acts, src), nil
 	}
-	sales, err := scanPartner(tx, bucketSales, id, decodeSale)
+	sales, err := salesIn(tx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -40,18 +40,12 @@ func (sn *Snapshot) PartialPartner(id string, src domain.SaleSource) (*domain.Pa
 
 // Sale loads one sale of a partner (nil when it does not exist).
 func (sn *Snapshot) Sale(partner, id string) (*domain.Sale, error) {
-	k := pkey(partner, []byte(id))
-	v := sn.tx.Bucket(bucketSales).Get(k)
-	if v == nil {
-		return nil, nil
-	}
-	return decodeSale(k, v)
+	s, err := saleIn(sn.tx, partner, id)
+	return s, decodeErr(err)
 }
 
 // Sales loads every sale of a partner.
-func (sn *Snapshot) Sales(partner string) ([]*domain.Sale, error) {
-	return scanPartner(sn.tx, bucketSales, partner, decodeSale)
-}
+func (sn *Snapshot) Sales(partner string) ([]*domain.Sale, error) { return salesIn(sn.tx, partner) }
 
 // Envelope returns the sequence and fingerprint of the envelope recorded
 // under id, ok false when there is none (domain.Directory).
@@ -65,4 +59,7 @@ func (sn *Snapshot) OfferOwner(id string) (string, bool) { return ownerIn(sn.tx,
 
 // SaleOwner returns the partner a sale id was billed to, ok false when the
 // sale is unknown (domain.Directory).
-func (sn *Snapshot) SaleOwner(id string) (string, bool) { return ownerIn(sn.tx, bucketSaleOwner, id) }
+func (sn *Snapshot) SaleOwner(id string) (string, bool) {
+	partner, _, ok := saleOwnerIn(sn.tx, id)
+	return partner, ok
+}

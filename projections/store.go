@@ -22,11 +22,11 @@ var (
 	bucketMeta        = []byte("meta")
 	bucketPartners    = []byte("partners")    // partner → core facts
 	bucketOffers      = []byte("offers")      // partner\0offer → offer
-	bucketSales       = []byte("sales")       // partner\0sale → sale
+	bucketSales       = []byte("sales")       // partner\0chunk (uint32) → up to saleChunk sales (sales.go)
 	bucketMetrics     = []byte("metrics")     // partner\0seq → metric report
 	bucketActivations = []byte("activations") // partner\0seq → activation
 	bucketOfferOwner  = []byte("offer_owner") // offer → partner
-	bucketSaleOwner   = []byte("sale_owner")  // sale → partner
+	bucketSaleOwner   = []byte("sale_owner")  // sale → chunk (uvarint), partner
 	bucketEnvelopes   = []byte("envelopes")   // envelope id → seq (uvarint), fingerprint
 	bucketTiers       = []byte("tiers")       // partner → held-tier history under the file's policy (replay files)
 
@@ -49,7 +49,7 @@ var (
 
 // schemaVersion changes when the layout or codec changes: a file with another
 // version is rebuilt from the log.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // SchemaVersion is the read models' layout version: a fold's digest is a
 // digest of this layout (tests pin digests per version).
@@ -173,6 +173,10 @@ type Stats struct {
 	Events     uint64 `json:"events"`
 	Partners   uint64 `json:"partners"`
 	FileBytes  int64  `json:"file_bytes"`
+	// FreeBytes is the part of FileBytes in pages no fact holds: freed by
+	// earlier transactions (some kept until the reads that see them end),
+	// reused by later ones before the file grows.
+	FreeBytes int64 `json:"free_bytes"`
 	// Foreign counts the records of the log the fold skipped as not written
 	// by the ledger (FoldBatch); LastForeign is the last one's sequence.
 	Foreign     uint64 `json:"foreign_events"`
@@ -184,7 +188,8 @@ func (s *Store) Stats() (Stats, error) {
 	var st Stats
 	err := s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		st = Stats{Checkpoint: getU64(meta, keyCheckpoint), Events: getU64(meta, keyEvents), Partners: getU64(meta, keyPartners), FileBytes: tx.Size(),
+		dbst := s.db.Stats()
+		st = Stats{FreeBytes: int64(dbst.FreePageN+dbst.PendingPageN) * int64(s.db.Info().PageSize), Checkpoint: getU64(meta, keyCheckpoint), Events: getU64(meta, keyEvents), Partners: getU64(meta, keyPartners), FileBytes: tx.Size(),
 			Foreign: getU64(meta, keyForeign), LastForeign: getU64(meta, keyLastForeign)}
 		return nil
 	})

@@ -151,7 +151,9 @@ type Report struct {
 	// The live read models after ingest: the file, the bytes in use by
 	// each top-level bucket, and the file per event.
 	ReadModelBytes         int64            `json:"read_model_bytes"`
-	ReadModelBuckets       map[string]int64 `json:"read_model_buckets"`
+	ReadModelFreeBytes     int64            `json:"read_model_free_bytes"`   // of ReadModelBytes, in free pages
+	ReadModelBuckets       map[string]int64 `json:"read_model_buckets"`      // bytes in use by each bucket's pages
+	ReadModelBucketPages   map[string]int64 `json:"read_model_bucket_pages"` // bytes of the pages each bucket occupies
 	ReadModelBytesPerEvent float64          `json:"read_model_bytes_per_event"`
 	RawPublishLines        int              `json:"raw_publish_lines"` // lines the raw per-message publish was measured over
 
@@ -268,11 +270,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return r, err
 	}
 	r.Partners = int(st.Partners)
-	r.ReadModelBytes = st.FileBytes
+	r.ReadModelBytes, r.ReadModelFreeBytes = st.FileBytes, st.FreeBytes
 	if st.Events > 0 {
 		r.ReadModelBytesPerEvent = float64(int64(float64(st.FileBytes)/float64(st.Events)*10)) / 10
 	}
-	say("read models: %d bytes, %.1f bytes per event", r.ReadModelBytes, r.ReadModelBytesPerEvent)
+	say("read models: %d bytes, %.1f bytes per event, %d bytes of them in free pages", r.ReadModelBytes, r.ReadModelBytesPerEvent, r.ReadModelFreeBytes)
 
 	say("raw fold: ordered consumer → bbolt with checkpoint, no decoding…")
 	var rawFolded Rate
@@ -331,8 +333,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	// After the peaks: walking every page of the file is the bench's own
 	// statistics, not the ledger's memory. Queries do not write, so the
 	// buckets are still those of the log ingested.
-	if r.ReadModelBuckets, err = l.Models().BucketBytes(); err != nil {
+	sizes, err := l.Models().BucketBytes()
+	if err != nil {
 		return r, err
+	}
+	r.ReadModelBuckets, r.ReadModelBucketPages = map[string]int64{}, map[string]int64{}
+	for name, sz := range sizes {
+		r.ReadModelBuckets[name], r.ReadModelBucketPages[name] = sz.InUse, sz.Pages
 	}
 	return r, nil
 }

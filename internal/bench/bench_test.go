@@ -44,12 +44,16 @@ func TestRunSmall(t *testing.T) {
 	if r.ReadModelBytes <= 0 || r.ReadModelBytesPerEvent <= 0 || len(r.ReadModelBuckets) == 0 {
 		t.Errorf("read models: %d bytes, %.1f per event, buckets %v", r.ReadModelBytes, r.ReadModelBytesPerEvent, r.ReadModelBuckets)
 	}
-	var inUse int64
-	for _, b := range r.ReadModelBuckets {
+	var inUse, pages int64
+	for name, b := range r.ReadModelBuckets {
 		inUse += b
+		pages += r.ReadModelBucketPages[name]
+		if b > r.ReadModelBucketPages[name] {
+			t.Errorf("bucket %s holds %d bytes in %d bytes of pages", name, b, r.ReadModelBucketPages[name])
+		}
 	}
-	if inUse <= 0 || inUse > r.ReadModelBytes {
-		t.Errorf("buckets hold %d bytes of a %d-byte file", inUse, r.ReadModelBytes)
+	if inUse <= 0 || pages+r.ReadModelFreeBytes > r.ReadModelBytes {
+		t.Errorf("buckets hold %d bytes in %d bytes of pages, %d free, of a %d-byte file", inUse, pages, r.ReadModelFreeBytes, r.ReadModelBytes)
 	}
 	if r.RawPublishLines != r.Events {
 		t.Errorf("raw publish over %d lines, want the whole small log (%d)", r.RawPublishLines, r.Events)
