@@ -14,13 +14,8 @@ import (
 // as the Views they came from.
 func TestDetachedViewsOnGeneratedLog(t *testing.T) {
 	cfg := gen.Config{Events: 6000, Seed: 11}
-	b := domain.NewBook(domain.DefaultPolicy())
-	if err := gen.Generate(cfg, func(line []byte) error {
-		if r := b.Submit(line, cfg.Clock()); r.Err != nil {
-			t.Fatalf("generated line rejected: %v", r.Err)
-		}
-		return nil
-	}); err != nil {
+	b, err := gen.Book(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
 	revoked := 0

@@ -13,14 +13,7 @@ import (
 // benchEvents generates a realistic log and decides it with the pure Book.
 func benchEvents(b testing.TB, n int) []domain.Event {
 	b.Helper()
-	cfg := gen.Config{Events: n, Seed: 7}
-	book := domain.NewBook(domain.DefaultPolicy())
-	err := gen.Generate(cfg, func(line []byte) error {
-		if r := book.Submit(line, cfg.Clock()); r.Err != nil {
-			b.Fatalf("generated line rejected: %v", r.Err)
-		}
-		return nil
-	})
+	book, err := gen.Book(gen.Config{Events: n, Seed: 7})
 	if err != nil {
 		b.Fatal(err)
 	}

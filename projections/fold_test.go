@@ -2,13 +2,15 @@ package projections
 
 import (
 	"errors"
+	"fmt"
 
 	"encoding/json"
-	bolt "go.etcd.io/bbolt"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/benefits-ledger/ledger/domain"
 	"github.com/benefits-ledger/ledger/internal/scenario"
@@ -46,6 +48,22 @@ func foldInBatches(t *testing.T, s *Store, events []domain.Event, size int) {
 		if err := s.Fold(events[i:min(i+size, len(events))]); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// sameDigest checks that s has the digest *want holds, or sets it when it
+// is still empty: the first of several folds of one log sets what the
+// others must give. what names the fold in the error.
+func sameDigest(t *testing.T, s *Store, want *string, what string, args ...any) {
+	t.Helper()
+	d, err := s.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *want == "" {
+		*want = d.Sum
+	} else if d.Sum != *want {
+		t.Errorf("%s: digest %s, the first fold's %s", fmt.Sprintf(what, args...), d.Sum, *want)
 	}
 }
 
@@ -98,15 +116,7 @@ func TestDigestIndependentOfBatching(t *testing.T) {
 	for _, size := range []int{1, 3, 7, len(events)} {
 		s := openTemp(t, "rm.db")
 		foldInBatches(t, s, events, size)
-		d, err := s.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want == "" {
-			want = d.Sum
-		} else if d.Sum != want {
-			t.Errorf("batch size %d: digest %s, want %s", size, d.Sum, want)
-		}
+		sameDigest(t, s, &want, "batch size %d", size)
 	}
 	// A crash after half the log, a reopen, and a redelivery of what was
 	// already folded: every event still applied exactly once.

@@ -84,15 +84,7 @@ func TestFoldSkipsForeignRecords(t *testing.T) {
 		if !slices.Equal(refused, []uint64{refusedSeq}) {
 			t.Errorf("batches of %d: refused %v, want [%d]", size, refused, refusedSeq)
 		}
-		d, err := s.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want == "" {
-			want = d.Sum
-		} else if d.Sum != want {
-			t.Errorf("batches of %d: digest %s, batches of 1: %s", size, d.Sum, want)
-		}
+		sameDigest(t, s, &want, "batches of %d", size)
 	}
 }
 

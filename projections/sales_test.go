@@ -121,8 +121,7 @@ func TestSaleOwnerValues(t *testing.T) {
 // partner's sales equal the pure fold's, one by one through a snapshot too,
 // and the digest does not depend on the batching.
 func TestSaleChunksMatchBook(t *testing.T) {
-	cfg := 20_000
-	events := benchEvents(t, cfg)
+	events := benchEvents(t, 20_000)
 	book := domain.NewBook(domain.DefaultPolicy())
 	for _, e := range events {
 		if err := book.Record(e); err != nil {
@@ -134,15 +133,7 @@ func TestSaleChunksMatchBook(t *testing.T) {
 	for _, size := range []int{97, 1000, len(events)} {
 		s := openTemp(t, fmt.Sprint("rm-", size, ".db"))
 		foldInBatches(t, s, events, size)
-		d, err := s.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want == "" {
-			want = d.Sum
-		} else if d.Sum != want {
-			t.Fatalf("batches of %d: digest %s, want %s", size, d.Sum, want)
-		}
+		sameDigest(t, s, &want, "batches of %d", size)
 		if size != 1000 {
 			continue
 		}

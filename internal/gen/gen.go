@@ -105,6 +105,21 @@ func Generate(cfg Config, emit func(line []byte) error) error {
 	return g.run()
 }
 
+// Book generates the log and decides every line with a pure Book under the
+// default policy at the log's clock: the facts a ledger fed the log holds,
+// for tests and benchmarks. A line the Book rejects is an error (the
+// generator writes only lines the ledger accepts).
+func Book(cfg Config) (*domain.Book, error) {
+	book := domain.NewBook(domain.DefaultPolicy())
+	err := Generate(cfg, func(line []byte) error {
+		if r := book.Submit(line, cfg.Clock()); r.Err != nil {
+			return fmt.Errorf("gen: generated line rejected: %w", r.Err)
+		}
+		return nil
+	})
+	return book, err
+}
+
 // generator is the simulation's state.
 type generator struct {
 	cfg        Config
