@@ -212,7 +212,7 @@ func (f fullReads) Read(p []byte) (int, error) {
 func (l *Ledger) runBackups(ctx context.Context, interval time.Duration) {
 	var last uint64
 	if info, err := l.backups.GetInfo(ctx, backupObject); err == nil {
-		last, _ = strconv.ParseUint(info.Metadata[metaCheckpoint], 10, 64)
+		last = backedUpTo(info.Metadata)
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -235,6 +235,19 @@ func (l *Ledger) runBackups(ctx context.Context, interval time.Duration) {
 		}
 		last = r.Checkpoint
 	}
+}
+
+// backedUpTo is the checkpoint a backup's manifest metadata holds, for
+// deciding when the next one is due: 0 for a backup a restore would not use
+// for its schema (one a build of another read-model layout wrote), so that
+// an upgraded ledger replaces it at the first interval instead of after
+// backupMinEvents more events.
+func backedUpTo(meta map[string]string) uint64 {
+	if meta[metaSchema] != strconv.Itoa(projections.SchemaVersion) {
+		return 0
+	}
+	cp, _ := strconv.ParseUint(meta[metaCheckpoint], 10, 64)
+	return cp
 }
 
 // restoreModels writes the backup to path, which must not exist, when one

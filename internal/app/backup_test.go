@@ -214,3 +214,26 @@ func TestBackupReplacesParts(t *testing.T) {
 		t.Fatalf("objects after three backups: %q, want %q", names, wantNames)
 	}
 }
+
+// TestBackupOfAnotherLayoutIsReplacedFirst: the next periodic backup is
+// due from the checkpoint of a backup this build would restore, and at once
+// after a backup of another read-model schema — which no restore uses — so
+// an upgraded ledger does not run without a usable backup for another
+// backupMinEvents events.
+func TestBackupOfAnotherLayoutIsReplacedFirst(t *testing.T) {
+	this, other := strconv.Itoa(projections.SchemaVersion), strconv.Itoa(projections.SchemaVersion-1)
+	for _, c := range []struct {
+		meta map[string]string
+		want uint64
+	}{
+		{map[string]string{metaSchema: this, metaCheckpoint: "52000"}, 52000},
+		{map[string]string{metaSchema: other, metaCheckpoint: "52000"}, 0},
+		{map[string]string{metaCheckpoint: "52000"}, 0},
+		{map[string]string{metaSchema: this, metaCheckpoint: "garbled"}, 0},
+		{nil, 0},
+	} {
+		if got := backedUpTo(c.meta); got != c.want {
+			t.Errorf("%v: due from %d, want %d", c.meta, got, c.want)
+		}
+	}
+}
