@@ -64,7 +64,7 @@ func Apply(f Facts, e Event) error {
 	case MarketingContactAssigned:
 		core.Contacts = append(core.Contacts, ContactAssignment{Stamp: st, UserID: d.UserID, Email: d.Email, Phone: d.Phone, Language: d.Language})
 	case SaleBilled:
-		if f.Sale(d.SaleID) != nil {
+		if s := f.Sale(d.SaleID); s != nil && s.Partner == e.Partner {
 			return fmt.Errorf("seq %d: sale %s is already recorded", e.Seq, d.SaleID)
 		}
 		o := f.Offer(d.OfferID)

@@ -39,7 +39,7 @@ func (d Directory) OfferOwner(id string) (partner string, ok bool) {
 // sale is unknown.
 func (d Directory) SaleOwner(id string) (partner string, ok bool) {
 	d.s.db.View(func(tx *bolt.Tx) error {
-		partner, _, ok = saleOwnerIn(tx, id)
+		partner, _, ok, _ = saleOwnerIn(tx, id)
 		return nil
 	})
 	return partner, ok

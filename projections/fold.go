@@ -241,8 +241,9 @@ func (f *txFacts) Sale(id string) *domain.Sale {
 	if s, ok := f.saleCache[id]; ok {
 		return s
 	}
-	partner, n, ok := decodeSaleOwner(f.saleOwner.Get([]byte(id)))
-	if !ok {
+	partner, n, ok, err := saleOwnerIn(f.tx, id)
+	if err != nil || !ok {
+		f.fail(decodeErr(err))
 		return nil
 	}
 	ref := chunkRef{partner, n}
@@ -266,18 +267,36 @@ func (f *txFacts) Sale(id string) *domain.Sale {
 	return s
 }
 
-// PutSale stores a sale changed (the pointer Sale returned) or billed in
-// this batch. domain.Apply bills only sale ids not known (it asks Sale
-// first), so a sale not in the cache is new.
+// PutSale stores a sale Sale returned, changed, or one billed in this
+// batch. A sale of another partner under the same id (two writers
+// contending, each deciding without the other's sale) is billed anew, as
+// the pure fold does: the later partner gets it and the sale index, the
+// earlier keeps its own.
 func (f *txFacts) PutSale(s *domain.Sale) {
-	if ref, ok := f.saleRef[s.ID]; ok {
+	if ref, ok := f.saleRef[s.ID]; ok && ref.partner == s.Partner {
+		chunk := f.chunks[ref]
+		for i := range chunk {
+			if chunk[i].ID == s.ID {
+				chunk[i] = s
+			}
+		}
+		f.saleCache[s.ID] = s
 		f.dirtyChunks[ref] = true
 		return
 	}
-	if _, ok := f.saleCache[s.ID]; !ok { // else billed in this batch, changed since
+	if cur, ok := f.saleCache[s.ID]; ok && cur.Partner == s.Partner {
+		add := f.newSales[s.Partner] // billed in this batch, changed since
+		for i := range add {
+			if add[i].ID == s.ID {
+				add[i] = s
+			}
+		}
 		f.saleCache[s.ID] = s
-		f.newSales[s.Partner] = append(f.newSales[s.Partner], s)
+		return
 	}
+	delete(f.saleRef, s.ID)
+	f.saleCache[s.ID] = s
+	f.newSales[s.Partner] = append(f.newSales[s.Partner], s)
 }
 
 func (f *txFacts) PutMetric(partner string, m *domain.MetricReport) {

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -103,20 +104,28 @@ func TestFoldForeignStillRefusesGap(t *testing.T) {
 	}
 }
 
-// TestFoldRefusesRebilledSale: a SaleBilled of a sale id already recorded —
-// one Decide answers as a duplicate or a conflict, so not one the ledger
-// wrote — is refused by the fold, in the batch that billed the sale or a
-// later one, and the sale stays as first billed (its chunk is not given a
-// second copy).
+// TestFoldRefusesRebilledSale: a SaleBilled of a sale id its partner has
+// already recorded — one Decide answers as a duplicate or a conflict, so
+// not one the ledger wrote — is refused by the fold, in the batch that
+// billed the sale or a later one, and the sale stays as first billed (its
+// chunk is not given a second copy). The same id billed by another partner
+// (two writers contending, each deciding without the other's sale) is
+// folded as the pure fold does: both partners hold a sale of that id.
 func TestFoldRefusesRebilledSale(t *testing.T) {
 	book := scenarioBook(t)
 	events := book.Events()
-	var first domain.Event
+	var first, other domain.Event
 	for _, e := range events {
-		if e.Type == domain.TypeSaleBilled {
+		switch {
+		case e.Type != domain.TypeSaleBilled:
+		case first.ID == "":
 			first = e
-			break
+		case other.ID == "" && e.Partner != first.Partner:
+			other = e
 		}
+	}
+	if other.ID == "" {
+		t.Fatal("the scenarios bill no two partners")
 	}
 	again := events[len(events)-1]
 	again.Seq++
@@ -124,7 +133,18 @@ func TestFoldRefusesRebilledSale(t *testing.T) {
 	d := first.Data.(domain.SaleBilled)
 	d.AmountUSDCents++
 	again.Data = d
-	log := append(slices.Clone(events), again)
+	elsewhere := other
+	elsewhere.Seq, elsewhere.ID = again.Seq+1, "rebilled-elsewhere"
+	od := other.Data.(domain.SaleBilled)
+	od.SaleID = d.SaleID
+	elsewhere.Data = od
+	log := append(slices.Clone(events), again, elsewhere)
+	if err := book.Record(again); err == nil {
+		t.Error("the pure fold took a second SaleBilled of a recorded sale")
+	}
+	if err := book.Record(elsewhere); err != nil {
+		t.Fatalf("the pure fold refused another partner's sale of the same id: %v", err)
+	}
 	for _, size := range []int{1, len(log)} {
 		s := openTemp(t, "rm.db")
 		var refused []uint64
@@ -137,16 +157,19 @@ func TestFoldRefusesRebilledSale(t *testing.T) {
 		if !slices.Equal(refused, []uint64{again.Seq}) {
 			t.Errorf("batches of %d: refused %v, want [%d]", size, refused, again.Seq)
 		}
-		p, _, err := s.Partner(first.Partner)
-		if err != nil {
-			t.Fatal(err)
+		for _, id := range []string{first.Partner, other.Partner} {
+			p, _, err := s.Partner(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.Marshal(p.Sales)
+			want, _ := json.Marshal(book.Partner(id).Sales)
+			if string(got) != string(want) {
+				t.Errorf("batches of %d, partner %s: sales\n%s\nwant\n%s", size, id, got, want)
+			}
 		}
-		want := book.Partner(first.Partner).Sales
-		if len(p.Sales) != len(want) || p.Sale(d.SaleID).Amount != d.AmountUSDCents-1 {
-			t.Errorf("batches of %d: %d sales (want %d), sale %s amount %d", size, len(p.Sales), len(want), d.SaleID, p.Sale(d.SaleID).Amount)
+		if owner, ok := s.Directory().SaleOwner(d.SaleID); !ok || owner != other.Partner {
+			t.Errorf("batches of %d: sale %s indexed to %q, want the later partner %s", size, d.SaleID, owner, other.Partner)
 		}
-	}
-	if err := book.Record(again); err == nil {
-		t.Error("the pure fold took a second SaleBilled of a recorded sale")
 	}
 }

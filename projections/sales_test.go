@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
+	bolt "go.etcd.io/bbolt"
 )
 
 // chunkSales are sales of one partner in log order, with what a chunk must
@@ -181,4 +182,30 @@ func wantSalesID(b *domain.Book) string {
 		}
 	}
 	return ""
+}
+
+// TestDamagedSaleIndexStopsTheFold: a sale_owner entry that does not decode
+// is damage (ErrDamaged), not an unknown sale the fold would bill again or
+// a correction it would refuse as of no sale.
+func TestDamagedSaleIndexStopsTheFold(t *testing.T) {
+	events := scenarioBook(t).Events()
+	var billed domain.Event
+	for _, e := range events {
+		if e.Type == domain.TypeSaleBilled {
+			billed = e
+		}
+	}
+	s := openTemp(t, "rm.db")
+	foldInBatches(t, s, events, len(events))
+	id := billed.Data.(domain.SaleBilled).SaleID
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSaleOwner).Put([]byte(id), []byte{0x80}) }); err != nil {
+		t.Fatal(err)
+	}
+	flag := billed
+	flag.Seq, flag.ID, flag.Type = events[len(events)-1].Seq+1, "flag-damaged", domain.TypeSaleFlaggedFraud
+	flag.Time = billed.Time.Add(time.Hour)
+	flag.Data = domain.SaleFlaggedFraud{SaleID: id, Confidence: "suspected"}
+	if err := s.Fold([]domain.Event{flag}); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("fold over a damaged sale index: %v, want ErrDamaged", err)
+	}
 }

@@ -45,7 +45,10 @@ func (sn *Snapshot) Sale(partner, id string) (*domain.Sale, error) {
 }
 
 // Sales loads every sale of a partner.
-func (sn *Snapshot) Sales(partner string) ([]*domain.Sale, error) { return salesIn(sn.tx, partner) }
+func (sn *Snapshot) Sales(partner string) ([]*domain.Sale, error) {
+	sales, err := salesIn(sn.tx, partner)
+	return sales, decodeErr(err)
+}
 
 // Envelope returns the sequence and fingerprint of the envelope recorded
 // under id, ok false when there is none (domain.Directory).
@@ -60,6 +63,6 @@ func (sn *Snapshot) OfferOwner(id string) (string, bool) { return ownerIn(sn.tx,
 // SaleOwner returns the partner a sale id was billed to, ok false when the
 // sale is unknown (domain.Directory).
 func (sn *Snapshot) SaleOwner(id string) (string, bool) {
-	partner, _, ok := saleOwnerIn(sn.tx, id)
+	partner, _, ok, _ := saleOwnerIn(sn.tx, id) // a damaged entry: see Directory
 	return partner, ok
 }
