@@ -482,3 +482,53 @@ func TestIntakeBlankLinesAgreeWithRPC(t *testing.T) {
 		t.Errorf("blank lines only: %+v, want empty_message", o)
 	}
 }
+
+// TestResumedDrainerTakesAStalePin: a pull request the server still held
+// when the drainer paused — its client gone, as a stopped drainer's
+// iterator goes, unsubscribing after the unpin — gets the consumer's pin
+// with the first event published during the pause. The resumed drainer
+// ends that pin and decides, instead of waiting out the pinned TTL (five
+// minutes here: longer than the test waits for an outcome).
+func TestResumedDrainerTakesAStalePin(t *testing.T) {
+	l := start(t, intake.Settings{PinnedTTL: 5 * time.Minute, AckWait: 2 * time.Second})
+	resume := l.PauseDrainer()
+	ctx := ctxT(t)
+	stale, err := nats.Connect(l.ClientURL(), nats.UserCredentials(app.CredsFile(l.DataDir(), auth.ServiceUser)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sjs, err := jetstream.New(stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := sjs.Consumer(ctx, auth.IntakeStreamName, intake.ConsumerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := cons.Messages(jetstream.PullPriorityGroup(intake.PriorityGroup), jetstream.PullExpiry(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, js := connect(t, l, "storefront")
+	if _, err := js.PublishMsg(ctx, offer("ledger.intake.shop", "o-0", "O-0")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := it.Next(jetstream.NextMaxWait(time.Minute))
+	if err != nil {
+		t.Fatalf("the stale client got no event: %v", err)
+	}
+	if m.Headers().Get("Nats-Pin-Id") == "" {
+		t.Fatal("the stale client's delivery carries no pin")
+	}
+	stale.Close() // gone with the pin and the event unacked
+	if _, err := js.PublishMsg(ctx, offer("ledger.intake.shop", "o-1", "O-1")); err != nil {
+		t.Fatal(err)
+	}
+	resume()
+	got := outcomes(t, js, auth.Storefront, 2)
+	for i, o := range got {
+		if !o.OK || o.ID != fmt.Sprintf("o-%d", i) {
+			t.Errorf("outcome %d: %+v", i+1, o)
+		}
+	}
+}
