@@ -339,9 +339,9 @@ func (f *txFacts) saleWrites() (sales, owners []write, err error) {
 		if err != nil {
 			return nil, nil, decodeErr(err)
 		}
-		next := uint32(0)
+		next := uint64(0) // wider than a chunk number: past the last one is an error, not chunk 0
 		if v != nil {
-			next = last + 1
+			next = uint64(last) + 1
 			ref := chunkRef{partner, last}
 			chunk, loaded := f.chunks[ref]
 			if !loaded {
@@ -366,12 +366,12 @@ func (f *txFacts) saleWrites() (sales, owners []write, err error) {
 			}
 		}
 		for len(add) > 0 {
-			if next == maxSaleChunks {
-				return nil, nil, fmt.Errorf("projections: partner %s has %d chunks of sales, the most a partner can", partner, maxSaleChunks)
+			if next > maxSaleChunks {
+				return nil, nil, fmt.Errorf("projections: partner %s has %d chunks of sales, the most a partner can", partner, uint64(maxSaleChunks)+1)
 			}
 			take := add[:min(saleChunk, len(add))]
-			sales = append(sales, write{saleChunkKey(partner, next), encodeSaleChunk(take)})
-			owners = appendOwners(owners, partner, next, take)
+			sales = append(sales, write{saleChunkKey(partner, uint32(next)), encodeSaleChunk(take)})
+			owners = appendOwners(owners, partner, uint32(next), take)
 			add = add[len(take):]
 			next++
 		}

@@ -50,11 +50,7 @@ func saleChunkNumber(partner string, k []byte) (uint32, error) {
 	if len(k) != len(partner)+1+4 || !bytes.HasPrefix(k, prefix(partner)) {
 		return 0, fmt.Errorf("%w: sales key %q", errCorrupt, k)
 	}
-	rest := k[len(partner)+1:]
-	if len(rest) != 4 {
-		return 0, fmt.Errorf("%w: sales key %q", errCorrupt, k)
-	}
-	return binary.BigEndian.Uint32(rest), nil
+	return binary.BigEndian.Uint32(k[len(partner)+1:]), nil
 }
 
 // encodeSaleChunk encodes sales (at most saleChunk, in log order) as one

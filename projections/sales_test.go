@@ -209,3 +209,28 @@ func TestDamagedSaleIndexStopsTheFold(t *testing.T) {
 		t.Fatalf("fold over a damaged sale index: %v, want ErrDamaged", err)
 	}
 }
+
+// TestLastChunkNumberIsAnError: a partner whose last chunk holds the
+// largest chunk number gets an error for its next sale, never a chunk
+// number wrapped to 0 over its first sales.
+func TestLastChunkNumberIsAnError(t *testing.T) {
+	s := openTemp(t, "rm.db")
+	full := chunkSales(saleChunk)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketSales).Put(saleChunkKey("P-1", maxSaleChunks), encodeSaleChunk(full)); err != nil {
+			return err
+		}
+		f := newTxFacts(tx)
+		next := *full[0]
+		next.ID, next.Seq = "S-next", full[saleChunk-1].Seq+1
+		f.newSales["P-1"] = []*domain.Sale{&next}
+		sales, _, err := f.saleWrites()
+		if err == nil {
+			t.Errorf("a sale past the last chunk number was written: %d writes, the first to %q", len(sales), sales[0].k)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
