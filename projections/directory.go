@@ -29,7 +29,7 @@ func (d Directory) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bo
 // the offer is unknown.
 func (d Directory) OfferOwner(id string) (partner string, ok bool) {
 	d.s.db.View(func(tx *bolt.Tx) error {
-		partner, ok = ownerIn(tx, bucketOfferOwner, id)
+		partner, ok = offerOwnerIn(tx, id)
 		return nil
 	})
 	return partner, ok
@@ -50,9 +50,9 @@ func envelopeIn(tx *bolt.Tx, id string) (uint64, domain.Fingerprint, bool) {
 	return decodeEnvelope(tx.Bucket(bucketEnvelopes).Get([]byte(id)))
 }
 
-// ownerIn looks an offer's partner up in tx.
-func ownerIn(tx *bolt.Tx, bucket []byte, id string) (string, bool) {
-	if v := tx.Bucket(bucket).Get([]byte(id)); v != nil {
+// offerOwnerIn looks an offer's partner up in tx.
+func offerOwnerIn(tx *bolt.Tx, id string) (string, bool) {
+	if v := tx.Bucket(bucketOfferOwner).Get([]byte(id)); v != nil {
 		return string(v), true
 	}
 	return "", false

@@ -58,7 +58,7 @@ func (sn *Snapshot) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok b
 
 // OfferOwner returns the partner that published offer id, ok false when
 // the offer is unknown (domain.Directory).
-func (sn *Snapshot) OfferOwner(id string) (string, bool) { return ownerIn(sn.tx, bucketOfferOwner, id) }
+func (sn *Snapshot) OfferOwner(id string) (string, bool) { return offerOwnerIn(sn.tx, id) }
 
 // SaleOwner returns the partner a sale id was billed to, ok false when the
 // sale is unknown (domain.Directory).
