@@ -355,13 +355,13 @@ func (f *txFacts) saleWrites() (sales, owners []write, err error) {
 						return nil, nil, decodeErr(err)
 					}
 					sales = append(sales, write{saleChunkKey(partner, last), nv})
-					owners = appendOwners(owners, partner, last, add[:room])
+					owners = f.appendOwners(owners, partner, last, add[:room])
 					add = add[room:]
 				}
 			} else if room := min(saleChunk-len(chunk), len(add)); room > 0 {
 				f.chunks[ref] = append(chunk, add[:room]...)
 				f.dirtyChunks[ref] = true
-				owners = appendOwners(owners, partner, last, add[:room])
+				owners = f.appendOwners(owners, partner, last, add[:room])
 				add = add[room:]
 			}
 		}
@@ -371,7 +371,7 @@ func (f *txFacts) saleWrites() (sales, owners []write, err error) {
 			}
 			take := add[:min(saleChunk, len(add))]
 			sales = append(sales, write{saleChunkKey(partner, uint32(next)), encodeSaleChunk(take)})
-			owners = appendOwners(owners, partner, uint32(next), take)
+			owners = f.appendOwners(owners, partner, uint32(next), take)
 			add = add[len(take):]
 			next++
 		}
@@ -383,11 +383,15 @@ func (f *txFacts) saleWrites() (sales, owners []write, err error) {
 }
 
 // appendOwners appends the sale_owner entries of sales stored in partner's
-// chunk n.
-func appendOwners(owners []write, partner string, n uint32, sales []*domain.Sale) []write {
+// chunk n. A sale another partner billed again later in the batch (two
+// writers contending) gets none: the index names the later partner, as the
+// pure fold does, whatever order the batch's partners are written in.
+func (f *txFacts) appendOwners(owners []write, partner string, n uint32, sales []*domain.Sale) []write {
 	v := encodeSaleOwner(partner, n)
 	for _, s := range sales {
-		owners = append(owners, write{[]byte(s.ID), v})
+		if f.saleCache[s.ID] == s {
+			owners = append(owners, write{[]byte(s.ID), v})
+		}
 	}
 	return owners
 }

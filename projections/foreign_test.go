@@ -145,7 +145,14 @@ func TestFoldRefusesRebilledSale(t *testing.T) {
 	if err := book.Record(elsewhere); err != nil {
 		t.Fatalf("the pure fold refused another partner's sale of the same id: %v", err)
 	}
-	for _, size := range []int{1, len(log)} {
+	// A batch writes its partners' new sales in map order, so the one batch
+	// holding both partners' sale is folded many times over: an index that
+	// named whichever partner was written last fails in one of them.
+	for round := range 40 {
+		size := len(log)
+		if round == 0 {
+			size = 1
+		}
 		s := openTemp(t, "rm.db")
 		var refused []uint64
 		for i := 0; i < len(log); i += size {
