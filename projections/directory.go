@@ -45,9 +45,14 @@ func (d Directory) SaleOwner(id string) (partner string, ok bool) {
 	return partner, ok
 }
 
-// envelopeIn looks an envelope id up in tx.
+// envelopeIn looks an envelope id up in tx; a group that does not decode
+// reads as "not found", as in Directory.
 func envelopeIn(tx *bolt.Tx, id string) (uint64, domain.Fingerprint, bool) {
-	return decodeEnvelope(tx.Bucket(bucketEnvelopes).Get([]byte(id)))
+	v, err := groupGet(tx.Bucket(bucketEnvelopes), id)
+	if err != nil {
+		return 0, domain.Fingerprint{}, false
+	}
+	return decodeEnvelope(v)
 }
 
 // offerOwnerIn looks an offer's partner up in tx.

@@ -405,6 +405,11 @@ type write struct {
 // bbolt inserts into pages of sorted entries, and keys in order turn a
 // batch of scattered inserts into forward moves through each page.
 func (f *txFacts) flush() error {
+	grouped := func(b *bolt.Bucket, ws []write) []write {
+		gs, err := groupWrites(b, ws)
+		f.fail(decodeErr(err))
+		return gs
+	}
 	put := func(b *bolt.Bucket, ws []write) {
 		slices.SortFunc(ws, func(a, b write) int { return bytes.Compare(a.k, b.k) })
 		if b != f.sales {
@@ -430,13 +435,13 @@ func (f *txFacts) flush() error {
 	sales, owners, err := f.saleWrites()
 	f.fail(err)
 	put(f.sales, sales)
-	put(f.saleOwner, owners)
+	put(f.saleOwner, grouped(f.saleOwner, owners))
 	acts := make([]write, 0, len(f.dirtyActs))
 	for k := range f.dirtyActs {
 		acts = append(acts, write{pkey(k.partner, u64(k.seq)), encodeActivation(f.actCache[k])})
 	}
 	put(f.acts, acts)
 	put(f.metrics, f.metricWrites)
-	put(f.envelopes, f.envelopeWrites)
+	put(f.envelopes, grouped(f.envelopes, f.envelopeWrites))
 	return f.err
 }

@@ -236,9 +236,9 @@ func decodeSaleOwner(v []byte) (partner string, chunk uint32, ok bool) {
 // the sale is unknown, an error wrapping errCorrupt when its entry does not
 // decode.
 func saleOwnerIn(tx *bolt.Tx, id string) (partner string, chunk uint32, ok bool, err error) {
-	v := tx.Bucket(bucketSaleOwner).Get([]byte(id))
-	if v == nil {
-		return "", 0, false, nil
+	v, err := groupGet(tx.Bucket(bucketSaleOwner), id)
+	if err != nil || v == nil {
+		return "", 0, false, err
 	}
 	if partner, chunk, ok = decodeSaleOwner(v); !ok {
 		return "", 0, false, fmt.Errorf("%w: sale_owner entry of %s", errCorrupt, id)

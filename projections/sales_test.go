@@ -198,7 +198,15 @@ func TestDamagedSaleIndexStopsTheFold(t *testing.T) {
 	s := openTemp(t, "rm.db")
 	foldInBatches(t, s, events, len(events))
 	id := billed.Data.(domain.SaleBilled).SaleID
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSaleOwner).Put([]byte(id), []byte{0x80}) }); err != nil {
+	damage := func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSaleOwner)
+		ws, err := groupWrites(b, []write{{[]byte(id), []byte{0x80}}})
+		if err != nil {
+			return err
+		}
+		return b.Put(ws[0].k, ws[0].v)
+	}
+	if err := s.db.Update(damage); err != nil {
 		t.Fatal(err)
 	}
 	flag := billed

@@ -26,8 +26,8 @@ var (
 	bucketMetrics     = []byte("metrics")     // partner\0seq → metric report
 	bucketActivations = []byte("activations") // partner\0seq → activation
 	bucketOfferOwner  = []byte("offer_owner") // offer → partner
-	bucketSaleOwner   = []byte("sale_owner")  // sale → chunk (uvarint), partner
-	bucketEnvelopes   = []byte("envelopes")   // envelope id → seq (uvarint), fingerprint
+	bucketSaleOwner   = []byte("sale_owner")  // sale id group → chunk (uvarint), partner per id (groups.go)
+	bucketEnvelopes   = []byte("envelopes")   // envelope id group → seq (uvarint), fingerprint per id (groups.go)
 	bucketTiers       = []byte("tiers")       // partner → held-tier history under the file's policy (replay files)
 
 	allBuckets = [][]byte{bucketMeta, bucketPartners, bucketOffers, bucketSales, bucketMetrics,
@@ -49,7 +49,7 @@ var (
 
 // schemaVersion changes when the layout or codec changes: a file with another
 // version is rebuilt from the log.
-const schemaVersion = 4
+const schemaVersion = 5
 
 // SchemaVersion is the read models' layout version: a fold's digest is a
 // digest of this layout (tests pin digests per version).

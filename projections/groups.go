@@ -1,0 +1,144 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The global indexes by id (envelopes, sale_owner) hold one entry per
+// event or sale: at a million events, most of the read models' entries.
+// bbolt spends 16 bytes of element header on every entry, and the key
+// repeats the id, whose bytes but the last are shared with its
+// neighbours when ids count up ("S-000000123", "S-000000124", …). So
+// these buckets key a group of ids by all their bytes but the last, and
+// the group's value lists its ids' last bytes with their values: one
+// element and one key for up to 256 ids (one per last byte; 94 for the
+// printable ASCII ids the ledger accepts). Ids that share no
+// prefix (UUIDs) make groups of one, at two bytes more than an entry of
+// their own.
+//
+// A group's value is its entries in order of last byte, each the last
+// byte, the value's length as a uvarint and the value. Entries in order
+// make the group a function of its ids, not of the batches that wrote
+// them: the digest of a fold does not depend on where its batches cut.
+
+// groupKey is the key of the group that holds id: id without its last
+// byte, or nul for a one-byte id (bbolt refuses an empty key, and no id
+// the ledger accepts holds a nul).
+func groupKey(id string) []byte {
+	if len(id) < 2 {
+		return []byte{0}
+	}
+	return []byte(id[:len(id)-1])
+}
+
+// groupEntry is one id of a group: its last byte and its value.
+type groupEntry struct {
+	last byte
+	v    []byte
+}
+
+// groupGet returns the value of id in b, nil when there is none, and an
+// error wrapping errCorrupt when its group does not decode.
+func groupGet(b *bolt.Bucket, id string) ([]byte, error) {
+	g := b.Get(groupKey(id))
+	if g == nil || id == "" {
+		return nil, nil
+	}
+	last := id[len(id)-1]
+	for len(g) > 0 {
+		n, w := binary.Uvarint(g[1:])
+		if w <= 0 || n > uint64(len(g)-1-w) {
+			return nil, fmt.Errorf("%w: the group of %q", errCorrupt, id)
+		}
+		if g[0] == last {
+			return g[1+w : 1+w+int(n)], nil
+		}
+		if g[0] > last {
+			return nil, nil
+		}
+		g = g[1+w+int(n):]
+	}
+	return nil, nil
+}
+
+// decodeGroup splits a group's value into its entries; the values alias v.
+func decodeGroup(v []byte) ([]groupEntry, error) {
+	var out []groupEntry
+	for len(v) > 0 {
+		n, w := binary.Uvarint(v[1:])
+		if w <= 0 || n > uint64(len(v)-1-w) || (len(out) > 0 && out[len(out)-1].last >= v[0]) {
+			return nil, fmt.Errorf("%w: an id group", errCorrupt)
+		}
+		out = append(out, groupEntry{v[0], v[1+w : 1+w+int(n)]})
+		v = v[1+w+int(n):]
+	}
+	return out, nil
+}
+
+// encodeGroup encodes entries, in order of last byte and distinct.
+func encodeGroup(entries []groupEntry) []byte {
+	size := 0
+	for _, e := range entries {
+		size += 1 + binary.MaxVarintLen64 + len(e.v)
+	}
+	out := make([]byte, 0, size)
+	for _, e := range entries {
+		out = append(out, e.last)
+		out = binary.AppendUvarint(out, uint64(len(e.v)))
+		out = append(out, e.v...)
+	}
+	return out
+}
+
+// groupWrites turns the Puts of ids (ws, each key an id) into Puts of
+// their groups in b: each group the batch touches, read once, with the
+// batch's entries merged in (a later write of an id replacing its value).
+// A group's ids need not sort together ("S-1" < "S-10" < "S-2"), so the
+// writes are ordered by group first.
+func groupWrites(b *bolt.Bucket, ws []write) ([]write, error) {
+	type pending struct {
+		key  []byte
+		last byte
+		v    []byte
+	}
+	ps := make([]pending, len(ws))
+	for i, w := range ws {
+		if len(w.k) == 0 {
+			return nil, errors.New("projections: an empty id")
+		}
+		ps[i] = pending{groupKey(string(w.k)), w.k[len(w.k)-1], w.v}
+	}
+	slices.SortStableFunc(ps, func(a, b pending) int {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return int(a.last) - int(b.last)
+	})
+	var out []write
+	for i := 0; i < len(ps); {
+		key := ps[i].key
+		var entries []groupEntry
+		if v := b.Get(key); v != nil {
+			var err error
+			if entries, err = decodeGroup(v); err != nil {
+				return nil, fmt.Errorf("group %q: %w", key, err)
+			}
+		}
+		for ; i < len(ps) && bytes.Equal(ps[i].key, key); i++ {
+			j, found := slices.BinarySearchFunc(entries, ps[i].last, func(e groupEntry, l byte) int { return int(e.last) - int(l) })
+			if found {
+				entries[j].v = ps[i].v
+			} else {
+				entries = slices.Insert(entries, j, groupEntry{ps[i].last, ps[i].v})
+			}
+		}
+		out = append(out, write{key, encodeGroup(entries)})
+	}
+	return out, nil
+}

@@ -1,0 +1,124 @@
+package projections
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestIndexGroups: ids written to a grouped index in any batching read
+// back with their last value, ids never written read as absent, and the
+// bucket's bytes are the same whatever the batches (the digest depends on
+// the log, not on where the fold cut it).
+func TestIndexGroups(t *testing.T) {
+	var ids []string
+	for i := range 300 {
+		ids = append(ids, fmt.Sprintf("S-%d", i)) // "S-1" < "S-10" < "S-2": a group's ids do not sort together
+	}
+	ids = append(ids, "x", "y", "~", "id-with-a-long-shared-prefix-0123456789abcdef-zz")
+	value := func(id string, round int) []byte { return fmt.Appendf(nil, "%s@%d", id, round) }
+	var want []byte
+	for _, batch := range []int{1, 7, 64, len(ids)} {
+		t.Run(fmt.Sprintf("batches of %d", batch), func(t *testing.T) {
+			s := openTemp(t, "rm.db")
+			for round := range 2 { // the second round rewrites every id
+				for i := 0; i < len(ids); i += batch {
+					err := s.db.Update(func(tx *bolt.Tx) error {
+						b := tx.Bucket(bucketSaleOwner)
+						var ws []write
+						for _, id := range ids[i:min(i+batch, len(ids))] {
+							ws = append(ws, write{[]byte(id), value(id, round)})
+						}
+						gs, err := groupWrites(b, ws)
+						if err != nil {
+							return err
+						}
+						for _, g := range gs {
+							if err := b.Put(g.k, g.v); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			var got bytes.Buffer
+			err := s.db.View(func(tx *bolt.Tx) error {
+				b := tx.Bucket(bucketSaleOwner)
+				for _, id := range ids {
+					v, err := groupGet(b, id)
+					if err != nil || !bytes.Equal(v, value(id, 1)) {
+						t.Errorf("%s: %q, %v; want %q", id, v, err, value(id, 1))
+					}
+				}
+				for _, id := range []string{"S-300", "S-", "S", "z", "id-with-a-long-shared-prefix-0123456789abcdef-z"} {
+					if v, err := groupGet(b, id); v != nil || err != nil {
+						t.Errorf("%s was never written: %q, %v", id, v, err)
+					}
+				}
+				return b.ForEach(func(k, v []byte) error { got.Write(k); got.Write(v); return nil })
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want == nil {
+				want = got.Bytes()
+			} else if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("the bucket's bytes depend on the batching")
+			}
+		})
+	}
+}
+
+// TestDamagedGroups: a group value that does not decode is an error that
+// wraps errCorrupt for a lookup and for a batch that merges into it; never
+// a value.
+func TestDamagedGroups(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    []byte
+	}{
+		{"a length past the end", []byte{'1', 5, 'a'}},
+		{"a length that does not decode", []byte{'1', 0x80}},
+		{"entries out of order", []byte{'2', 1, 'a', '1', 1, 'b'}},
+		{"an entry twice", []byte{'1', 1, 'a', '1', 1, 'b'}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTemp(t, "rm.db")
+			err := s.db.Update(func(tx *bolt.Tx) error {
+				b := tx.Bucket(bucketSaleOwner)
+				if err := b.Put(groupKey("S-1"), tc.v); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketEnvelopes).Put(groupKey("S-1"), tc.v); err != nil {
+					return err
+				}
+				if _, err := groupWrites(b, []write{{[]byte("S-3"), []byte("v")}}); !errors.Is(err, errCorrupt) {
+					t.Errorf("merging into a damaged group: %v, want errCorrupt", err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "entries out of order" || tc.name == "an entry twice" {
+				return // a lookup stops at the first entry that answers it
+			}
+			s.db.View(func(tx *bolt.Tx) error {
+				if v, err := groupGet(tx.Bucket(bucketSaleOwner), "S-2"); !errors.Is(err, errCorrupt) {
+					t.Errorf("a lookup in a damaged group: %q, %v; want errCorrupt", v, err)
+				}
+				if _, _, ok := envelopeIn(tx, "S-2"); ok {
+					t.Errorf("an envelope found in a damaged group")
+				}
+				return nil
+			})
+		})
+	}
+}
