@@ -28,13 +28,13 @@ import (
 // them: the digest of a fold does not depend on where its batches cut.
 
 // groupKey is the key of the group that holds id: id without its last
-// byte, or nul for a one-byte id (bbolt refuses an empty key, and no id
-// the ledger accepts holds a nul).
-func groupKey(id string) []byte {
+// byte (aliasing id), or nul for a one-byte id (bbolt refuses an empty
+// key, and no id the ledger accepts holds a nul).
+func groupKey(id []byte) []byte {
 	if len(id) < 2 {
 		return []byte{0}
 	}
-	return []byte(id[:len(id)-1])
+	return id[:len(id)-1]
 }
 
 // groupEntry is one id of a group: its last byte and its value.
@@ -43,26 +43,37 @@ type groupEntry struct {
 	v    []byte
 }
 
+// nextEntry splits a group's value (not empty) into its first entry and
+// the rest; ok is false when the entry does not decode.
+func nextEntry(g []byte) (e groupEntry, rest []byte, ok bool) {
+	n, w := binary.Uvarint(g[1:])
+	if w <= 0 || n > uint64(len(g)-1-w) {
+		return e, nil, false
+	}
+	end := 1 + w + int(n)
+	return groupEntry{g[0], g[1+w : end]}, g[end:], true
+}
+
 // groupGet returns the value of id in b, nil when there is none, and an
-// error wrapping errCorrupt when its group does not decode.
+// error wrapping errCorrupt when its group does not decode. The value
+// aliases b's page: valid for the transaction.
 func groupGet(b *bolt.Bucket, id string) ([]byte, error) {
-	g := b.Get(groupKey(id))
-	if g == nil || id == "" {
+	if id == "" {
 		return nil, nil
 	}
-	last := id[len(id)-1]
-	for len(g) > 0 {
-		n, w := binary.Uvarint(g[1:])
-		if w <= 0 || n > uint64(len(g)-1-w) {
+	k := []byte(id)
+	last := k[len(k)-1]
+	for g := b.Get(groupKey(k)); len(g) > 0; {
+		e, rest, ok := nextEntry(g)
+		switch {
+		case !ok:
 			return nil, fmt.Errorf("%w: the group of %q", errCorrupt, id)
-		}
-		if g[0] == last {
-			return g[1+w : 1+w+int(n)], nil
-		}
-		if g[0] > last {
+		case e.last == last:
+			return e.v, nil
+		case e.last > last: // entries are in order of last byte
 			return nil, nil
 		}
-		g = g[1+w+int(n):]
+		g = rest
 	}
 	return nil, nil
 }
@@ -71,12 +82,12 @@ func groupGet(b *bolt.Bucket, id string) ([]byte, error) {
 func decodeGroup(v []byte) ([]groupEntry, error) {
 	var out []groupEntry
 	for len(v) > 0 {
-		n, w := binary.Uvarint(v[1:])
-		if w <= 0 || n > uint64(len(v)-1-w) || (len(out) > 0 && out[len(out)-1].last >= v[0]) {
+		e, rest, ok := nextEntry(v)
+		if !ok || (len(out) > 0 && out[len(out)-1].last >= e.last) {
 			return nil, fmt.Errorf("%w: an id group", errCorrupt)
 		}
-		out = append(out, groupEntry{v[0], v[1+w : 1+w+int(n)]})
-		v = v[1+w+int(n):]
+		out = append(out, e)
+		v = rest
 	}
 	return out, nil
 }
@@ -112,7 +123,7 @@ func groupWrites(b *bolt.Bucket, ws []write) ([]write, error) {
 		if len(w.k) == 0 {
 			return nil, errors.New("projections: an empty id")
 		}
-		ps[i] = pending{groupKey(string(w.k)), w.k[len(w.k)-1], w.v}
+		ps[i] = pending{groupKey(w.k), w.k[len(w.k)-1], w.v}
 	}
 	slices.SortStableFunc(ps, func(a, b pending) int {
 		if c := bytes.Compare(a.key, b.key); c != 0 {
