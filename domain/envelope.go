@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +61,19 @@ func (in Input) fingerprint() Fingerprint {
 	return fp
 }
 
-var extensionName = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
+// validExtensionName reports whether name may name a CloudEvents extension
+// attribute: the pattern ^[a-z0-9]{1,20}$.
+func validExtensionName(name string) bool {
+	if len(name) == 0 || len(name) > 20 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z') && !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}
 
 // envelopeAttributes are the attributes every input must carry as strings
 // (data is checked apart, as an object).
@@ -137,7 +148,7 @@ func checkExtension(m member) error {
 		}
 		return nil
 	}
-	if !extensionName.MatchString(m.name) {
+	if !validExtensionName(m.name) {
 		return reject(CodeInvalidEnvelope, "envelope attribute %q is not a CloudEvents attribute name", clip(m.name))
 	}
 	if m.kind == '{' || m.kind == '[' || m.kind == 'n' {
