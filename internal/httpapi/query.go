@@ -179,7 +179,7 @@ func answer[D any](s *Server, w http.ResponseWriter, r *http.Request, fn func(co
 		s.fail(w, r, err)
 		return
 	}
-	b, err := json.Marshal(doc) // as micro's RespondJSON: the same bytes as the RPC
+	b, err := domain.MarshalJSON(doc) // the RPC's bytes
 	if err != nil {
 		s.fail(w, r, err)
 		return

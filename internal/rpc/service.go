@@ -296,9 +296,9 @@ func query[D any](s *Server, fn func(context.Context, ledger.Query) (D, error)) 
 	}
 }
 
-// respondJSON answers a document (see respond).
+// respondJSON answers a document (see respond), json.Marshal's bytes.
 func (s *Server) respondJSON(req micro.Request, doc any) {
-	b, err := json.Marshal(doc)
+	b, err := domain.MarshalJSON(doc)
 	if err != nil {
 		s.fail(req, fmt.Errorf("rpc: encode the reply: %w", err))
 		return
@@ -374,8 +374,24 @@ func DecodeStrict[T any](data []byte, v *T) error {
 }
 
 // jsonFields are the JSON names of a struct's fields, read from its tags,
-// so a field added to a request type is accepted without another list.
+// so a field added to a request type is accepted without another list. The
+// list is read once per type (reading the tags took half of decoding a
+// query) and shared: callers must not change it.
 func jsonFields(rt reflect.Type) []string {
+	if names, ok := fieldNames.Load(rt); ok {
+		return names.([]string)
+	}
+	names := tagNames(rt)
+	fieldNames.Store(rt, names)
+	return names
+}
+
+// fieldNames memoizes jsonFields, as encoding/json memoizes its own reading
+// of a type's fields: reflect.Type → []string, a few request types at most.
+var fieldNames sync.Map
+
+// tagNames reads the JSON names of rt's fields from their tags.
+func tagNames(rt reflect.Type) []string {
 	var names []string
 	for i := range rt.NumField() {
 		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
