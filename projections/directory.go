@@ -47,7 +47,7 @@ func (d Directory) SaleOwner(id string) (partner string, ok bool) {
 
 // envelopeIn looks an envelope id up in tx; a group that does not decode
 // reads as "not found", as in Directory.
-func envelopeIn(tx *bolt.Tx, id string) (uint64, domain.Fingerprint, bool) {
+func envelopeIn(tx buckets, id string) (uint64, domain.Fingerprint, bool) {
 	v, err := groupGet(tx.Bucket(bucketEnvelopes), id)
 	if err != nil {
 		return 0, domain.Fingerprint{}, false
@@ -56,7 +56,7 @@ func envelopeIn(tx *bolt.Tx, id string) (uint64, domain.Fingerprint, bool) {
 }
 
 // offerOwnerIn looks an offer's partner up in tx.
-func offerOwnerIn(tx *bolt.Tx, id string) (string, bool) {
+func offerOwnerIn(tx buckets, id string) (string, bool) {
 	if v := tx.Bucket(bucketOfferOwner).Get([]byte(id)); v != nil {
 		return string(v), true
 	}

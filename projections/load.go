@@ -22,13 +22,13 @@ func (s *Store) Partner(id string) (*domain.Partner, uint64, error) {
 	return p, cp, err
 }
 
-func loadPartner(tx *bolt.Tx, id string) (*domain.Partner, error) {
+func loadPartner(tx buckets, id string) (*domain.Partner, error) {
 	return loadFacts(tx, id, nil)
 }
 
 // loadFacts loads a partner's facts; with a SaleSource, all but its sales,
 // which the source supplies on demand (domain.RestorePartial).
-func loadFacts(tx *bolt.Tx, id string, src domain.SaleSource) (*domain.Partner, error) {
+func loadFacts(tx buckets, id string, src domain.SaleSource) (*domain.Partner, error) {
 	v := tx.Bucket(bucketPartners).Get([]byte(id))
 	if v == nil {
 		return nil, nil
@@ -60,7 +60,7 @@ func loadFacts(tx *bolt.Tx, id string, src domain.SaleSource) (*domain.Partner, 
 }
 
 // scanPartner decodes every value of one partner's key range in a bucket.
-func scanPartner[T any](tx *bolt.Tx, bucket []byte, id string, decode func(k, v []byte) (*T, error)) ([]*T, error) {
+func scanPartner[T any](tx buckets, bucket []byte, id string, decode func(k, v []byte) (*T, error)) ([]*T, error) {
 	var out []*T
 	pre := prefix(id)
 	c := tx.Bucket(bucket).Cursor()

@@ -11,6 +11,7 @@ import (
 // keeps bbolt from reusing the pages it sees.
 type Snapshot struct {
 	tx         *bolt.Tx
+	b          *bucketCache // tx's buckets, for the lookups
 	checkpoint uint64
 }
 
@@ -20,7 +21,8 @@ func (s *Store) Snapshot() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{tx: tx, checkpoint: getU64(tx.Bucket(bucketMeta), keyCheckpoint)}, nil
+	b := &bucketCache{tx: tx}
+	return &Snapshot{tx: tx, b: b, checkpoint: getU64(b.Bucket(bucketMeta), keyCheckpoint)}, nil
 }
 
 // Close ends the snapshot.
@@ -30,39 +32,39 @@ func (sn *Snapshot) Close() error { return sn.tx.Rollback() }
 func (sn *Snapshot) Checkpoint() uint64 { return sn.checkpoint }
 
 // Partner loads a partner's facts (nil when it does not exist).
-func (sn *Snapshot) Partner(id string) (*domain.Partner, error) { return loadPartner(sn.tx, id) }
+func (sn *Snapshot) Partner(id string) (*domain.Partner, error) { return loadPartner(sn.b, id) }
 
 // PartialPartner loads a partner's facts without its sales, which src
 // supplies as decisions need them.
 func (sn *Snapshot) PartialPartner(id string, src domain.SaleSource) (*domain.Partner, error) {
-	return loadFacts(sn.tx, id, src)
+	return loadFacts(sn.b, id, src)
 }
 
 // Sale loads one sale of a partner (nil when it does not exist).
 func (sn *Snapshot) Sale(partner, id string) (*domain.Sale, error) {
-	s, err := saleIn(sn.tx, partner, id)
+	s, err := saleIn(sn.b, partner, id)
 	return s, decodeErr(err)
 }
 
 // Sales loads every sale of a partner.
 func (sn *Snapshot) Sales(partner string) ([]*domain.Sale, error) {
-	sales, err := salesIn(sn.tx, partner)
+	sales, err := salesIn(sn.b, partner)
 	return sales, decodeErr(err)
 }
 
 // Envelope returns the sequence and fingerprint of the envelope recorded
 // under id, ok false when there is none (domain.Directory).
 func (sn *Snapshot) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bool) {
-	return envelopeIn(sn.tx, id)
+	return envelopeIn(sn.b, id)
 }
 
 // OfferOwner returns the partner that published offer id, ok false when
 // the offer is unknown (domain.Directory).
-func (sn *Snapshot) OfferOwner(id string) (string, bool) { return offerOwnerIn(sn.tx, id) }
+func (sn *Snapshot) OfferOwner(id string) (string, bool) { return offerOwnerIn(sn.b, id) }
 
 // SaleOwner returns the partner a sale id was billed to, ok false when the
 // sale is unknown (domain.Directory).
 func (sn *Snapshot) SaleOwner(id string) (string, bool) {
-	partner, _, ok, _ := saleOwnerIn(sn.tx, id) // a damaged entry: see Directory
+	partner, _, ok, _ := saleOwnerIn(sn.b, id) // a damaged entry: see Directory
 	return partner, ok
 }
