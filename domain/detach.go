@@ -5,19 +5,19 @@ import "errors"
 // Detach returns a View that answers Tier and Benefits exactly as v does but
 // holds none of the partner's sales, so that a query cache can keep many of
 // them: sales are most of a partner's facts, and a compiled View needs only
-// their prefix sums. What would need the sales later — the recounts behind
-// revocation reasons — is computed now, keeping only their held-tier steps.
-// Attention and History need the complete partner and must not be asked of
-// a detached View.
+// their prefix sums. What would need the sales later, the recounts behind
+// revocation reasons, is settled now: the reasons of each activation its
+// tiers do not entitle (they do not depend on the instant asked about), so
+// a partner whose activations all stand costs no recount at all. Attention
+// and History need the complete partner and must not be asked of a
+// detached View.
 func (v *View) Detach() *View {
 	p := v.p
-	d := &View{pol: v.pol, known: v.known, tiers: v.tiers, spans: v.spans, grants: v.grants, alt: map[recount]*tierModel{}}
-	for _, rc := range []recount{{fraud: true}, {cancelled: true}, {fraud: true, cancelled: true}} {
-		switch {
-		case !v.excludesAny():
-			d.alt[rc] = v.tiers // nothing excluded: every recount is the same count
-		case len(p.Activations) > 0:
-			d.alt[rc] = v.recounted(rc).steps()
+	d := &View{pol: v.pol, known: v.known, tiers: v.tiers, spans: v.spans, grants: v.grants, alt: map[recount]*tierModel{},
+		revoked: map[*Activation][]string{}}
+	for _, a := range p.Activations {
+		if !v.entitledAt(v.tiers, a) {
+			d.revoked[a] = v.revocationReasons(a)
 		}
 	}
 	d.p = &Partner{ID: p.ID, Core: p.Core, Offers: p.Offers, Metrics: p.Metrics, Activations: p.Activations,
@@ -29,12 +29,6 @@ func (v *View) Detach() *View {
 // the View's cut-off: only then can a recount differ.
 func (v *View) excludesAny() bool {
 	return len(v.tiers.fraudEx.at) > 0 || len(v.tiers.cancelEx.at) > 0
-}
-
-// steps keeps what entitlement checks read of a tier model: the held-tier
-// steps and the first receipt.
-func (m *tierModel) steps() *tierModel {
-	return &tierModel{pol: m.pol, first: m.first, hasFirst: m.hasFirst, segs: m.segs}
 }
 
 // Footprint estimates what a View costs to keep, in facts' worth (a fact in

@@ -102,16 +102,31 @@ func TestPartialPartnerDecidesAsComplete(t *testing.T) {
 // and many instants, revoked activations included.
 func TestDetachedViewAnswersAsCompiled(t *testing.T) {
 	b := scenarioBookForTest(t)
+	reasons := map[string]int{}
 	for _, id := range b.PartnerIDs() {
 		v := Compile(b.Policy(), b.Partner(id), AllKnown)
 		d := v.Detach()
 		for at := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC); at.Year() < 2027; at = at.AddDate(0, 1, 3) {
-			if !reflect.DeepEqual(v.Tier(at, 1), d.Tier(at, 1)) || !reflect.DeepEqual(v.Benefits(at, 1), d.Benefits(at, 1)) {
+			bv := v.Benefits(at, 1)
+			if !reflect.DeepEqual(v.Tier(at, 1), d.Tier(at, 1)) || !reflect.DeepEqual(bv, d.Benefits(at, 1)) {
 				t.Fatalf("%s at %s: detached View answers differently", id, at)
+			}
+			for _, a := range bv.Activations {
+				if a.Status == StatusRevoked {
+					for _, r := range a.Reasons {
+						reasons[r]++
+					}
+				}
 			}
 		}
 		if d.Footprint() <= 0 {
 			t.Errorf("%s: footprint %d", id, d.Footprint())
+		}
+	}
+	// The reasons a detached View settles at Detach, from the recounts.
+	for _, r := range []string{ReasonFraudRemoved, ReasonPurchaseCancelled} {
+		if reasons[r] == 0 {
+			t.Errorf("no activation revoked for %q among the scenarios (reasons %v): Detach's recounts went untested", r, reasons)
 		}
 	}
 }

@@ -75,6 +75,9 @@ func (v *View) entitledAt(m *tierModel, a *Activation) bool {
 // fraud again would restore it, or the cancellations, or only both together;
 // "corrected" when neither would (a backdated delisting, say).
 func (v *View) revocationReasons(a *Activation) []string {
+	if v.revoked != nil {
+		return slices.Clone(v.revoked[a]) // detached: settled by Detach
+	}
 	fraud := v.entitledAt(v.recounted(recount{fraud: true}), a)
 	cancelled := v.entitledAt(v.recounted(recount{cancelled: true}), a)
 	switch {

@@ -10,14 +10,17 @@ import (
 // then a few binary searches. The decider and every query go through a View,
 // so they apply the same rules.
 type View struct {
-	pol    *Policy
-	p      *Partner
-	known  uint64
-	tiers  *tierModel
-	altMu  sync.Mutex
-	alt    map[recount]*tierModel // counting excluded sales again, for revocation reasons
-	spans  []span
-	grants []offerGrant
+	pol   *Policy
+	p     *Partner
+	known uint64
+	tiers *tierModel
+	altMu sync.Mutex
+	alt   map[recount]*tierModel // counting excluded sales again, for revocation reasons
+	// revoked holds a detached View's revocation reasons, by activation:
+	// the recounts behind them need the sales it no longer has.
+	revoked map[*Activation][]string
+	spans   []span
+	grants  []offerGrant
 }
 
 // AllKnown is the knowledge cut-off meaning "everything recorded".
@@ -49,6 +52,9 @@ func (p *Partner) View(pol *Policy) *View {
 
 // recounted returns the tier model counting the selected excluded sales again.
 func (v *View) recounted(rc recount) *tierModel {
+	if !v.excludesAny() {
+		return v.tiers // nothing excluded: every recount is the same count
+	}
 	v.altMu.Lock()
 	defer v.altMu.Unlock()
 	if m, ok := v.alt[rc]; ok {
