@@ -20,8 +20,10 @@ type jsonAppender interface {
 
 // MarshalJSON returns doc's JSON encoding: the bytes of json.Marshal. A
 // document that appends its own encoding (TierDoc, BenefitsDoc) does, into
-// one buffer; any other value goes through json.Marshal. Its errors are
-// json.Marshal's: for a document, a time RFC 3339 cannot hold.
+// one buffer; any other value goes through json.Marshal. It fails where
+// json.Marshal fails, for a document on a time RFC 3339 cannot hold (the
+// error's text is time's own); queries never ask for one (they bound the
+// instant to 1970–2200).
 func MarshalJSON(doc any) ([]byte, error) {
 	if a, ok := doc.(jsonAppender); ok {
 		return a.AppendJSON(make([]byte, 0, 1024))
@@ -32,16 +34,7 @@ func MarshalJSON(doc any) ([]byte, error) {
 // AppendJSON appends the document as json.Marshal encodes it.
 func (d TierDoc) AppendJSON(b []byte) ([]byte, error) {
 	w := jsonWriter{b: b}
-	w.key(`{"partner_id":`)
-	w.str(d.PartnerID)
-	w.key(`,"at":`)
-	w.time(d.At)
-	w.key(`,"known_seq":`)
-	w.uint(d.KnownSeq)
-	if d.KnownAt != nil {
-		w.key(`,"known_at":`)
-		w.time(*d.KnownAt)
-	}
+	w.head(d.PartnerID, d.At, d.KnownSeq, d.KnownAt)
 	w.key(`,"era":`)
 	w.strPtr(d.Era)
 	w.key(`,"basis":`)
@@ -89,80 +82,70 @@ func (d TierDoc) AppendJSON(b []byte) ([]byte, error) {
 // AppendJSON appends the document as json.Marshal encodes it.
 func (d BenefitsDoc) AppendJSON(b []byte) ([]byte, error) {
 	w := jsonWriter{b: b}
-	w.key(`{"partner_id":`)
-	w.str(d.PartnerID)
-	w.key(`,"at":`)
-	w.time(d.At)
-	w.key(`,"known_seq":`)
-	w.uint(d.KnownSeq)
-	if d.KnownAt != nil {
-		w.key(`,"known_at":`)
-		w.time(*d.KnownAt)
-	}
+	w.head(d.PartnerID, d.At, d.KnownSeq, d.KnownAt)
 	w.key(`,"sanctioned":`)
 	w.bool(d.Sanctioned)
 	w.key(`,"entitled":`)
-	if d.Entitled == nil {
-		w.key(`null`)
-	} else {
-		w.key(`[`)
-		for i, e := range d.Entitled {
-			if i > 0 {
-				w.key(`,`)
-			}
-			w.key(`{"benefit_id":`)
-			w.str(e.BenefitID)
-			w.key(`,"category":`)
-			w.str(e.Category)
-			w.key(`,"granted_by":`)
-			w.str(e.GrantedBy)
-			w.key(`,"offer_id":`)
-			w.strPtr(e.OfferID)
-			w.key(`,"until":`)
-			w.timePtr(e.Until)
-			w.key(`,"period":`)
-			w.period(e.Period)
-			w.key(`}`)
-		}
-		w.key(`]`)
-	}
+	list(&w, d.Entitled, func(e EntitledDoc) {
+		w.key(`{"benefit_id":`)
+		w.str(e.BenefitID)
+		w.key(`,"category":`)
+		w.str(e.Category)
+		w.key(`,"granted_by":`)
+		w.str(e.GrantedBy)
+		w.key(`,"offer_id":`)
+		w.strPtr(e.OfferID)
+		w.key(`,"until":`)
+		w.timePtr(e.Until)
+		w.key(`,"period":`)
+		w.period(e.Period)
+		w.key(`}`)
+	})
 	w.key(`,"activations":`)
-	if d.Activations == nil {
-		w.key(`null`)
-	} else {
-		w.key(`[`)
-		for i, a := range d.Activations {
-			if i > 0 {
-				w.key(`,`)
-			}
-			w.key(`{"seq":`)
-			w.uint(a.Seq)
-			w.key(`,"event_id":`)
-			w.str(a.EventID)
-			w.key(`,"benefit_id":`)
-			w.str(a.BenefitID)
-			w.key(`,"offer_id":`)
-			w.strPtr(a.OfferID)
-			w.key(`,"activated_at":`)
-			w.time(a.ActivatedAt)
-			w.key(`,"granted_by":`)
-			w.str(a.GrantedBy)
-			w.key(`,"period":`)
-			w.period(a.Period)
-			w.key(`,"status":`)
-			w.str(a.Status)
-			w.key(`,"reasons":`)
-			w.strs(a.Reasons)
-			w.key(`,"contacted":`)
-			w.bool(a.Contacted)
-			w.key(`}`)
-		}
-		w.key(`]`)
-	}
+	list(&w, d.Activations, func(a ActivationDoc) {
+		w.key(`{"seq":`)
+		w.uint(a.Seq)
+		w.key(`,"event_id":`)
+		w.str(a.EventID)
+		w.key(`,"benefit_id":`)
+		w.str(a.BenefitID)
+		w.key(`,"offer_id":`)
+		w.strPtr(a.OfferID)
+		w.key(`,"activated_at":`)
+		w.time(a.ActivatedAt)
+		w.key(`,"granted_by":`)
+		w.str(a.GrantedBy)
+		w.key(`,"period":`)
+		w.period(a.Period)
+		w.key(`,"status":`)
+		w.str(a.Status)
+		w.key(`,"reasons":`)
+		w.strs(a.Reasons)
+		w.key(`,"contacted":`)
+		w.bool(a.Contacted)
+		w.key(`}`)
+	})
 	w.key(`,"policy":`)
 	w.str(d.Policy)
 	w.key(`}`)
 	return w.b, w.err
+}
+
+// list appends xs as a JSON array, each element by each; nil is null, as
+// encoding/json has it.
+func list[T any](w *jsonWriter, xs []T, each func(T)) {
+	if xs == nil {
+		w.key(`null`)
+		return
+	}
+	w.key(`[`)
+	for i, x := range xs {
+		if i > 0 {
+			w.key(`,`)
+		}
+		each(x)
+	}
+	w.key(`]`)
 }
 
 // jsonWriter appends JSON values as encoding/json writes them. The first
@@ -170,6 +153,20 @@ func (d BenefitsDoc) AppendJSON(b []byte) ([]byte, error) {
 type jsonWriter struct {
 	b   []byte
 	err error
+}
+
+// head opens a document with the members both documents begin with.
+func (w *jsonWriter) head(partnerID string, at time.Time, knownSeq uint64, knownAt *time.Time) {
+	w.key(`{"partner_id":`)
+	w.str(partnerID)
+	w.key(`,"at":`)
+	w.time(at)
+	w.key(`,"known_seq":`)
+	w.uint(knownSeq)
+	if knownAt != nil {
+		w.key(`,"known_at":`)
+		w.time(*knownAt)
+	}
 }
 
 // key appends literal JSON: punctuation and member names.
@@ -201,21 +198,8 @@ func (w *jsonWriter) strPtr(s *string) {
 	w.str(*s)
 }
 
-// strs appends a list of strings; nil is null, as encoding/json has it.
-func (w *jsonWriter) strs(ss []string) {
-	if ss == nil {
-		w.key(`null`)
-		return
-	}
-	w.b = append(w.b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		w.str(s)
-	}
-	w.b = append(w.b, ']')
-}
+// strs appends a list of strings; nil is null.
+func (w *jsonWriter) strs(ss []string) { list(w, ss, w.str) }
 
 func (w *jsonWriter) int(n int64)   { w.b = strconv.AppendInt(w.b, n, 10) }
 func (w *jsonWriter) uint(n uint64) { w.b = strconv.AppendUint(w.b, n, 10) }
