@@ -13,7 +13,9 @@ import "errors"
 // detached View.
 func (v *View) Detach() *View {
 	p := v.p
-	d := &View{pol: v.pol, known: v.known, tiers: v.tiers, spans: v.spans, grants: v.grants, alt: map[recount]*tierModel{},
+	// No alt: a detached View never recounts (revocationReasons answers
+	// from revoked).
+	d := &View{pol: v.pol, known: v.known, tiers: v.tiers, spans: v.spans, grants: v.grants,
 		revoked: map[*Activation][]string{}}
 	for _, a := range p.Activations {
 		if !v.entitledAt(v.tiers, a) {

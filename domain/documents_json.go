@@ -10,8 +10,8 @@ import (
 // themselves: encoding/json's reflection took 13% of a query's CPU, most of
 // what the ledger adds to a request/reply through its import. The bytes are
 // encoding/json's, exactly (TestDocumentsEncodeAsEncodingJSON compares them
-// over every scenario's documents and a generated program's); a field added
-// to a document must be added here too, or that test fails.
+// over a generated program's documents and edge cases it has none of); a
+// field added to a document must be added here too, or that test fails.
 
 // jsonAppender is a document that appends its own JSON encoding.
 type jsonAppender interface {
