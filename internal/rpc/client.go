@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -53,22 +52,6 @@ func (c *Client) Submit(ctx context.Context, lines [][]byte) ([]ledger.LineResul
 		return nil, fmt.Errorf("rpc: %d results for %d lines that are not blank", len(out), want)
 	}
 	return out, nil
-}
-
-// ParseSubmitReply decodes the submit endpoint's reply: one JSON result per
-// line. Errors say which reply line does not decode.
-func ParseSubmitReply(reply []byte) ([]ledger.LineResult, error) {
-	var out []ledger.LineResult
-	sc := bufio.NewScanner(bytes.NewReader(reply))
-	sc.Buffer(make([]byte, 64<<10), MaxRequestBytes)
-	for sc.Scan() {
-		var r ledger.LineResult
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("rpc: bad submit reply line %d: %w", len(out)+1, err)
-		}
-		out = append(out, r)
-	}
-	return out, sc.Err()
 }
 
 // Query calls a query endpoint and returns the raw JSON document.
