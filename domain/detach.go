@@ -22,7 +22,8 @@ func (v *View) Detach() *View {
 			d.revoked[a] = v.revocationReasons(a)
 		}
 	}
-	d.p = &Partner{ID: p.ID, Core: p.Core, Offers: p.Offers, Metrics: p.Metrics, Activations: p.Activations,
+	// No sales and no metric reports: the tier model holds what they count.
+	d.p = &Partner{ID: p.ID, Core: p.Core, Offers: p.Offers, Activations: p.Activations,
 		offerIdx: p.offerIdx, saleIdx: map[string]int{}, actIdx: p.actIdx, src: detached{}}
 	return d
 }
@@ -31,14 +32,6 @@ func (v *View) Detach() *View {
 // the View's cut-off: only then can a recount differ.
 func (v *View) excludesAny() bool {
 	return len(v.tiers.fraudEx.at) > 0 || len(v.tiers.cancelEx.at) > 0
-}
-
-// Footprint estimates what a View costs to keep, in facts' worth (a fact in
-// memory costs about ten points of a series).
-func (v *View) Footprint() int64 {
-	points := len(v.tiers.mbs.at) + len(v.tiers.seats.at) + len(v.tiers.biz.at) + len(v.tiers.mau.at) +
-		len(v.tiers.fraudEx.at) + len(v.tiers.cancelEx.at)
-	return int64(1+points/10) + int64(len(v.p.Offers)+len(v.p.Activations)+len(v.p.Metrics))
 }
 
 // detached is the sale source of a detached View's partner: it has none.

@@ -66,6 +66,9 @@ type Config struct {
 	// Intake are the intake's limits (zero fields: the defaults of
 	// intake.Settings).
 	Intake intake.Settings
+	// QueryCacheBytes bounds the query cache of compiled partner views
+	// (0: ledger.DefaultQueryCacheBytes; negative: no cache).
+	QueryCacheBytes int64
 	// NoDrain runs the ledger without deciding the intake: it serves
 	// queries and submissions, and publishes queue up for the ledgers that
 	// drain (`ledger serve --intake-drain=false`).
@@ -222,7 +225,7 @@ func (l *Ledger) start(ctx context.Context) error {
 		defer l.wg.Done()
 		l.writer.Run(wctx)
 	}()
-	l.q = ledger.NewQueries(cfg.Policy, l.es, get, l.proj, l.writer.LastSeq)
+	l.q = ledger.NewQueries(cfg.Policy, l.es, get, l.proj, l.writer.LastSeq, cfg.QueryCacheBytes)
 	if l.gate, err = rpc.StartReaderGate(l.nc, l.es.StreamName(), l.log.With("component", "readers")); err != nil {
 		return err
 	}

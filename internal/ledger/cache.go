@@ -6,10 +6,19 @@ import (
 	"github.com/benefits-ledger/ledger/domain"
 )
 
+// DefaultQueryCacheBytes is the query cache's default budget: the detached
+// Views of about 10,000 partners of 300 events (the View of one holds about
+// 11 KB: its tier model's prefix sums, its activations and offers). Queries
+// spread over more partners than fit load and compile most of them from
+// the read models, each miss at several times a hit's cost and allocating
+// the partner's facts, about 80 KB, as garbage; the README measures both
+// budgets at 10,000 partners.
+const DefaultQueryCacheBytes = 128 << 20
+
 // viewCache keeps the detached Views of recently queried partners within a
-// budget counted in facts' worth (domain.View.Footprint). Eviction is random
-// — Go's map order — which needs no bookkeeping on the read path and does
-// well on skewed access.
+// budget of bytes (domain.View.Bytes). Eviction is random — Go's map order
+// — which needs no bookkeeping on the read path and does well on skewed
+// access.
 type viewCache struct {
 	mu     sync.Mutex
 	budget int64
@@ -38,12 +47,17 @@ func (c *viewCache) get(id string, lastSeq uint64) (*domain.View, bool) {
 	return e.v, true
 }
 
-// put caches a View, evicting others to stay within the budget.
+// put caches a View, evicting others to stay within the budget. A View
+// larger than the whole budget is not kept (and replaces nothing).
 func (c *viewCache) put(id string, lastSeq uint64, v *domain.View) {
-	e := cachedView{v: v, last: lastSeq, weight: v.Footprint()}
+	e := cachedView{v: v, last: lastSeq, weight: v.Bytes()}
+	if e.weight > c.budget {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.m[id]; ok {
+		delete(c.m, id)
 		c.size -= old.weight
 	}
 	for k, o := range c.m {

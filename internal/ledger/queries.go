@@ -72,13 +72,14 @@ type Queries struct {
 	whatIf chan struct{} // what-if pages being computed (whatIfConcurrency)
 }
 
-// queryCacheFacts bounds the detached Views kept for queries, in facts' worth
-// (about 25 MB for a million sales).
-const queryCacheFacts = 200_000
-
-// NewQueries returns the query side.
-func NewQueries(pol *domain.Policy, es *eventstore.Store, models func() *projections.Store, proj *Projector, written func() uint64) *Queries {
-	return &Queries{pol: pol, es: es, models: models, proj: proj, written: written, clock: time.Now, cache: newViewCache(queryCacheFacts),
+// NewQueries returns the query side. Its cache of compiled partner Views
+// holds at most cacheBytes (domain.View.Bytes; 0: DefaultQueryCacheBytes,
+// negative: no cache).
+func NewQueries(pol *domain.Policy, es *eventstore.Store, models func() *projections.Store, proj *Projector, written func() uint64, cacheBytes int64) *Queries {
+	if cacheBytes == 0 {
+		cacheBytes = DefaultQueryCacheBytes
+	}
+	return &Queries{pol: pol, es: es, models: models, proj: proj, written: written, clock: time.Now, cache: newViewCache(max(cacheBytes, 0)),
 		whatIf: make(chan struct{}, whatIfConcurrency)}
 }
 
