@@ -41,18 +41,6 @@ func BenchmarkParseManyMembers(b *testing.B) {
 	}
 }
 
-// BenchmarkFingerprint is the content hash used for idempotency.
-func BenchmarkFingerprint(b *testing.B) {
-	in, err := domain.ParseEnvelope(benchSale, benchNow)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		in.Fingerprint()
-	}
-}
-
 // benchPartner builds a partner with n sales over three years, a flag and a
 // cancellation every 100 sales.
 func benchPartner(b *testing.B, n int) (*domain.Book, string) {

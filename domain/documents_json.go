@@ -177,17 +177,19 @@ func (w *jsonWriter) key(s string) { w.b = append(w.b, s...) }
 // is copied; a string with any other byte goes through encoding/json, which
 // escapes control characters, replaces invalid UTF-8 and escapes U+2028 and
 // U+2029.
-func (w *jsonWriter) str(s string) {
+func (w *jsonWriter) str(s string) { w.b = appendString(w.b, s) }
+
+// appendString appends s as a JSON string, as jsonWriter.str does.
+func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			q, _ := json.Marshal(s) // a string always encodes
-			w.b = append(w.b, q...)
-			return
+			return append(b, q...)
 		}
 	}
-	w.b = append(w.b, '"')
-	w.b = append(w.b, s...)
-	w.b = append(w.b, '"')
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func (w *jsonWriter) strPtr(s *string) {

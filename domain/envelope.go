@@ -1,8 +1,6 @@
 package domain
 
 import (
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -43,22 +41,6 @@ func (in Input) Fingerprint() Fingerprint {
 		return *in.fp
 	}
 	return in.fingerprint()
-}
-
-func (in Input) fingerprint() Fingerprint {
-	data, err := json.Marshal(in.Data)
-	if err != nil {
-		panic("domain: data cannot be encoded: " + err.Error()) // every Data is a plain struct
-	}
-	h := sha256.New()
-	h.Write([]byte(in.Type))
-	h.Write([]byte{0})
-	h.Write([]byte(in.Time.Format(time.RFC3339Nano)))
-	h.Write([]byte{0})
-	h.Write(data)
-	var fp Fingerprint
-	copy(fp[:], h.Sum(nil))
-	return fp
 }
 
 // validExtensionName reports whether name may name a CloudEvents extension

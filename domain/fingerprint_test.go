@@ -1,12 +1,16 @@
 package domain_test
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"math"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/internal/gen"
 )
 
 // TestFingerprintGolden pins the bytes of Fingerprint, the content identity
@@ -76,4 +80,67 @@ func TestFingerprintGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fingerprintByDefinition is the definition Fingerprint must keep: SHA-256
+// over the type, a zero byte, the time in RFC 3339 with nanoseconds, a zero
+// byte and json.Marshal of the data, its first 16 bytes.
+func fingerprintByDefinition(in domain.Input) domain.Fingerprint {
+	data, err := json.Marshal(in.Data)
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256([]byte(in.Type + "\x00" + in.Time.Format(time.RFC3339Nano) + "\x00" + string(data)))
+	return domain.Fingerprint(sum[:16])
+}
+
+// TestFingerprintBytes: Fingerprint (whose SaleBilled data is encoded by
+// hand) gives the definition's bytes for every event of a generated
+// program and for sales with strings and numbers it has none of.
+func TestFingerprintBytes(t *testing.T) {
+	book, err := gen.Book(gen.Config{Events: 20_000, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ins []domain.Input
+	for _, e := range book.Events() {
+		ins = append(ins, e.Input)
+	}
+	at := time.Date(2024, 5, 1, 12, 30, 0, 123456789, time.UTC)
+	for _, s := range []string{"", "S-1", `quote " backslash \`, "<html> & co", "é 😀", "\x00\x1f\x7f", "\xff", "\u2028"} {
+		for _, n := range []int64{0, -1, 1, math.MaxInt64, math.MinInt64} {
+			ins = append(ins, domain.Input{Type: domain.TypeSaleBilled, Time: at, Data: domain.SaleBilled{SaleID: s, OfferID: s + "o", CustomerID: "c" + s, AmountUSDCents: n, Seats: -n}})
+		}
+	}
+	sales := 0
+	for _, in := range ins {
+		if in.Type == domain.TypeSaleBilled {
+			sales++
+		}
+		if got, want := in.Fingerprint(), fingerprintByDefinition(in); got != want {
+			t.Fatalf("%s %+v: fingerprint %x, by definition %x", in.Type, in.Data, got, want)
+		}
+	}
+	if sales < 1000 {
+		t.Fatalf("only %d sales fingerprinted", sales)
+	}
+}
+
+// BenchmarkFingerprint fingerprints a sale, and the same by the definition
+// (encoding/json, a formatted time, sha256.New).
+func BenchmarkFingerprint(b *testing.B) {
+	in := domain.Input{Type: domain.TypeSaleBilled, Time: time.Date(2024, 5, 1, 12, 30, 0, 0, time.UTC),
+		Data: domain.SaleBilled{SaleID: "S-00012345", OfferID: "O-0042", CustomerID: "C-000777", AmountUSDCents: 125000, Seats: 12}}
+	b.Run("Fingerprint", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			in.Fingerprint()
+		}
+	})
+	b.Run("definition", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			fingerprintByDefinition(in)
+		}
+	})
 }
