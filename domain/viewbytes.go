@@ -7,13 +7,14 @@ import "unsafe"
 // reasons, and what it keeps of the partner (core, offers and activations,
 // their strings and indexes). A query cache counts its budget with it;
 // TestDetachedViewBytes holds the estimate within a fifth of what the heap
-// itself counts for Views loaded from the read models. Strings the View
-// shares with others (constants, ids held twice) are counted each time,
-// and the allocator's rounding up to its size classes is not, so the two
-// errors partly cancel.
+// itself counts for Views loaded from the read models. Ids the partner's
+// facts each hold a copy of are counted each time, and the allocator's
+// rounding up to its size classes is not, so the two errors partly cancel;
+// constant strings (causes, reasons, listing types) cost their headers.
 //
 // On a View that still holds its sales (not detached) it counts them too,
-// at the size of their structs and strings.
+// at the size of their structs and strings, but not the recounted tier
+// models it may have built for revocation reasons: a lower bound.
 func (v *View) Bytes() int64 {
 	n := int64(unsafe.Sizeof(*v))
 	if t := v.tiers; t != nil {

@@ -28,7 +28,7 @@ func runServe(e *env, args []string) int {
 	verbose := fs.Bool("v", false, "log at debug level")
 	maxStore := fs.Int64("max-store", natsserver.DefaultMaxStore, "JetStream file storage limit in bytes (max_store) of the embedded server; appends beyond it answer storage_full")
 	minFree := fs.Int64("min-free-disk", natsserver.DefaultMinFreeDisk, "bytes kept free on the data directory's disk; appends that would leave less answer storage_full (negative: no reserve)")
-	queryCache := fs.Int64("query-cache-bytes", ledger.DefaultQueryCacheBytes, "budget of the query cache of compiled partner views, in bytes (0: no cache)")
+	queryCache := fs.Int64("query-cache-bytes", ledger.DefaultQueryCacheBytes, "budget of the query cache of compiled partner views, in bytes (0 or less: no cache)")
 	var in intake.Settings
 	fs.Int64Var(&in.MaxBytes, "intake-max-bytes", intake.DefaultMaxBytes, "the intake's limit on queued bytes; a full intake refuses publishes (JetStream's error)")
 	fs.Int64Var(&in.MaxMsgs, "intake-max-msgs", intake.DefaultMaxMsgs, "the intake's limit on queued messages")

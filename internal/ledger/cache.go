@@ -11,8 +11,8 @@ import (
 // 11 KB: its tier model's prefix sums, its activations and offers). Queries
 // spread over more partners than fit load and compile most of them from
 // the read models, each miss at several times a hit's cost and allocating
-// the partner's facts, about 80 KB, as garbage; the README measures both
-// budgets at 10,000 partners.
+// the partner's facts, about 80 KB, as garbage (the README's memory section
+// measures the old budget of about 4,000 partners against this one).
 const DefaultQueryCacheBytes = 128 << 20
 
 // viewCache keeps the detached Views of recently queried partners within a
@@ -47,18 +47,19 @@ func (c *viewCache) get(id string, lastSeq uint64) (*domain.View, bool) {
 	return e.v, true
 }
 
-// put caches a View, evicting others to stay within the budget. A View
-// larger than the whole budget is not kept (and replaces nothing).
+// put caches a View in place of the partner's older one, evicting others
+// to stay within the budget. A View larger than the whole budget is not
+// kept (the older one goes all the same: it can no longer answer).
 func (c *viewCache) put(id string, lastSeq uint64, v *domain.View) {
 	e := cachedView{v: v, last: lastSeq, weight: v.Bytes()}
-	if e.weight > c.budget {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.m[id]; ok {
 		delete(c.m, id)
 		c.size -= old.weight
+	}
+	if e.weight > c.budget {
+		return
 	}
 	for k, o := range c.m {
 		if c.size+e.weight <= c.budget {

@@ -90,4 +90,20 @@ func TestViewCacheStaysWithinBudget(t *testing.T) {
 	if len(none.m) != 0 {
 		t.Fatal("a cache without budget keeps a View")
 	}
+	// A partner's View grown past the budget takes its older View out.
+	grown := newViewCache(views[ids[0]].Bytes())
+	grown.put(ids[0], 1, views[ids[0]])
+	big := ids[0]
+	for _, id := range ids {
+		if views[id].Bytes() > views[big].Bytes() {
+			big = id
+		}
+	}
+	if big == ids[0] {
+		t.Fatal("the generated program's first partner has the largest View")
+	}
+	grown.put(ids[0], 2, views[big])
+	if len(grown.m) != 0 || grown.size != 0 {
+		t.Fatalf("after a View too large for the budget the cache holds %d Views, %d bytes", len(grown.m), grown.size)
+	}
 }
