@@ -75,10 +75,7 @@ func (v *validator) literal(s string) bool {
 
 // object reads an object at its '{'.
 func (v *validator) object(depth int) bool {
-	v.i++
-	v.ws()
-	if v.i < len(v.b) && v.b[v.i] == '}' {
-		v.i++
+	if v.empty('}') {
 		return true
 	}
 	for {
@@ -94,50 +91,57 @@ func (v *validator) object(depth int) bool {
 		if !v.value(depth) {
 			return false
 		}
-		v.ws()
-		if v.i >= len(v.b) {
-			return false
-		}
-		switch v.b[v.i] {
-		case ',':
-			v.i++
-			v.ws()
-		case '}':
-			v.i++
-			return true
-		default:
-			return false
+		if more, ok := v.next('}'); !more {
+			return ok
 		}
 	}
 }
 
 // array reads an array at its '['.
 func (v *validator) array(depth int) bool {
-	v.i++
-	v.ws()
-	if v.i < len(v.b) && v.b[v.i] == ']' {
-		v.i++
+	if v.empty(']') {
 		return true
 	}
 	for {
 		if !v.value(depth) {
 			return false
 		}
-		v.ws()
-		if v.i >= len(v.b) {
-			return false
-		}
-		switch v.b[v.i] {
-		case ',':
-			v.i++
-			v.ws()
-		case ']':
-			v.i++
-			return true
-		default:
-			return false
+		if more, ok := v.next(']'); !more {
+			return ok
 		}
 	}
+}
+
+// empty passes the opening bracket at v.i and the space after it, and
+// reports whether close follows at once (and passes it too).
+func (v *validator) empty(close byte) bool {
+	v.i++
+	v.ws()
+	if v.i < len(v.b) && v.b[v.i] == close {
+		v.i++
+		return true
+	}
+	return false
+}
+
+// next reads what follows a member or an element: a comma and the space
+// after it (more follow), or close (the container ends, ok); anything else
+// is not JSON.
+func (v *validator) next(close byte) (more, ok bool) {
+	v.ws()
+	if v.i >= len(v.b) {
+		return false, false
+	}
+	switch v.b[v.i] {
+	case ',':
+		v.i++
+		v.ws()
+		return true, true
+	case close:
+		v.i++
+		return false, true
+	}
+	return false, false
 }
 
 // str reads a string at its '"': no control bytes, only JSON's escapes.
