@@ -75,15 +75,20 @@ type scanner struct {
 	i int
 }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
+func (s *scanner) ws() { s.i = skipSpace(s.b, s.i) }
+
+// skipSpace returns the index of the first byte of b at or after i that is
+// not JSON whitespace (len(b) if none).
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			s.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 // linearNames is how many names the duplicate check compares one by one;

@@ -29,16 +29,7 @@ type validator struct {
 	i int
 }
 
-func (v *validator) ws() {
-	for v.i < len(v.b) {
-		switch v.b[v.i] {
-		case ' ', '\t', '\n', '\r':
-			v.i++
-		default:
-			return
-		}
-	}
-}
+func (v *validator) ws() { v.i = skipSpace(v.b, v.i) }
 
 // value reads one value at v.i; depth is how many arrays and objects
 // enclose it.
