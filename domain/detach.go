@@ -5,12 +5,12 @@ import "errors"
 // Detach returns a View that answers Tier and Benefits exactly as v does but
 // holds none of the partner's sales and metric reports, so that a query
 // cache can keep many of them: sales are most of a partner's facts, and a
-// compiled View needs only the prefix sums its tier model keeps of both. What would need the sales later, the recounts behind
-// revocation reasons, is settled now: the reasons of each activation its
-// tiers do not entitle (they do not depend on the instant asked about), so
-// a partner whose activations all stand costs no recount at all. Attention
-// and History need the complete partner and must not be asked of a
-// detached View.
+// compiled View needs only the prefix sums its tier model keeps of both.
+// What would need the sales later, the recounts behind revocation reasons,
+// is settled now: the reasons of each activation its tiers do not entitle
+// (they do not depend on the instant asked about), so a partner whose
+// activations all stand costs no recount at all. Attention and History need
+// the complete partner and must not be asked of a detached View.
 func (v *View) Detach() *View {
 	p := v.p
 	// No alt: a detached View never recounts (revocationReasons answers

@@ -107,3 +107,13 @@ func TestViewCacheStaysWithinBudget(t *testing.T) {
 		t.Fatalf("after a View too large for the budget the cache holds %d Views, %d bytes", len(grown.m), grown.size)
 	}
 }
+
+// TestQueriesCacheBudget: NewQueries takes 0 for the default budget and a
+// negative budget for no cache (ledger serve --query-cache-bytes 0).
+func TestQueriesCacheBudget(t *testing.T) {
+	for _, c := range []struct{ give, want int64 }{{0, DefaultQueryCacheBytes}, {-1, 0}, {1 << 20, 1 << 20}} {
+		if got := NewQueries(nil, nil, nil, nil, nil, c.give).cache.budget; got != c.want {
+			t.Errorf("NewQueries(…, %d): a budget of %d bytes, want %d", c.give, got, c.want)
+		}
+	}
+}
