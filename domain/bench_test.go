@@ -100,6 +100,23 @@ func BenchmarkTierQuery(b *testing.B) {
 	}
 }
 
+// BenchmarkBenefitsQuery answers the benefits document, as the queries do:
+// from a detached View, at instants across the partner's history.
+func BenchmarkBenefitsQuery(b *testing.B) {
+	book, id := benchPartner(b, 100)
+	v := domain.Compile(book.Policy(), book.Partner(id), domain.AllKnown).Detach()
+	var ats []time.Time
+	for m := range 36 {
+		ats = append(ats, time.Date(2023, time.Month(m+1), 15, 0, 0, 0, 0, time.UTC))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		v.Benefits(ats[i%len(ats)], 1)
+		i++
+	}
+}
+
 // BenchmarkDecide is the write-side decision for a sale of an existing partner.
 func BenchmarkDecide(b *testing.B) {
 	book, id := benchPartner(b, 100)

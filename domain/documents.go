@@ -126,13 +126,19 @@ func (v *View) Tier(at time.Time, knownSeq uint64) TierDoc {
 // Benefits builds the benefits document at at.
 func (v *View) Benefits(at time.Time, knownSeq uint64) BenefitsDoc {
 	at = at.UTC()
+	grants, states := v.Grants(at), v.Activations(at)
 	doc := BenefitsDoc{PartnerID: v.p.ID, At: at, KnownSeq: knownSeq, Sanctioned: v.Sanctioned(at),
-		Entitled: []EntitledDoc{}, Activations: []ActivationDoc{}, Policy: v.pol.Version}
-	for _, g := range v.Grants(at) {
+		Entitled: make([]EntitledDoc, 0, len(grants)), Activations: make([]ActivationDoc, 0, len(states)), Policy: v.pol.Version}
+	for i := range grants {
+		g := &grants[i] // grants is this document's own: its fields can be pointed at
+		var offer *string
+		if g.OfferID != "" {
+			offer = &g.OfferID
+		}
 		doc.Entitled = append(doc.Entitled, EntitledDoc{BenefitID: g.BenefitID, Category: g.Category, GrantedBy: g.Line,
-			OfferID: optional(g.OfferID), Until: g.Until, Period: g.Period})
+			OfferID: offer, Until: g.Until, Period: g.Period})
 	}
-	for _, s := range v.Activations(at) {
+	for _, s := range states {
 		doc.Activations = append(doc.Activations, ActivationDoc{Seq: s.Seq, EventID: s.EventID, BenefitID: s.BenefitID,
 			OfferID: optional(s.OfferID), ActivatedAt: s.Time, GrantedBy: s.Line, Period: s.Period,
 			Status: s.Status, Reasons: s.Reasons, Contacted: s.Contacted})

@@ -27,19 +27,23 @@ func (v *View) grantsAt(t time.Time, cal *listingCalendar) []Grant {
 	if v.Sanctioned(t) || v.pol.EraAt(t) == nil {
 		return nil
 	}
-	var out []Grant
+	out := make([]Grant, 0, len(v.pol.Benefits)) // about one a benefit
 	for i := range v.pol.Benefits {
 		b := &v.pol.Benefits[i]
-		for _, kind := range append(slices.Clone(linePreference), LineOfferGrant) {
+		for _, kind := range grantOrder {
 			for _, l := range b.Lines {
 				if l.Kind == kind {
-					out = append(out, v.lineGrants(v.tiers, b, l, t, cal)...)
+					out = v.appendLineGrants(out, v.tiers, b, l, t, cal)
 				}
 			}
 		}
 	}
 	return out
 }
+
+// grantOrder is the order Grants lists a benefit's lines in: the
+// activation's preference, then the per-offer grants.
+var grantOrder = append(slices.Clone(linePreference), LineOfferGrant)
 
 // entitlement returns the grant an activation of b at t would use: with an
 // offer, only that offer's per-offer grant; without, the first line in the
@@ -57,7 +61,8 @@ func (v *View) entitlement(m *tierModel, b *Benefit, offerID string, t time.Time
 			if l.Kind != kind {
 				continue
 			}
-			for _, g := range v.lineGrants(m, b, l, t, nil) {
+			var buf [4]Grant // most lines grant once: no allocation
+			for _, g := range v.appendLineGrants(buf[:0], m, b, l, t, nil) {
 				if offerID == "" || g.OfferID == offerID {
 					return g, true
 				}
@@ -67,32 +72,33 @@ func (v *View) entitlement(m *tierModel, b *Benefit, offerID string, t time.Time
 	return Grant{}, false
 }
 
-// lineGrants evaluates one line of benefit b at t under tier model m; cal,
-// when not nil, holds the listing-package periods up to at least t.
-func (v *View) lineGrants(m *tierModel, b *Benefit, l Line, t time.Time, cal *listingCalendar) []Grant {
+// appendLineGrants appends to dst what one line of benefit b grants at t
+// under tier model m; cal, when not nil, holds the listing-package periods
+// up to at least t.
+func (v *View) appendLineGrants(dst []Grant, m *tierModel, b *Benefit, l Line, t time.Time, cal *listingCalendar) []Grant {
 	g := Grant{BenefitID: b.ID, Category: b.Category, Line: l.Kind}
 	switch l.Kind {
 	case LineLiveOffer, LineTransactOffer:
 		for _, s := range v.spans {
 			if s.liveAt(t) && (l.Kind == LineLiveOffer || s.listingType == ListingTransact) {
 				g.OfferID, g.Period = s.offer.ID, fiscalYear(t, v.pol.FiscalYearStartMonth)
-				return []Grant{g}
+				return append(dst, g)
 			}
 		}
 	case LineTier:
 		era := v.pol.EraAt(t)
 		if era == nil || !l.grantsInEra(era) || m.held(t) < l.MinTier {
-			return nil
+			return dst
 		}
 		period, kind, ok := m.benefitPeriod(t)
 		if !ok {
-			return nil
+			return dst
 		}
 		g.Period = period
 		if kind == PeriodAnniversary {
 			g.Until = &period.End
 		}
-		return []Grant{g}
+		return append(dst, g)
 	case LineListingPackage:
 		var p Period
 		var ok bool
@@ -103,18 +109,16 @@ func (v *View) lineGrants(m *tierModel, b *Benefit, l Line, t time.Time, cal *li
 		}
 		if ok {
 			g.Period, g.Until = p, &p.End
-			return []Grant{g}
+			return append(dst, g)
 		}
 	case LineOfferGrant:
-		var out []Grant
 		for _, og := range v.grants {
 			if og.liveAt(t) {
 				g := g
 				g.OfferID, g.Period, g.Until = og.offerID, og.window, &og.window.End
-				out = append(out, g)
+				dst = append(dst, g)
 			}
 		}
-		return out
 	}
-	return nil
+	return dst
 }

@@ -60,7 +60,7 @@ func (s *Store) FoldBatch(b Batch) error {
 	if len(b.Events) == 0 && len(b.Foreign) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		cp := getU64(meta, keyCheckpoint)
 		f := newTxFacts(tx)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -63,6 +64,24 @@ type Store struct {
 	db       *bolt.DB
 	path     string
 	released *releaser // nil when ReleaseEvery(0)
+	// writes counts the write transactions that have finished (see
+	// Writes); it is bumped after each one returns, committed or not.
+	writes atomic.Uint64
+}
+
+// Writes returns how many write transactions on the read models have
+// finished since Open. A reader that reads it before reading something from
+// the store, and later reads the same count again, knows that no write
+// finished in between: what it read is still what the store holds, but for
+// a write finishing at that moment, which the projector publishes (its
+// checkpoint) only after this count moves. The query cache uses it to
+// answer a repeated question without opening a read transaction.
+func (s *Store) Writes() uint64 { return s.writes.Load() }
+
+// update runs fn in a write transaction and then counts it in Writes.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	defer s.writes.Add(1)
+	return s.db.Update(fn)
 }
 
 // Option configures Open.
@@ -131,7 +150,7 @@ func (s *Store) init(readOnly bool) error {
 	if readOnly {
 		return s.db.View(check)
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		fresh := tx.Bucket(bucketMeta) == nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {

@@ -16,7 +16,7 @@ import (
 // tiers two policies give (a what-if) from the files alone. The facts do not
 // depend on the policy; these documents do.
 func (s *Store) WriteTiers(pol *domain.Policy) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket(bucketTiers); err != nil && !errors.Is(err, bberrors.ErrBucketNotFound) {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/benefits-ledger/ledger/domain"
+	"github.com/benefits-ledger/ledger/projections"
 )
 
 // DefaultQueryCacheBytes is the query cache's default budget: the detached
@@ -30,28 +31,61 @@ type cachedView struct {
 	v      *domain.View
 	last   uint64 // the partner's last sequence the View was compiled at
 	weight int64
+	seen   modelsStamp // when the View was last found current
 }
+
+// modelsStamp is a moment of the read models: which Store, and how many
+// writes it had finished (Store.Writes), read before reading anything from
+// it. A View found current at a stamp is current while the stamp is
+// unchanged, so a repeated question needs no read transaction to validate
+// it. The zero stamp matches nothing.
+type modelsStamp struct {
+	models *projections.Store
+	writes uint64
+}
+
+// modelsStampOf returns m's stamp now: take it before reading m.
+func modelsStampOf(m *projections.Store) modelsStamp { return modelsStamp{m, m.Writes()} }
 
 func newViewCache(budget int64) *viewCache {
 	return &viewCache{budget: budget, m: map[string]cachedView{}}
 }
 
-// get returns the cached View if it was compiled at lastSeq.
-func (c *viewCache) get(id string, lastSeq uint64) (*domain.View, bool) {
+// current returns the cached View if it was found current at stamp s:
+// nothing has been written to the read models since.
+func (c *viewCache) current(id string, s modelsStamp) (*domain.View, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok || s.models == nil || e.seen != s {
+		return nil, false
+	}
+	return e.v, true
+}
+
+// get returns the cached View if it was compiled at lastSeq, the partner's
+// last sequence the read models held at stamp s, and marks it current at s.
+func (c *viewCache) get(id string, lastSeq uint64, s modelsStamp) (*domain.View, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[id]
 	if !ok || e.last != lastSeq {
 		return nil, false
 	}
+	if e.seen != s {
+		e.seen = s
+		c.m[id] = e
+	}
 	return e.v, true
 }
 
-// put caches a View in place of the partner's older one, evicting others
-// to stay within the budget. A View larger than the whole budget is not
-// kept (the older one goes all the same: it can no longer answer).
-func (c *viewCache) put(id string, lastSeq uint64, v *domain.View) {
-	e := cachedView{v: v, last: lastSeq, weight: v.Bytes()}
+// put caches a View compiled from the read models as they were at stamp s
+// (the partner's last sequence lastSeq) in place of the partner's older
+// one, evicting others to stay within the budget. A View larger than the
+// whole budget is not kept (the older one goes all the same: it can no
+// longer answer).
+func (c *viewCache) put(id string, lastSeq uint64, v *domain.View, s modelsStamp) {
+	e := cachedView{v: v, last: lastSeq, weight: v.Bytes(), seen: s}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.m[id]; ok {

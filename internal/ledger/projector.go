@@ -457,6 +457,18 @@ func (p *Projector) Status() (checkpoint, behind uint64, failure error) {
 	return p.cp, p.behind, p.failure
 }
 
+// Holds reports, without waiting, whether the read models hold sequence
+// seq; once the projector has stopped at a damaged log it returns that
+// failure instead, as WaitFor does.
+func (p *Projector) Holds(seq uint64) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failure != nil {
+		return false, p.failure
+	}
+	return p.cp >= seq, nil
+}
+
 // WaitFor blocks until the read models hold sequence seq. Once the
 // projector has stopped at a damaged log it returns that failure, whatever
 // seq: the read models will not follow the log again until it is repaired.

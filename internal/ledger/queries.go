@@ -215,12 +215,13 @@ func (q *Queries) knowledge(ctx context.Context, r Query) (knowledge, error) {
 // fresh waits briefly for the read models to reach seq, and otherwise says
 // how far behind they are: never a stale answer in silence.
 func (q *Queries) fresh(ctx context.Context, seq uint64) error {
-	wctx, cancel := context.WithTimeout(ctx, freshnessWait)
-	defer cancel()
-	if seq > q.proj.Checkpoint() {
+	held, err := q.proj.Holds(seq)
+	if !held && err == nil {
+		wctx, cancel := context.WithTimeout(ctx, freshnessWait)
+		defer cancel()
 		q.proj.Notify(seq)
+		err = q.proj.WaitFor(wctx, seq)
 	}
-	err := q.proj.WaitFor(wctx, seq)
 	switch {
 	case err == nil:
 		return nil
@@ -232,10 +233,15 @@ func (q *Queries) fresh(ctx context.Context, seq uint64) error {
 
 // partner loads a partner's complete facts.
 func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
+	return q.partnerIn(q.models(), id, known)
+}
+
+// partnerIn loads a partner's complete facts from m.
+func (q *Queries) partnerIn(m *projections.Store, id string, known uint64) (*domain.Partner, error) {
 	if !domain.ValidPartnerID(id) {
 		return nil, &domain.Error{Code: domain.CodeInvalidField, Field: "partner_id", Msg: fmt.Sprintf("partner_id must match %s (got %q)", domain.PartnerIDRule, domain.Clip(id))}
 	}
-	p, _, err := q.models().Partner(id)
+	p, _, err := m.Partner(id)
 	if err != nil {
 		return nil, err
 	}
@@ -247,19 +253,28 @@ func (q *Queries) partner(id string, known uint64) (*domain.Partner, error) {
 
 // viewOf returns the View a tier or benefits question needs. With all
 // knowledge it is the cached detached View, valid while the partner's last
-// folded sequence is unchanged — never a stale answer; for an earlier
-// cut-off it is compiled afresh.
+// folded sequence is unchanged — never a stale answer — and, while nothing
+// at all has been folded since it was last found valid (modelsStamp),
+// taken without reading the read models; for an earlier cut-off it is
+// compiled afresh.
 func (q *Queries) viewOf(id string, known uint64) (*domain.View, error) {
+	m := q.models()
+	seen := modelsStampOf(m) // before any read of m
 	if known == domain.AllKnown && domain.ValidPartnerID(id) {
-		last, err := q.models().PartnerLastSeq(id)
+		// Nothing written since the View was last found current: no
+		// read transaction needed (most queries, between folds).
+		if v, ok := q.cache.current(id, seen); ok {
+			return v, nil
+		}
+		last, err := m.PartnerLastSeq(id)
 		if err != nil {
 			return nil, err
 		}
-		if v, ok := q.cache.get(id, last); ok {
+		if v, ok := q.cache.get(id, last, seen); ok {
 			return v, nil
 		}
 	}
-	p, err := q.partner(id, known)
+	p, err := q.partnerIn(m, id, known)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +282,7 @@ func (q *Queries) viewOf(id string, known uint64) (*domain.View, error) {
 		return domain.Compile(q.pol, p, known), nil
 	}
 	v := domain.Compile(q.pol, p, domain.AllKnown).Detach()
-	q.cache.put(id, p.LastSeq(), v)
+	q.cache.put(id, p.LastSeq(), v, seen)
 	return v, nil
 }
 

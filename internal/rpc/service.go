@@ -188,8 +188,8 @@ func (s *Server) worker() {
 		case Subject(EndpointVerify), Subject(EndpointRebuild), Subject(EndpointBackup):
 			timeout = adminTimeout
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		start := time.Now()
+		ctx, cancel := withDeadline(start.Add(timeout))
 		j.h(ctx, j.req)
 		cancel()
 		if s.obs != nil {
@@ -335,6 +335,9 @@ func isMaxPayload(err error) bool {
 // DecodeQuery decodes a query request strictly (see DecodeStrict). An
 // empty body is the zero query.
 func DecodeQuery(data []byte) (ledger.Query, error) {
+	if q, ok := fastQuery(data); ok {
+		return q, nil
+	}
 	var q ledger.Query
 	return q, DecodeStrict(data, &q)
 }

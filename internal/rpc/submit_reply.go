@@ -55,36 +55,22 @@ func ParseSubmitReply(reply []byte) ([]ledger.LineResult, error) {
 // does (TestSubmitReplyDecodesAsEncodingJSON, FuzzParseSubmitReply).
 func fastLineResult(b []byte) (ledger.LineResult, bool) {
 	var r ledger.LineResult
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return r, false
-	}
-	b = b[1 : len(b)-1]
-	for len(b) > 0 {
-		name, rest, ok := plainString(b)
-		if !ok || len(rest) == 0 || rest[0] != ':' {
-			return r, false
-		}
-		b = rest[1:]
+	ok := plainObject(b, func(name, b []byte) ([]byte, bool) {
+		var ok bool
 		switch string(name) { // compared in place: no string is made
 		case "line":
 			var n uint64
-			if n, b, ok = plainUint(b, 1<<31-1); !ok { // int holds it on every platform
-				return r, false
-			}
+			n, b, ok = plainUint(b, 1<<31-1) // int holds it on every platform
 			r.Line = int(n)
 		case "seq":
-			if r.Seq, b, ok = plainUint(b, ^uint64(0)); !ok {
-				return r, false
-			}
+			r.Seq, b, ok = plainUint(b, ^uint64(0))
 		case "ok", "duplicate":
 			var v bool
 			switch {
 			case bytes.HasPrefix(b, []byte("true")):
-				v, b = true, b[4:]
+				v, b, ok = true, b[4:], true
 			case bytes.HasPrefix(b, []byte("false")):
-				b = b[5:]
-			default:
-				return r, false
+				b, ok = b[5:], true
 			}
 			if string(name) == "ok" {
 				r.OK = v
@@ -93,9 +79,7 @@ func fastLineResult(b []byte) (ledger.LineResult, bool) {
 			}
 		case "id", "code", "error":
 			var v []byte
-			if v, b, ok = plainString(b); !ok {
-				return r, false
-			}
+			v, b, ok = plainString(b)
 			switch string(name) {
 			case "id":
 				r.ID = string(v)
@@ -104,17 +88,39 @@ func fastLineResult(b []byte) (ledger.LineResult, bool) {
 			default:
 				r.Error = string(v)
 			}
-		default:
-			return r, false
+		}
+		return b, ok
+	})
+	return r, ok
+}
+
+// plainObject reads a JSON object written compactly — no space anywhere,
+// each name a plainString — calling member with each member's name and the
+// bytes from its value on; member reads the value and returns what follows
+// it, or false to refuse the object. It reports whether b is exactly one
+// such object that member took whole. It does not look for a name given
+// twice: member must, if that matters.
+func plainObject(b []byte, member func(name, value []byte) ([]byte, bool)) bool {
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return false
+	}
+	b = b[1 : len(b)-1]
+	for len(b) > 0 {
+		name, rest, ok := plainString(b)
+		if !ok || len(rest) == 0 || rest[0] != ':' {
+			return false
+		}
+		if b, ok = member(name, rest[1:]); !ok {
+			return false
 		}
 		if len(b) > 0 {
 			if b[0] != ',' || len(b) == 1 {
-				return r, false
+				return false
 			}
 			b = b[1:]
 		}
 	}
-	return r, true
+	return true
 }
 
 // plainString reads a JSON string at the start of b whose bytes are all

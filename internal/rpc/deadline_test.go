@@ -1,0 +1,116 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDeadlineContextActsAsWithDeadline: the lazy request context answers
+// Deadline, Err, Done and context.Cause as context.WithDeadline does —
+// before and after its deadline, cancelled before or after it, with Done
+// asked for first or last — and the contexts derived from it are cancelled
+// with it and keep its deadline.
+func TestDeadlineContextActsAsWithDeadline(t *testing.T) {
+	type step func(ctx context.Context, cancel context.CancelFunc)
+	// wait waits for the context to end (the real one's timer can fire
+	// late on a busy machine).
+	wait := func(ctx context.Context, _ context.CancelFunc) {
+		for ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	cancelIt := func(_ context.Context, cancel context.CancelFunc) { cancel() }
+	done := func(ctx context.Context, _ context.CancelFunc) { ctx.Done() }
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"fresh", nil},
+		{"Done asked for", []step{done}},
+		{"cancelled", []step{cancelIt}},
+		{"cancelled twice", []step{cancelIt, cancelIt}},
+		{"cancelled, then Done", []step{cancelIt, done}},
+		{"Done, then cancelled", []step{done, cancelIt}},
+		{"past its deadline", []step{wait}},
+		{"past its deadline, then Done", []step{wait, done}},
+		{"Done, then past its deadline", []step{done, wait}},
+		{"past its deadline, then cancelled", []step{wait, cancelIt}},
+		{"cancelled, then past its deadline", []step{cancelIt, wait}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Far enough for the deadline not to pass unless waited for.
+			d := time.Now().Add(time.Hour)
+			if strings.Contains(tc.name, "deadline") {
+				d = time.Now().Add(20 * time.Millisecond)
+			}
+			lazy, lazyCancel := withDeadline(d)
+			real, realCancel := context.WithDeadline(context.Background(), d)
+			defer lazyCancel()
+			defer realCancel()
+			for _, s := range tc.steps {
+				s(lazy, lazyCancel)
+				s(real, realCancel)
+			}
+			if dl, ok := lazy.Deadline(); !ok || !dl.Equal(d) {
+				t.Errorf("Deadline %v %v, want %v true", dl, ok, d)
+			}
+			if got, want := lazy.Err(), real.Err(); got != want {
+				t.Fatalf("Err %v, context.WithDeadline's %v", got, want)
+			}
+			if got, want := context.Cause(lazy), context.Cause(real); got != want {
+				t.Errorf("Cause %v, context.WithDeadline's %v", got, want)
+			}
+			select {
+			case <-lazy.Done():
+				if real.Err() == nil {
+					t.Error("Done closed before the deadline or a cancel")
+				}
+			default:
+				if real.Err() != nil {
+					t.Error("Done not closed after", real.Err())
+				}
+			}
+			// A derived context follows it.
+			child, stop := context.WithCancel(lazy)
+			defer stop()
+			if dl, _ := child.Deadline(); !dl.Equal(d) {
+				t.Errorf("a derived context's deadline %v, want %v", dl, d)
+			}
+			lazyCancel()
+			select {
+			case <-child.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("a derived context outlived its parent's cancel")
+			}
+			if !errors.Is(child.Err(), context.Canceled) && !errors.Is(child.Err(), context.DeadlineExceeded) {
+				t.Errorf("a derived context ended with %v", child.Err())
+			}
+		})
+	}
+}
+
+// TestDeadlineContextExpiresUnwatched: with nothing asking for Done, Err
+// still turns DeadlineExceeded at the deadline, and Done then asked for is
+// already closed.
+func TestDeadlineContextExpiresUnwatched(t *testing.T) {
+	ctx, cancel := withDeadline(time.Now().Add(5 * time.Millisecond))
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("Err before the deadline: %v", err)
+	}
+	for ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	if ctx.Err() != context.DeadlineExceeded {
+		t.Fatalf("Err %v, want DeadlineExceeded", ctx.Err())
+	}
+	select {
+	case <-ctx.Done():
+	default:
+		t.Fatal("Done asked for after the deadline is not closed")
+	}
+}
