@@ -78,6 +78,11 @@ type Store struct {
 // answer a repeated question without opening a read transaction.
 func (s *Store) Writes() uint64 { return s.writes.Load() }
 
+// ReadTransactions returns how many read transactions have been opened on
+// the read models since Open (bbolt's count): how often the queries, the
+// writer's snapshots and the page release read the file.
+func (s *Store) ReadTransactions() int { return s.db.Stats().TxN }
+
 // update runs fn in a write transaction and then counts it in Writes.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	defer s.writes.Add(1)

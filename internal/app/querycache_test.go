@@ -11,10 +11,11 @@ import (
 
 // TestCachedAnswersFollowEveryFold: a partner asked about again and again is
 // answered from the query cache without a read transaction while nothing
-// is folded (Store.Writes unchanged), and the first question after each fold
-// that changes the partner sees the change — a sale, a fraud flag, a sale of
-// another partner between — exactly as a View compiled afresh from the read
-// models (a known_seq query, which the cache never answers) gives it.
+// is folded (Store.Writes unchanged; Store.ReadTransactions counts them),
+// and the first question after each fold that changes the partner sees the
+// change — a sale, a fraud flag, a sale of another partner between —
+// exactly as a View compiled afresh from the read models (a known_seq
+// query, which the cache never answers) gives it.
 func TestCachedAnswersFollowEveryFold(t *testing.T) {
 	l := start(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -23,13 +24,25 @@ func TestCachedAnswersFollowEveryFold(t *testing.T) {
 	var mbs []int64
 	check := func(step string, last uint64) {
 		t.Helper()
-		var cached domain.TierDoc
-		for range 3 { // the first may load; the others are hits
+		ask := func() domain.TierDoc {
+			t.Helper()
 			doc, err := l.Queries().Tier(ctx, ledger.Query{PartnerID: "P-1", At: at})
 			if err != nil {
 				t.Fatalf("%s: %v", step, err)
 			}
-			cached = doc
+			return doc
+		}
+		cached := ask() // may load the partner, or validate its View
+		// The hits read nothing: a read transaction each would be 100 (the
+		// store's page release opens one every half second).
+		reads := l.Models().ReadTransactions()
+		for range 100 {
+			if doc := ask(); doc.Tracks != cached.Tracks {
+				t.Fatalf("%s: a hit answered %+v after %+v", step, doc.Tracks, cached.Tracks)
+			}
+		}
+		if grew := l.Models().ReadTransactions() - reads; grew >= 50 {
+			t.Fatalf("%s: 100 cached questions opened %d read transactions", step, grew)
 		}
 		fresh, err := l.Queries().Tier(ctx, ledger.Query{PartnerID: "P-1", At: at, KnownSeq: last})
 		if err != nil {

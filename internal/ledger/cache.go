@@ -36,9 +36,11 @@ type cachedView struct {
 
 // modelsStamp is a moment of the read models: which Store, and how many
 // writes it had finished (Store.Writes), read before reading anything from
-// it. A View found current at a stamp is current while the stamp is
-// unchanged, so a repeated question needs no read transaction to validate
-// it. The zero stamp matches nothing.
+// it. A View found current at a stamp stays current while the stamp is
+// unchanged — but for a write committed and not yet counted, which the
+// projector has not yet published either (Store.Writes) — so a repeated
+// question needs no read transaction to validate it. The zero stamp
+// matches nothing.
 type modelsStamp struct {
 	models *projections.Store
 	writes uint64

@@ -57,9 +57,11 @@ type Query struct {
 // unless asked otherwise.
 const DefaultHistoryCorrections = 50
 
-// Queries answers from the read models. Compiled partner views are cached
-// and validated against the partner's last folded sequence, so a cached
-// answer is never stale.
+// Queries answers from the read models. Compiled partner views are cached;
+// a cached View answers while nothing has been written to the read models
+// since it was last found current (modelsStamp), and is otherwise
+// validated against the partner's last folded sequence, so a question that
+// waited for a sequence never gets an answer from before it.
 type Queries struct {
 	pol     *domain.Policy
 	es      *eventstore.Store
@@ -253,10 +255,11 @@ func (q *Queries) partnerIn(m *projections.Store, id string, known uint64) (*dom
 
 // viewOf returns the View a tier or benefits question needs. With all
 // knowledge it is the cached detached View, valid while the partner's last
-// folded sequence is unchanged — never a stale answer — and, while nothing
-// at all has been folded since it was last found valid (modelsStamp),
-// taken without reading the read models; for an earlier cut-off it is
-// compiled afresh.
+// folded sequence is unchanged — never a stale answer — and, while the
+// read models' write count is what it was when the View was last found
+// valid (modelsStamp), taken without reading them: a fold committing at
+// that moment is counted before the projector publishes it, so a question
+// that waited for it sees it. For an earlier cut-off it is compiled afresh.
 func (q *Queries) viewOf(id string, known uint64) (*domain.View, error) {
 	m := q.models()
 	seen := modelsStampOf(m) // before any read of m

@@ -3,7 +3,9 @@ package rpc
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -112,5 +114,71 @@ func TestDeadlineContextExpiresUnwatched(t *testing.T) {
 	case <-ctx.Done():
 	default:
 		t.Fatal("Done asked for after the deadline is not closed")
+	}
+}
+
+// TestDeadlineContextIsLazy: Err, Deadline and Value arm nothing; Done
+// makes the real context once; a context derived from it attaches to that
+// real context instead of starting a goroutine to watch it (as one derived
+// from a context whose Value hid the real cancellation would).
+func TestDeadlineContextIsLazy(t *testing.T) {
+	ctx, cancel := withDeadline(time.Now().Add(time.Hour))
+	defer cancel()
+	c := ctx.(*deadlineContext)
+	ctx.Err()
+	ctx.Deadline()
+	ctx.Value("key")
+	if c.real != nil {
+		t.Fatal("a real context made before Done was asked for")
+	}
+	before := runtime.NumGoroutine()
+	const derived = 1000
+	stops := make([]context.CancelFunc, derived)
+	for i := range stops {
+		_, stops[i] = context.WithCancel(ctx)
+	}
+	if grew := runtime.NumGoroutine() - before; grew >= derived/2 {
+		t.Errorf("%d derived contexts started %d goroutines", derived, grew)
+	}
+	for _, stop := range stops {
+		stop()
+	}
+	real := c.real
+	ctx.Done()
+	if real == nil || c.real != real {
+		t.Fatal("Done did not make the real context once")
+	}
+}
+
+// TestDeadlineContextErrSettles: from many goroutines calling Err, Done and
+// cancel around the deadline, no goroutine sees Err change once it has
+// seen it non-nil (go test -race checks the locking too).
+func TestDeadlineContextErrSettles(t *testing.T) {
+	for range 50 {
+		ctx, cancel := withDeadline(time.Now().Add(2 * time.Millisecond))
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var seen error
+				for i := range 2000 {
+					switch {
+					case g == 1 && i == 500:
+						ctx.Done()
+					case g == 2 && i == 1000:
+						cancel()
+					}
+					err := ctx.Err()
+					if seen != nil && err != seen {
+						t.Errorf("Err was %v, then %v", seen, err)
+						return
+					}
+					seen = err
+				}
+			}()
+		}
+		wg.Wait()
+		cancel()
 	}
 }
