@@ -131,12 +131,8 @@ func (v *View) Benefits(at time.Time, knownSeq uint64) BenefitsDoc {
 		Entitled: make([]EntitledDoc, 0, len(grants)), Activations: make([]ActivationDoc, 0, len(states)), Policy: v.pol.Version}
 	for i := range grants {
 		g := &grants[i] // grants is this document's own: its fields can be pointed at
-		var offer *string
-		if g.OfferID != "" {
-			offer = &g.OfferID
-		}
 		doc.Entitled = append(doc.Entitled, EntitledDoc{BenefitID: g.BenefitID, Category: g.Category, GrantedBy: g.Line,
-			OfferID: offer, Until: g.Until, Period: g.Period})
+			OfferID: optionalAt(&g.OfferID), Until: g.Until, Period: g.Period})
 	}
 	for _, s := range states {
 		doc.Activations = append(doc.Activations, ActivationDoc{Seq: s.Seq, EventID: s.EventID, BenefitID: s.BenefitID,
@@ -146,10 +142,14 @@ func (v *View) Benefits(at time.Time, knownSeq uint64) BenefitsDoc {
 	return doc
 }
 
-// optional maps "" to JSON null.
-func optional(s string) *string {
-	if s == "" {
+// optional maps "" to JSON null: a pointer to a copy of s, or nil.
+func optional(s string) *string { return optionalAt(&s) }
+
+// optionalAt is optional without the copy: p itself, or nil when *p is "".
+// p must be the document's own, not a field of a View a cache shares.
+func optionalAt(p *string) *string {
+	if *p == "" {
 		return nil
 	}
-	return &s
+	return p
 }
