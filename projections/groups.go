@@ -116,6 +116,7 @@ func groupWrites(b *bolt.Bucket, ws []write) ([]write, error) {
 	type pending struct {
 		key  []byte
 		last byte
+		i    int // the write's place in ws: a later write of an id wins
 		v    []byte
 	}
 	ps := make([]pending, len(ws))
@@ -123,13 +124,19 @@ func groupWrites(b *bolt.Bucket, ws []write) ([]write, error) {
 		if len(w.k) == 0 {
 			return nil, errors.New("projections: an empty id")
 		}
-		ps[i] = pending{groupKey(w.k), w.k[len(w.k)-1], w.v}
+		ps[i] = pending{groupKey(w.k), w.k[len(w.k)-1], i, w.v}
 	}
-	slices.SortStableFunc(ps, func(a, b pending) int {
+	// Ordered by id, then by place: what a stable sort gives, at the cost
+	// of an unstable one (a stable sort of a rebuild's 8,192 writes merged
+	// in place, 4% of the rebuild's CPU).
+	slices.SortFunc(ps, func(a, b pending) int {
 		if c := bytes.Compare(a.key, b.key); c != 0 {
 			return c
 		}
-		return int(a.last) - int(b.last)
+		if c := int(a.last) - int(b.last); c != 0 {
+			return c
+		}
+		return a.i - b.i
 	})
 	var out []write
 	for i := 0; i < len(ps); {
