@@ -32,6 +32,7 @@ type Projector struct {
 	mem       []handoff     // groups this ledger appended, waiting to be folded from memory (Offer)
 	memEvents int           // events in mem
 	hint      uint64        // the log holds at least this sequence (Notify, polls)
+	flying    uint64        // the last sequence of the append this ledger's writer has under way (Expect), 0: none
 	wake      chan struct{} // a handoff or a hint arrived
 }
 
@@ -193,6 +194,38 @@ func (p *Projector) Offer(events []domain.Event) {
 		p.mem = append(p.mem, handoff{events})
 		p.memEvents += len(events)
 	}
+	if p.flying <= events[len(events)-1].Seq {
+		p.flying = 0
+	}
+	p.mu.Unlock()
+	p.poke()
+}
+
+// Expect tells the projector that this ledger's writer is appending the
+// events up to sequence last, and will hand them over (Offer) once the
+// append is acknowledged, or call Abandon. Meanwhile a log end at or below
+// last, seen by a poll or told by Notify, is waited for instead of read: the
+// server stores a group before its acknowledgement reaches the writer, so a
+// poll in that window finds events beyond the checkpoint that are on their
+// way from memory. Reading them would parse each envelope a second time and
+// make the server load the stream's newest block, whose 8 MiB buffer it
+// then keeps for ten seconds after that last read (its cache expiry) and
+// replaces with a fresh one for the writes that follow: during a long
+// ingest, most blocks once were.
+//
+// One append at a time: a second Expect replaces the first.
+func (p *Projector) Expect(last uint64) {
+	p.mu.Lock()
+	p.flying = last
+	p.mu.Unlock()
+}
+
+// Abandon tells the projector that the append Expect announced will not be
+// handed over (it failed, or stored other sequences than predicted): what
+// the log holds beyond the checkpoint is read from it.
+func (p *Projector) Abandon() {
+	p.mu.Lock()
+	p.flying = 0
 	p.mu.Unlock()
 	p.poke()
 }
@@ -325,14 +358,15 @@ func (p *Projector) foldMemory() (bool, error) {
 
 // gap reports whether the log holds events beyond the checkpoint that
 // memory does not: before the first handoff, or up to what the log is known
-// to hold.
+// to hold, unless all of that is the append this ledger's writer has under
+// way (Expect): its handoff follows.
 func (p *Projector) gap() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.mem) > 0 {
 		return p.mem[0].first() > p.cp+1
 	}
-	return p.hint > p.cp
+	return p.hint > p.cp && p.hint > p.flying
 }
 
 // readLog folds the log from the checkpoint to its end (as it is when the

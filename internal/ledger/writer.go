@@ -281,6 +281,7 @@ func takeGroup(queue []*submission) ([]*submission, []*submission) {
 // each other's appends.
 func (w *Writer) launch(ctx context.Context, d *decision) *flight {
 	fl := &flight{d: d, done: make(chan struct{}), start: time.Now()}
+	w.proj.Expect(d.first + uint64(len(d.msgs)) - 1)
 	expect, opts := d.expect, []eventstore.AppendOption(nil)
 	if time.Now().After(w.contended) {
 		expect, opts = nil, []eventstore.AppendOption{eventstore.ExpectLastSeq(d.first - 1)}
@@ -308,6 +309,11 @@ func streamConflict(err error) bool {
 func (w *Writer) land(ctx context.Context, fl *flight) (again []*submission, ok bool) {
 	<-fl.done
 	d := fl.d
+	if fl.err != nil || fl.first != d.first {
+		// No handoff is sure to follow: the projector reads what the log
+		// holds (resync below waits for it to).
+		w.proj.Abandon()
+	}
 	if errors.Is(fl.err, eventstore.ErrUnknownOutcome) {
 		if w.settle(ctx, fl) {
 			return nil, false

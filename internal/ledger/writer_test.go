@@ -58,11 +58,16 @@ type fakeLog struct {
 	settles  int
 	lastSeqs int // the writer's LastSeq calls (the projector's are not counted)
 	others   int // records another writer appended
+	logReads int // records the projector read back from the log
 
 	// Called, outside the lock, before the writer's nth (from 1) Append or
 	// LastSeq is answered: a test holds the writer there.
 	beforeAppend  func(n int)
 	beforeLastSeq func(n int)
+	// Called, outside the lock, once the writer's nth Append has stored
+	// its records and before it returns: the log holds a group whose
+	// acknowledgement has not reached the writer.
+	afterStore func(n int)
 }
 
 var recordedAt = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -119,6 +124,11 @@ func (f *fakeLog) Append(ctx context.Context, msgs []eventstore.Message, expect 
 		return 0, fmt.Errorf("%w: no answer (fake)", eventstore.ErrUnknownOutcome)
 	}
 	f.store(msgs...)
+	if hook := f.afterStore; hook != nil {
+		f.mu.Unlock()
+		hook(n)
+		f.mu.Lock()
+	}
 	return first, nil
 }
 
@@ -215,7 +225,8 @@ func (f *fakeLog) calls() []appendCall {
 }
 
 // fakeReader is the projector's view of a fakeLog: its reads reach no hook
-// and are not counted.
+// and are not counted as the writer's; the records it reads are counted in
+// logReads.
 type fakeReader struct{ f *fakeLog }
 
 func (r fakeReader) LastSeq(context.Context) (uint64, error)    { return r.f.last(), nil }
@@ -228,6 +239,7 @@ func (r fakeReader) Read(ctx context.Context, from uint64, partner string, fn fu
 			batch = append(batch, rec)
 		}
 	}
+	r.f.logReads += len(batch)
 	r.f.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
@@ -399,6 +411,44 @@ func TestWriterGroupsConcurrentSubmissions(t *testing.T) {
 	}
 	if got := f.ids(t); !slices.Equal(got, wantIDs) {
 		t.Errorf("log holds %v, want %v", got, wantIDs)
+	}
+}
+
+// TestProjectorWaitsForTheHandoffInFlight: the log holds a group before
+// the writer has its acknowledgement. A poll that sees the log's end in that
+// window (here Notify, as a poll sets it) must not make the projector read
+// the group back from the log: it waits for the writer's handoff, and folds
+// the group from memory.
+func TestProjectorWaitsForTheHandoffInFlight(t *testing.T) {
+	f := &fakeLog{}
+	var proj *Projector
+	f.afterStore = func(int) {
+		last := f.last()
+		proj.Notify(last)
+		// Time for a projector that reads the log to do so (it then
+		// reaches last); one that waits for the handoff has nothing to
+		// do until this Append returns. Not a speed bound: a slow machine
+		// can only let a broken projector pass.
+		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline) && proj.Checkpoint() < last; {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	r := newWriterRig(t, f)
+	proj = r.w.proj
+	for i := range 3 {
+		id, partner := fmt.Sprintf("w%d", i), fmt.Sprintf("P-3%02d", i)
+		checkResults(t, "submit "+id, r.submit(t, offer(id, partner)), []LineResult{recorded(1, uint64(i+1))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := proj.WaitFor(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	reads := f.logReads
+	f.mu.Unlock()
+	if reads != 0 {
+		t.Errorf("the projector read %d records back from the log that its writer had in flight, want 0: it did not wait for the handoff", reads)
 	}
 }
 
