@@ -314,7 +314,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	say("  %d events/s (%.2f× raw fold, %.2f× read + decode)", r.Rebuild.EventsPerSec, r.Rebuild.Ratio, r.Rebuild.ReadDecodeRatio)
 	say("backup and restore: the read models to JetStream's object store and back into a new file…")
 	mem.enter("restore")
-	if r.Restore, err = backupRestore(ctx, l, dir); err != nil {
+	if err = cfg.profiled("restore", func() (err error) { r.Restore, err = backupRestore(ctx, l, dir); return }); err != nil {
 		return r, fmt.Errorf("backup and restore: %w", err)
 	}
 	r.Restore.RebuildRatio = ratioOf(float64(r.Restore.EventsPerSec), float64(r.Rebuild.EventsPerSec))
