@@ -137,8 +137,9 @@ func (u usageError) Error() string { return u.msg }
 // ceiling (−8%), queries the same (16.1k/s vs 15.9k/s). At 1M events: 481 MB
 // instead of 665, ingest, projection and rebuild within noise. The 1 GiB
 // limit only guards against a runaway heap: a limit near the live heap
-// makes the collector run without pause (at 1M, GOMEMLIMIT=300MiB: 304 MB,
-// but ingest −15%); set GOMEMLIMIT to trade throughput for memory.
+// makes the collector run without pause (at 1M, GOMEMLIMIT=220MiB: 220 MB
+// anonymous instead of about 410, but rebuild −19% and queries −36%); set
+// GOMEMLIMIT to trade throughput for memory.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
