@@ -128,3 +128,39 @@ func TestDamagedGroups(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupWritesLaterWins: when one batch writes an id more than once,
+// among other ids of its group and others', the group holds the last
+// write's value (the sort's tiebreak on the write's place keeps a stable
+// sort's order without its merge).
+func TestGroupWritesLaterWins(t *testing.T) {
+	s := openTemp(t, "rm.db")
+	var ws []write
+	for round := range 40 { // enough writes that the sort is not an insertion sort of a few
+		for _, id := range []string{"S-3", "S-1", "S-12", "T-1", "S-1"} {
+			ws = append(ws, write{[]byte(id), fmt.Appendf(nil, "%s@%d", id, round)})
+		}
+	}
+	ws = append(ws, write{[]byte("S-1"), []byte("last")})
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSaleOwner)
+		gs, err := groupWrites(b, ws)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			if err := b.Put(g.k, g.v); err != nil {
+				return err
+			}
+		}
+		for id, want := range map[string]string{"S-1": "last", "S-3": "S-3@39", "S-12": "S-12@39", "T-1": "T-1@39"} {
+			if v, err := groupGet(b, id); err != nil || string(v) != want {
+				t.Errorf("%s: %q, %v; want %q", id, v, err, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
