@@ -14,9 +14,18 @@ type fields struct {
 	ms   []member
 	used []bool
 	err  *Error
+	room [objectMembers]bool // used, for a data object of up to objectMembers fields
 }
 
-func newFields(ms []member) *fields { return &fields{ms: ms, used: make([]bool, len(ms))} }
+func newFields(ms []member) *fields {
+	f := &fields{ms: ms}
+	if len(ms) <= len(f.room) {
+		f.used = f.room[:len(ms)]
+	} else {
+		f.used = make([]bool, len(ms))
+	}
+	return f
+}
 
 func (f *fields) fail(e *Error) {
 	if f.err == nil {

@@ -109,7 +109,8 @@ func Apply(f Facts, e Event) error {
 		core.Sanctions = append(core.Sanctions, Sanction{Stamp: st, Ground: d.Ground, Note: d.Note})
 	case PartnerReinstated:
 		if n := len(core.Sanctions); n > 0 && core.Sanctions[n-1].Reinstated == nil {
-			core.Sanctions[n-1].Reinstated = &st
+			r := st // a copy: taking st's address would put it on the heap for every event
+			core.Sanctions[n-1].Reinstated = &r
 		} else {
 			return fmt.Errorf("seq %d: reinstatement of a partner not sanctioned", e.Seq)
 		}

@@ -71,9 +71,14 @@ func ObjectNames(raw []byte) ([]string, error) {
 
 // scanner walks JSON already known to be valid.
 type scanner struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	spare []member // room for the first nested object's members
 }
+
+// objectMembers is the room made for an object's members before append
+// has to grow it: an envelope has six, its data two to seven.
+const objectMembers = 8
 
 func (s *scanner) ws() { s.i = skipSpace(s.b, s.i) }
 
@@ -97,7 +102,18 @@ const linearNames = 16
 
 // members reads an object's members; the '{' has been consumed.
 func (s *scanner) members(depth int) ([]member, error) {
-	ms := make([]member, 0, 8)
+	var ms []member
+	switch {
+	case depth == 0:
+		// One allocation for the envelope's members and its data's: a
+		// line has about six of each.
+		buf := make([]member, 0, 2*objectMembers)
+		ms, s.spare = buf[:0:objectMembers], buf[objectMembers:objectMembers:2*objectMembers]
+	case s.spare != nil:
+		ms, s.spare = s.spare, nil
+	default:
+		ms = make([]member, 0, objectMembers)
+	}
 	var names map[string]bool // from linearNames members on
 	s.ws()
 	if s.b[s.i] == '}' {
@@ -183,7 +199,7 @@ func (s *scanner) str() string {
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case '"':
-			v := string(s.b[start:s.i])
+			v := internedOr(s.b[start:s.i])
 			s.i++
 			return v
 		case '\\':
