@@ -73,6 +73,13 @@ func (w *Writer) decide(d *decision) error {
 	d.first = max(w.predicted, w.proj.Checkpoint()) + 1
 	next := d.first
 	dir := writerDirectory{w}
+	lines := 0
+	for _, s := range d.subs {
+		lines += len(s.lines)
+	}
+	// Most lines decide into one event: sized for that, the group's events
+	// and messages are allocated once instead of doubled into.
+	d.msgs, d.events = make([]eventstore.Message, 0, lines), make([]domain.Event, 0, lines)
 	for _, s := range d.subs {
 		rs := make([]LineResult, len(s.lines))
 		admit := s.admit()

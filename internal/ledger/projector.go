@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -331,7 +332,13 @@ func (p *Projector) foldMemory() (bool, error) {
 			break // a gap before it: read from the log
 		}
 		skip := int(cp + 1 - h.first())
-		events = append(events, h.events[skip:]...)
+		if events == nil {
+			// The usual case, one handoff: fold its events where they are
+			// (clipped, so that a second handoff appended copies them).
+			events = slices.Clip(h.events[skip:])
+		} else {
+			events = append(events, h.events[skip:]...)
+		}
 		cp = h.last()
 		p.mem, p.memEvents = p.mem[1:], p.memEvents-len(h.events)
 	}
