@@ -48,7 +48,7 @@ func (d Directory) SaleOwner(id string) (partner string, ok bool) {
 // envelopeIn looks an envelope id up in tx; a group that does not decode
 // reads as "not found", as in Directory.
 func envelopeIn(tx buckets, id string) (uint64, domain.Fingerprint, bool) {
-	v, err := groupGet(tx.Bucket(bucketEnvelopes), id)
+	v, err := groupGet(tx, bucketEnvelopes, id)
 	if err != nil {
 		return 0, domain.Fingerprint{}, false
 	}
@@ -57,7 +57,7 @@ func envelopeIn(tx buckets, id string) (uint64, domain.Fingerprint, bool) {
 
 // offerOwnerIn looks an offer's partner up in tx.
 func offerOwnerIn(tx buckets, id string) (string, bool) {
-	if v := tx.Bucket(bucketOfferOwner).Get([]byte(id)); v != nil {
+	if v := get(tx, bucketOfferOwner, []byte(id)); v != nil {
 		return string(v), true
 	}
 	return "", false

@@ -168,7 +168,15 @@ func decodeActivation(b []byte) (*domain.Activation, error) {
 // then the fingerprint. It carries no codec version byte: one byte per
 // event, and the schema version covers the whole file.
 func encodeEnvelope(seq uint64, fp domain.Fingerprint) []byte {
-	return append(binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(fp)), seq), fp[:]...)
+	return appendEnvelope(make([]byte, 0, envelopeMaxLen), seq, fp)
+}
+
+// envelopeMaxLen is the longest an envelopes value is.
+const envelopeMaxLen = binary.MaxVarintLen64 + len(domain.Fingerprint{})
+
+// appendEnvelope appends the envelopes value of seq and fp to dst.
+func appendEnvelope(dst []byte, seq uint64, fp domain.Fingerprint) []byte {
+	return append(binary.AppendUvarint(dst, seq), fp[:]...)
 }
 
 // decodeEnvelope decodes an envelopes value; ok is false for nil or a

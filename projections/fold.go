@@ -64,6 +64,7 @@ func (s *Store) FoldBatch(b Batch) error {
 		meta := tx.Bucket(bucketMeta)
 		cp := getU64(meta, keyCheckpoint)
 		f := newTxFacts(tx)
+		f.envelopeWrites = make([]write, 0, len(b.Events)) // one per event
 		ri := loadRecordedIndex(meta)
 		var foreign, lastForeign uint64
 		events, skip := b.Events, b.Foreign
@@ -136,6 +137,8 @@ func decodeErr(err error) error {
 // a thousand events is encoded once.
 type txFacts struct {
 	tx                       *bolt.Tx
+	look                     *bucketCache // tx, for the index lookups (kept cursors)
+	mem                      arena        // the keys and values of the batch's Puts
 	partners, offers, sales  *bolt.Bucket
 	metrics, acts, envelopes *bolt.Bucket
 	offerOwner, saleOwner    *bolt.Bucket
@@ -168,7 +171,7 @@ type actKey struct {
 
 func newTxFacts(tx *bolt.Tx) *txFacts {
 	f := &txFacts{
-		tx: tx, partners: tx.Bucket(bucketPartners), offers: tx.Bucket(bucketOffers), sales: tx.Bucket(bucketSales),
+		tx: tx, look: &bucketCache{tx: tx}, partners: tx.Bucket(bucketPartners), offers: tx.Bucket(bucketOffers), sales: tx.Bucket(bucketSales),
 		metrics: tx.Bucket(bucketMetrics), acts: tx.Bucket(bucketActivations), envelopes: tx.Bucket(bucketEnvelopes),
 		offerOwner: tx.Bucket(bucketOfferOwner), saleOwner: tx.Bucket(bucketSaleOwner),
 		cores: map[string]*domain.PartnerCore{}, offerCache: map[string]*domain.Offer{}, saleCache: map[string]*domain.Sale{},
@@ -198,7 +201,7 @@ func (f *txFacts) PartnerCore(id string) *domain.PartnerCore {
 	if c, ok := f.cores[id]; ok {
 		return c
 	}
-	v := f.partners.Get([]byte(id))
+	v := f.look.get(bucketPartners, []byte(id))
 	if v == nil {
 		return nil
 	}
@@ -209,7 +212,7 @@ func (f *txFacts) PartnerCore(id string) *domain.PartnerCore {
 }
 
 func (f *txFacts) PutPartnerCore(c *domain.PartnerCore) {
-	if _, ok := f.cores[c.ID]; !ok && f.partners.Get([]byte(c.ID)) == nil {
+	if _, ok := f.cores[c.ID]; !ok && f.look.get(bucketPartners, []byte(c.ID)) == nil {
 		f.created++
 	}
 	f.cores[c.ID] = c
@@ -220,11 +223,11 @@ func (f *txFacts) Offer(id string) *domain.Offer {
 	if o, ok := f.offerCache[id]; ok {
 		return o
 	}
-	owner := f.offerOwner.Get([]byte(id))
+	owner := f.look.get(bucketOfferOwner, []byte(id))
 	if owner == nil {
 		return nil
 	}
-	o, err := decodeOffer(f.offers.Get(pkey(string(owner), []byte(id))))
+	o, err := decodeOffer(f.look.get(bucketOffers, pkey(string(owner), []byte(id))))
 	f.fail(decodeErr(err))
 	f.offerCache[id] = o
 	return o
@@ -241,14 +244,14 @@ func (f *txFacts) Sale(id string) *domain.Sale {
 	if s, ok := f.saleCache[id]; ok {
 		return s
 	}
-	partner, n, ok, err := saleOwnerIn(f.tx, id)
+	partner, n, ok, err := saleOwnerIn(f.look, id)
 	if err != nil || !ok {
 		f.fail(decodeErr(err))
 		return nil
 	}
 	ref := chunkRef{partner, n}
 	if _, ok := f.chunks[ref]; !ok {
-		chunk, err := saleChunkIn(f.tx, partner, n)
+		chunk, err := saleChunkIn(f.look, partner, n)
 		if err != nil {
 			f.fail(decodeErr(err))
 			return nil
@@ -308,7 +311,7 @@ func (f *txFacts) Activation(partner string, seq uint64) *domain.Activation {
 	if a, ok := f.actCache[k]; ok {
 		return a
 	}
-	v := f.acts.Get(pkey(partner, u64(seq)))
+	v := f.look.get(bucketActivations, pkey(partner, u64(seq)))
 	if v == nil {
 		return nil
 	}
@@ -326,7 +329,7 @@ func (f *txFacts) PutActivation(a *domain.Activation) {
 
 func (f *txFacts) PutEnvelope(id string, seq uint64, fp domain.Fingerprint) {
 	f.applied++
-	f.envelopeWrites = append(f.envelopeWrites, write{[]byte(id), encodeEnvelope(seq, fp)})
+	f.envelopeWrites = append(f.envelopeWrites, write{f.mem.bytes(id), appendEnvelope(f.mem.room(envelopeMaxLen), seq, fp)})
 }
 
 // saleWrites returns the Puts of the batch's sales: each partner's new sales
@@ -390,7 +393,7 @@ func (f *txFacts) appendOwners(owners []write, partner string, n uint32, sales [
 	v := encodeSaleOwner(partner, n)
 	for _, s := range sales {
 		if f.saleCache[s.ID] == s {
-			owners = append(owners, write{[]byte(s.ID), v})
+			owners = append(owners, write{f.mem.bytes(s.ID), v})
 		}
 	}
 	return owners
@@ -405,8 +408,8 @@ type write struct {
 // bbolt inserts into pages of sorted entries, and keys in order turn a
 // batch of scattered inserts into forward moves through each page.
 func (f *txFacts) flush() error {
-	grouped := func(b *bolt.Bucket, ws []write) []write {
-		gs, err := groupWrites(b, ws)
+	grouped := func(name []byte, ws []write) []write {
+		gs, err := groupWrites(f.look, name, ws)
 		f.fail(decodeErr(err))
 		return gs
 	}
@@ -435,13 +438,13 @@ func (f *txFacts) flush() error {
 	sales, owners, err := f.saleWrites()
 	f.fail(err)
 	put(f.sales, sales)
-	put(f.saleOwner, grouped(f.saleOwner, owners))
+	put(f.saleOwner, grouped(bucketSaleOwner, owners))
 	acts := make([]write, 0, len(f.dirtyActs))
 	for k := range f.dirtyActs {
 		acts = append(acts, write{pkey(k.partner, u64(k.seq)), encodeActivation(f.actCache[k])})
 	}
 	put(f.acts, acts)
 	put(f.metrics, f.metricWrites)
-	put(f.envelopes, grouped(f.envelopes, f.envelopeWrites))
+	put(f.envelopes, grouped(bucketEnvelopes, f.envelopeWrites))
 	return f.err
 }

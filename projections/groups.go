@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The global indexes by id (envelopes, sale_owner) hold one entry per
@@ -37,6 +35,17 @@ func groupKey(id []byte) []byte {
 	return id[:len(id)-1]
 }
 
+// groupKeyOf is groupKey(id) for a lookup in tx, in a bucketCache's
+// scratch bytes when tx is one (so the lookup allocates nothing).
+func groupKeyOf(tx buckets, id string) []byte {
+	c, ok := tx.(*bucketCache)
+	if !ok {
+		return groupKey([]byte(id))
+	}
+	c.key = append(c.key[:0], id...)
+	return groupKey(c.key)
+}
+
 // groupEntry is one id of a group: its last byte and its value.
 type groupEntry struct {
 	last byte
@@ -54,16 +63,16 @@ func nextEntry(g []byte) (e groupEntry, rest []byte, ok bool) {
 	return groupEntry{g[0], g[1+w : end]}, g[end:], true
 }
 
-// groupGet returns the value of id in b, nil when there is none, and an
-// error wrapping errCorrupt when its group does not decode. The value
-// aliases b's page: valid for the transaction.
-func groupGet(b *bolt.Bucket, id string) ([]byte, error) {
+// groupGet returns the value of id in tx's grouped index bucket name, nil
+// when there is none, and an error wrapping errCorrupt when its group does
+// not decode. The value aliases the bucket's page: valid for the
+// transaction.
+func groupGet(tx buckets, name []byte, id string) ([]byte, error) {
 	if id == "" {
 		return nil, nil
 	}
-	k := []byte(id)
-	last := k[len(k)-1]
-	for g := b.Get(groupKey(k)); len(g) > 0; {
+	last := id[len(id)-1]
+	for g := get(tx, name, groupKeyOf(tx, id)); len(g) > 0; {
 		e, rest, ok := nextEntry(g)
 		switch {
 		case !ok:
@@ -78,12 +87,13 @@ func groupGet(b *bolt.Bucket, id string) ([]byte, error) {
 	return nil, nil
 }
 
-// decodeGroup splits a group's value into its entries; the values alias v.
-func decodeGroup(v []byte) ([]groupEntry, error) {
-	var out []groupEntry
+// decodeGroup appends a group's entries, split from its value v, to out;
+// the values alias v.
+func decodeGroup(out []groupEntry, v []byte) ([]groupEntry, error) {
+	first := len(out)
 	for len(v) > 0 {
 		e, rest, ok := nextEntry(v)
-		if !ok || (len(out) > 0 && out[len(out)-1].last >= e.last) {
+		if !ok || (len(out) > first && out[len(out)-1].last >= e.last) {
 			return nil, fmt.Errorf("%w: an id group", errCorrupt)
 		}
 		out = append(out, e)
@@ -108,11 +118,11 @@ func encodeGroup(entries []groupEntry) []byte {
 }
 
 // groupWrites turns the Puts of ids (ws, each key an id) into Puts of
-// their groups in b: each group the batch touches, read once, with the
+// their groups in tx's bucket name: each group the batch touches, read once, with the
 // batch's entries merged in (a later write of an id replacing its value).
 // A group's ids need not sort together ("S-1" < "S-10" < "S-2"), so the
 // writes are ordered by group first.
-func groupWrites(b *bolt.Bucket, ws []write) ([]write, error) {
+func groupWrites(tx buckets, name []byte, ws []write) ([]write, error) {
 	type pending struct {
 		key  []byte
 		last byte
@@ -138,13 +148,14 @@ func groupWrites(b *bolt.Bucket, ws []write) ([]write, error) {
 		}
 		return a.i - b.i
 	})
-	var out []write
+	out := make([]write, 0, len(ps)) // a group per write at most
+	var entries []groupEntry         // one group's at a time: encodeGroup copies them
 	for i := 0; i < len(ps); {
 		key := ps[i].key
-		var entries []groupEntry
-		if v := b.Get(key); v != nil {
+		entries = entries[:0]
+		if v := get(tx, name, key); v != nil {
 			var err error
-			if entries, err = decodeGroup(v); err != nil {
+			if entries, err = decodeGroup(entries, v); err != nil {
 				return nil, fmt.Errorf("group %q: %w", key, err)
 			}
 		}

@@ -34,7 +34,7 @@ func TestIndexGroups(t *testing.T) {
 						for _, id := range ids[i:min(i+batch, len(ids))] {
 							ws = append(ws, write{[]byte(id), value(id, round)})
 						}
-						gs, err := groupWrites(b, ws)
+						gs, err := groupWrites(tx, bucketSaleOwner, ws)
 						if err != nil {
 							return err
 						}
@@ -54,13 +54,13 @@ func TestIndexGroups(t *testing.T) {
 			err := s.db.View(func(tx *bolt.Tx) error {
 				b := tx.Bucket(bucketSaleOwner)
 				for _, id := range ids {
-					v, err := groupGet(b, id)
+					v, err := groupGet(tx, bucketSaleOwner, id)
 					if err != nil || !bytes.Equal(v, value(id, 1)) {
 						t.Errorf("%s: %q, %v; want %q", id, v, err, value(id, 1))
 					}
 				}
 				for _, id := range []string{"S-300", "S-", "S", "z", "id-with-a-long-shared-prefix-0123456789abcdef-z"} {
-					if v, err := groupGet(b, id); v != nil || err != nil {
+					if v, err := groupGet(tx, bucketSaleOwner, id); v != nil || err != nil {
 						t.Errorf("%s was never written: %q, %v", id, v, err)
 					}
 				}
@@ -105,7 +105,7 @@ func TestDamagedGroups(t *testing.T) {
 				if err := tx.Bucket(bucketEnvelopes).Put(groupKey([]byte("S-1")), tc.v); err != nil {
 					return err
 				}
-				if _, err := groupWrites(b, []write{{[]byte("S-3"), []byte("v")}}); !errors.Is(err, errCorrupt) {
+				if _, err := groupWrites(tx, bucketSaleOwner, []write{{[]byte("S-3"), []byte("v")}}); !errors.Is(err, errCorrupt) {
 					t.Errorf("merging into a damaged group: %v, want errCorrupt", err)
 				}
 				return nil
@@ -117,7 +117,7 @@ func TestDamagedGroups(t *testing.T) {
 				return
 			}
 			s.db.View(func(tx *bolt.Tx) error {
-				if v, err := groupGet(tx.Bucket(bucketSaleOwner), "S-2"); !errors.Is(err, errCorrupt) {
+				if v, err := groupGet(tx, bucketSaleOwner, "S-2"); !errors.Is(err, errCorrupt) {
 					t.Errorf("a lookup in a damaged group: %q, %v; want errCorrupt", v, err)
 				}
 				if _, _, ok := envelopeIn(tx, "S-2"); ok {
@@ -144,7 +144,7 @@ func TestGroupWritesLaterWins(t *testing.T) {
 	ws = append(ws, write{[]byte("S-1"), []byte("last")})
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSaleOwner)
-		gs, err := groupWrites(b, ws)
+		gs, err := groupWrites(tx, bucketSaleOwner, ws)
 		if err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ func TestGroupWritesLaterWins(t *testing.T) {
 			}
 		}
 		for id, want := range map[string]string{"S-1": "last", "S-3": "S-3@39", "S-12": "S-12@39", "T-1": "T-1@39"} {
-			if v, err := groupGet(b, id); err != nil || string(v) != want {
+			if v, err := groupGet(tx, bucketSaleOwner, id); err != nil || string(v) != want {
 				t.Errorf("%s: %q, %v; want %q", id, v, err, want)
 			}
 		}

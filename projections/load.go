@@ -29,7 +29,7 @@ func loadPartner(tx buckets, id string) (*domain.Partner, error) {
 // loadFacts loads a partner's facts; with a SaleSource, all but its sales,
 // which the source supplies on demand (domain.RestorePartial).
 func loadFacts(tx buckets, id string, src domain.SaleSource) (*domain.Partner, error) {
-	v := tx.Bucket(bucketPartners).Get([]byte(id))
+	v := get(tx, bucketPartners, []byte(id))
 	if v == nil {
 		return nil, nil
 	}

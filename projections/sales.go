@@ -236,7 +236,7 @@ func decodeSaleOwner(v []byte) (partner string, chunk uint32, ok bool) {
 // the sale is unknown, an error wrapping errCorrupt when its entry does not
 // decode.
 func saleOwnerIn(tx buckets, id string) (partner string, chunk uint32, ok bool, err error) {
-	v, err := groupGet(tx.Bucket(bucketSaleOwner), id)
+	v, err := groupGet(tx, bucketSaleOwner, id)
 	if err != nil || v == nil {
 		return "", 0, false, err
 	}
@@ -269,7 +269,7 @@ func saleIn(tx buckets, partner, id string) (*domain.Sale, error) {
 
 // saleChunkIn decodes partner's chunk n from tx.
 func saleChunkIn(tx buckets, partner string, n uint32) ([]*domain.Sale, error) {
-	v := tx.Bucket(bucketSales).Get(saleChunkKey(partner, n))
+	v := get(tx, bucketSales, saleChunkKey(partner, n))
 	if v == nil {
 		return nil, fmt.Errorf("partner %s: sale chunk %d is missing: %w", partner, n, errCorrupt)
 	}
