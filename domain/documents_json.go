@@ -179,6 +179,11 @@ func (w *jsonWriter) key(s string) { w.b = append(w.b, s...) }
 // U+2029.
 func (w *jsonWriter) str(s string) { w.b = appendString(w.b, s) }
 
+// AppendJSONString appends s as a JSON string, byte for byte as
+// encoding/json writes it (HTML characters escaped, invalid UTF-8
+// replaced), for the other documents encoded by hand.
+func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
+
 // appendString appends s as a JSON string, as jsonWriter.str does.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {

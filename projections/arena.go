@@ -8,18 +8,25 @@ package projections
 // for concurrent use, like the transaction.
 type arena struct {
 	free []byte // the rest of the current block
+	last int    // the size of the current block
 }
 
-// arenaBlock is the size of a block: 64 KiB holds the keys and values of
-// about two thousand envelopes, so a batch takes a handful, and a block
-// left mostly unused at the commit wastes little.
-const arenaBlock = 64 << 10
+// The arena's first block is small, for the transactions of a few events a
+// live ledger commits one after another, and each next one twice the last
+// up to arenaBlock: 64 KiB holds the keys and values of about two thousand
+// envelopes, so a rebuild's batch of 8,192 takes a handful, and a block left
+// mostly unused at the commit wastes little.
+const (
+	arenaFirstBlock = 1 << 10
+	arenaBlock      = 64 << 10
+)
 
 // room returns an empty slice with room for n bytes, for appending up to n
 // into without a new allocation.
 func (a *arena) room(n int) []byte {
 	if n > len(a.free) {
-		a.free = make([]byte, max(arenaBlock, n))
+		a.last = min(max(2*a.last, arenaFirstBlock), arenaBlock)
+		a.free = make([]byte, max(a.last, n))
 	}
 	b := a.free[:0:n]
 	a.free = a.free[n:]
