@@ -29,21 +29,11 @@ func TestIndexGroups(t *testing.T) {
 			for round := range 2 { // the second round rewrites every id
 				for i := 0; i < len(ids); i += batch {
 					err := s.db.Update(func(tx *bolt.Tx) error {
-						b := tx.Bucket(bucketSaleOwner)
 						var ws []write
 						for _, id := range ids[i:min(i+batch, len(ids))] {
 							ws = append(ws, write{[]byte(id), value(id, round)})
 						}
-						gs, err := groupWrites(tx, bucketSaleOwner, ws)
-						if err != nil {
-							return err
-						}
-						for _, g := range gs {
-							if err := b.Put(g.k, g.v); err != nil {
-								return err
-							}
-						}
-						return nil
+						return putGrouped(tx, ws)
 					})
 					if err != nil {
 						t.Fatal(err)
@@ -143,15 +133,8 @@ func TestGroupWritesLaterWins(t *testing.T) {
 	}
 	ws = append(ws, write{[]byte("S-1"), []byte("last")})
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSaleOwner)
-		gs, err := groupWrites(tx, bucketSaleOwner, ws)
-		if err != nil {
+		if err := putGrouped(tx, ws); err != nil {
 			return err
-		}
-		for _, g := range gs {
-			if err := b.Put(g.k, g.v); err != nil {
-				return err
-			}
 		}
 		for id, want := range map[string]string{"S-1": "last", "S-3": "S-3@39", "S-12": "S-12@39", "T-1": "T-1@39"} {
 			if v, err := groupGet(tx, bucketSaleOwner, id); err != nil || string(v) != want {
@@ -163,4 +146,20 @@ func TestGroupWritesLaterWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// putGrouped writes ws into tx's sale_owner index as the fold does: grouped,
+// then each group Put.
+func putGrouped(tx *bolt.Tx, ws []write) error {
+	gs, err := groupWrites(tx, bucketSaleOwner, ws)
+	if err != nil {
+		return err
+	}
+	b := tx.Bucket(bucketSaleOwner)
+	for _, g := range gs {
+		if err := b.Put(g.k, g.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
