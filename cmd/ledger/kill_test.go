@@ -124,8 +124,8 @@ func TestSubmitRidesThroughServerKills(t *testing.T) {
 	skipShort(t)
 	const (
 		partners = 100
-		sales    = 36_000
-		kills    = 8 // while the client runs; one more lands during a restart
+		sales    = 72_000 // enough that the last kill lands well before the end however fast ingest gets (at 36,000 the client once finished inside the pause before kill 8)
+		kills    = 8      // while the client runs; one more lands during a restart
 	)
 	lines := partners + sales
 	data := t.TempDir()
