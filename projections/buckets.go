@@ -2,29 +2,26 @@ package projections
 
 import (
 	"bytes"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// buckets hands out a transaction's top-level buckets: a *bolt.Tx itself,
-// or a bucketCache over one (which get then looks up through kept cursors). The lookups the writer and the
-// fold share (envelopeIn, saleIn, loadFacts…) take it.
-type buckets interface {
-	Bucket(name []byte) *bolt.Bucket
-}
-
-// bucketCache opens each top-level bucket of a read-only transaction once.
+// bucketCache is how the lookups the writer, the fold and the queries share
+// (envelopeIn, saleIn, loadFacts…) read a transaction: each top-level bucket
+// opened once, and looked up through one cursor kept per bucket (get).
 // bbolt caches the buckets of a writable transaction, but in a read-only one
 // every Tx.Bucket seeks the root page and allocates a Bucket: the writer's
 // snapshot asks for one on each of its lookups, four or more per event, and
 // that was 1.7% of ingest's CPU. Not safe for concurrent use, like the
-// Snapshot that holds it.
+// transaction under it.
 type bucketCache struct {
 	tx   *bolt.Tx
 	open []openBucket // one per bucket asked for: the store has ten
 	key  []byte       // scratch for the key of a lookup (groupKeyOf)
 }
+
+// cached returns a bucketCache over tx, for the transaction's life.
+func cached(tx *bolt.Tx) *bucketCache { return &bucketCache{tx: tx} }
 
 type openBucket struct {
 	name []byte
@@ -33,15 +30,18 @@ type openBucket struct {
 }
 
 // Bucket returns the bucket called name, nil when there is none.
-func (c *bucketCache) Bucket(name []byte) *bolt.Bucket {
-	for _, o := range c.open {
-		if bytes.Equal(o.name, name) {
-			return o.b
+func (c *bucketCache) Bucket(name []byte) *bolt.Bucket { return c.find(name).b }
+
+// find returns the entry of the bucket called name, opening it on first
+// use; the pointer is valid until the next find.
+func (c *bucketCache) find(name []byte) *openBucket {
+	for i := range c.open {
+		if bytes.Equal(c.open[i].name, name) {
+			return &c.open[i]
 		}
 	}
-	b := c.tx.Bucket(name)
-	c.open = append(c.open, openBucket{name: name, b: b})
-	return b
+	c.open = append(c.open, openBucket{name: name, b: c.tx.Bucket(name)})
+	return &c.open[len(c.open)-1]
 }
 
 // get returns the value of key in the bucket called name, as Bucket.Get
@@ -53,12 +53,7 @@ func (c *bucketCache) Bucket(name []byte) *bolt.Bucket {
 // A kept cursor's Seek starts from the root again and reuses the stack,
 // so Puts between lookups (a write transaction's) do not mislead it.
 func (c *bucketCache) get(name, key []byte) []byte {
-	i := slices.IndexFunc(c.open, func(o openBucket) bool { return bytes.Equal(o.name, name) })
-	if i < 0 {
-		c.Bucket(name)
-		i = len(c.open) - 1
-	}
-	o := &c.open[i]
+	o := c.find(name)
 	if o.b == nil {
 		return nil
 	}
@@ -70,16 +65,4 @@ func (c *bucketCache) get(name, key []byte) []byte {
 		return nil
 	}
 	return v
-}
-
-// get looks key up in the bucket called name of tx: through a
-// bucketCache's kept cursor when tx is one, else with Bucket.Get.
-func get(tx buckets, name, key []byte) []byte {
-	if c, ok := tx.(*bucketCache); ok {
-		return c.get(name, key)
-	}
-	if b := tx.Bucket(name); b != nil {
-		return b.Get(key)
-	}
-	return nil
 }

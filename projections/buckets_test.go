@@ -18,7 +18,7 @@ func TestBucketCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		c := &bucketCache{tx: tx}
+		c := cached(tx)
 		for round := range 2 {
 			for _, name := range append(allBuckets, []byte("no-such-bucket")) {
 				got, want := c.Bucket(name), tx.Bucket(name)
@@ -82,11 +82,11 @@ func TestBucketCacheGet(t *testing.T) {
 		}
 	}
 	t.Run("read-only", func(t *testing.T) {
-		s.db.View(func(tx *bolt.Tx) error { check(t, tx, &bucketCache{tx: tx}); return nil })
+		s.db.View(func(tx *bolt.Tx) error { check(t, tx, cached(tx)); return nil })
 	})
 	t.Run("writable, between Puts", func(t *testing.T) {
 		s.db.Update(func(tx *bolt.Tx) error {
-			c := &bucketCache{tx: tx}
+			c := cached(tx)
 			check(t, tx, c)
 			b := tx.Bucket(bucketPartners)
 			for i := range 500 { // new keys in every leaf, and splits

@@ -19,7 +19,7 @@ func (s *Store) Directory() Directory { return Directory{s} }
 // under id, ok false when there is none.
 func (d Directory) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bool) {
 	d.s.db.View(func(tx *bolt.Tx) error {
-		seq, fp, ok = envelopeIn(tx, id)
+		seq, fp, ok = envelopeIn(cached(tx), id)
 		return nil
 	})
 	return seq, fp, ok
@@ -29,7 +29,7 @@ func (d Directory) Envelope(id string) (seq uint64, fp domain.Fingerprint, ok bo
 // the offer is unknown.
 func (d Directory) OfferOwner(id string) (partner string, ok bool) {
 	d.s.db.View(func(tx *bolt.Tx) error {
-		partner, ok = offerOwnerIn(tx, id)
+		partner, ok = offerOwnerIn(cached(tx), id)
 		return nil
 	})
 	return partner, ok
@@ -39,7 +39,7 @@ func (d Directory) OfferOwner(id string) (partner string, ok bool) {
 // sale is unknown.
 func (d Directory) SaleOwner(id string) (partner string, ok bool) {
 	d.s.db.View(func(tx *bolt.Tx) error {
-		partner, _, ok, _ = saleOwnerIn(tx, id)
+		partner, _, ok, _ = saleOwnerIn(cached(tx), id)
 		return nil
 	})
 	return partner, ok
@@ -47,7 +47,7 @@ func (d Directory) SaleOwner(id string) (partner string, ok bool) {
 
 // envelopeIn looks an envelope id up in tx; a group that does not decode
 // reads as "not found", as in Directory.
-func envelopeIn(tx buckets, id string) (uint64, domain.Fingerprint, bool) {
+func envelopeIn(tx *bucketCache, id string) (uint64, domain.Fingerprint, bool) {
 	v, err := groupGet(tx, bucketEnvelopes, id)
 	if err != nil {
 		return 0, domain.Fingerprint{}, false
@@ -56,8 +56,8 @@ func envelopeIn(tx buckets, id string) (uint64, domain.Fingerprint, bool) {
 }
 
 // offerOwnerIn looks an offer's partner up in tx.
-func offerOwnerIn(tx buckets, id string) (string, bool) {
-	if v := get(tx, bucketOfferOwner, []byte(id)); v != nil {
+func offerOwnerIn(tx *bucketCache, id string) (string, bool) {
+	if v := tx.get(bucketOfferOwner, []byte(id)); v != nil {
 		return string(v), true
 	}
 	return "", false

@@ -171,7 +171,7 @@ type actKey struct {
 
 func newTxFacts(tx *bolt.Tx) *txFacts {
 	f := &txFacts{
-		tx: tx, look: &bucketCache{tx: tx}, partners: tx.Bucket(bucketPartners), offers: tx.Bucket(bucketOffers), sales: tx.Bucket(bucketSales),
+		tx: tx, look: cached(tx), partners: tx.Bucket(bucketPartners), offers: tx.Bucket(bucketOffers), sales: tx.Bucket(bucketSales),
 		metrics: tx.Bucket(bucketMetrics), acts: tx.Bucket(bucketActivations), envelopes: tx.Bucket(bucketEnvelopes),
 		offerOwner: tx.Bucket(bucketOfferOwner), saleOwner: tx.Bucket(bucketSaleOwner),
 		cores: map[string]*domain.PartnerCore{}, offerCache: map[string]*domain.Offer{}, saleCache: map[string]*domain.Sale{},

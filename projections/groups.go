@@ -35,15 +35,11 @@ func groupKey(id []byte) []byte {
 	return id[:len(id)-1]
 }
 
-// groupKeyOf is groupKey(id) for a lookup in tx, in a bucketCache's
-// scratch bytes when tx is one (so the lookup allocates nothing).
-func groupKeyOf(tx buckets, id string) []byte {
-	c, ok := tx.(*bucketCache)
-	if !ok {
-		return groupKey([]byte(id))
-	}
-	c.key = append(c.key[:0], id...)
-	return groupKey(c.key)
+// groupKeyOf is groupKey(id) for a lookup in tx, in tx's scratch bytes (so
+// the lookup allocates nothing): valid until tx's next groupKeyOf.
+func groupKeyOf(tx *bucketCache, id string) []byte {
+	tx.key = append(tx.key[:0], id...)
+	return groupKey(tx.key)
 }
 
 // groupEntry is one id of a group: its last byte and its value.
@@ -67,12 +63,12 @@ func nextEntry(g []byte) (e groupEntry, rest []byte, ok bool) {
 // when there is none, and an error wrapping errCorrupt when its group does
 // not decode. The value aliases the bucket's page: valid for the
 // transaction.
-func groupGet(tx buckets, name []byte, id string) ([]byte, error) {
+func groupGet(tx *bucketCache, name []byte, id string) ([]byte, error) {
 	if id == "" {
 		return nil, nil
 	}
 	last := id[len(id)-1]
-	for g := get(tx, name, groupKeyOf(tx, id)); len(g) > 0; {
+	for g := tx.get(name, groupKeyOf(tx, id)); len(g) > 0; {
 		e, rest, ok := nextEntry(g)
 		switch {
 		case !ok:
@@ -118,11 +114,11 @@ func encodeGroup(entries []groupEntry) []byte {
 }
 
 // groupWrites turns the Puts of ids (ws, each key an id) into Puts of
-// their groups in tx's bucket name: each group the batch touches, read once, with the
-// batch's entries merged in (a later write of an id replacing its value).
+// their groups in tx's bucket name: each group the batch touches, read
+// once, with the batch's entries merged in (a later write of an id replacing its value).
 // A group's ids need not sort together ("S-1" < "S-10" < "S-2"), so the
 // writes are ordered by group first.
-func groupWrites(tx buckets, name []byte, ws []write) ([]write, error) {
+func groupWrites(tx *bucketCache, name []byte, ws []write) ([]write, error) {
 	type pending struct {
 		key  []byte
 		last byte
@@ -153,7 +149,7 @@ func groupWrites(tx buckets, name []byte, ws []write) ([]write, error) {
 	for i := 0; i < len(ps); {
 		key := ps[i].key
 		entries = entries[:0]
-		if v := get(tx, name, key); v != nil {
+		if v := tx.get(name, key); v != nil {
 			var err error
 			if entries, err = decodeGroup(entries, v); err != nil {
 				return nil, fmt.Errorf("group %q: %w", key, err)

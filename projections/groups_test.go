@@ -44,13 +44,13 @@ func TestIndexGroups(t *testing.T) {
 			err := s.db.View(func(tx *bolt.Tx) error {
 				b := tx.Bucket(bucketSaleOwner)
 				for _, id := range ids {
-					v, err := groupGet(tx, bucketSaleOwner, id)
+					v, err := groupGet(cached(tx), bucketSaleOwner, id)
 					if err != nil || !bytes.Equal(v, value(id, 1)) {
 						t.Errorf("%s: %q, %v; want %q", id, v, err, value(id, 1))
 					}
 				}
 				for _, id := range []string{"S-300", "S-", "S", "z", "id-with-a-long-shared-prefix-0123456789abcdef-z"} {
-					if v, err := groupGet(tx, bucketSaleOwner, id); v != nil || err != nil {
+					if v, err := groupGet(cached(tx), bucketSaleOwner, id); v != nil || err != nil {
 						t.Errorf("%s was never written: %q, %v", id, v, err)
 					}
 				}
@@ -95,7 +95,7 @@ func TestDamagedGroups(t *testing.T) {
 				if err := tx.Bucket(bucketEnvelopes).Put(groupKey([]byte("S-1")), tc.v); err != nil {
 					return err
 				}
-				if _, err := groupWrites(tx, bucketSaleOwner, []write{{[]byte("S-3"), []byte("v")}}); !errors.Is(err, errCorrupt) {
+				if _, err := groupWrites(cached(tx), bucketSaleOwner, []write{{[]byte("S-3"), []byte("v")}}); !errors.Is(err, errCorrupt) {
 					t.Errorf("merging into a damaged group: %v, want errCorrupt", err)
 				}
 				return nil
@@ -107,10 +107,10 @@ func TestDamagedGroups(t *testing.T) {
 				return
 			}
 			s.db.View(func(tx *bolt.Tx) error {
-				if v, err := groupGet(tx, bucketSaleOwner, "S-2"); !errors.Is(err, errCorrupt) {
+				if v, err := groupGet(cached(tx), bucketSaleOwner, "S-2"); !errors.Is(err, errCorrupt) {
 					t.Errorf("a lookup in a damaged group: %q, %v; want errCorrupt", v, err)
 				}
-				if _, _, ok := envelopeIn(tx, "S-2"); ok {
+				if _, _, ok := envelopeIn(cached(tx), "S-2"); ok {
 					t.Errorf("an envelope found in a damaged group")
 				}
 				return nil
@@ -137,7 +137,7 @@ func TestGroupWritesLaterWins(t *testing.T) {
 			return err
 		}
 		for id, want := range map[string]string{"S-1": "last", "S-3": "S-3@39", "S-12": "S-12@39", "T-1": "T-1@39"} {
-			if v, err := groupGet(tx, bucketSaleOwner, id); err != nil || string(v) != want {
+			if v, err := groupGet(cached(tx), bucketSaleOwner, id); err != nil || string(v) != want {
 				t.Errorf("%s: %q, %v; want %q", id, v, err, want)
 			}
 		}
@@ -151,7 +151,7 @@ func TestGroupWritesLaterWins(t *testing.T) {
 // putGrouped writes ws into tx's sale_owner index as the fold does: grouped,
 // then each group Put.
 func putGrouped(tx *bolt.Tx, ws []write) error {
-	gs, err := groupWrites(tx, bucketSaleOwner, ws)
+	gs, err := groupWrites(cached(tx), bucketSaleOwner, ws)
 	if err != nil {
 		return err
 	}

@@ -16,20 +16,20 @@ func (s *Store) Partner(id string) (*domain.Partner, uint64, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		cp = getU64(tx.Bucket(bucketMeta), keyCheckpoint)
 		var err error
-		p, err = loadPartner(tx, id)
+		p, err = loadPartner(cached(tx), id)
 		return err
 	})
 	return p, cp, err
 }
 
-func loadPartner(tx buckets, id string) (*domain.Partner, error) {
+func loadPartner(tx *bucketCache, id string) (*domain.Partner, error) {
 	return loadFacts(tx, id, nil)
 }
 
 // loadFacts loads a partner's facts; with a SaleSource, all but its sales,
 // which the source supplies on demand (domain.RestorePartial).
-func loadFacts(tx buckets, id string, src domain.SaleSource) (*domain.Partner, error) {
-	v := get(tx, bucketPartners, []byte(id))
+func loadFacts(tx *bucketCache, id string, src domain.SaleSource) (*domain.Partner, error) {
+	v := tx.get(bucketPartners, []byte(id))
 	if v == nil {
 		return nil, nil
 	}
@@ -60,7 +60,7 @@ func loadFacts(tx buckets, id string, src domain.SaleSource) (*domain.Partner, e
 }
 
 // scanPartner decodes every value of one partner's key range in a bucket.
-func scanPartner[T any](tx buckets, bucket []byte, id string, decode func(k, v []byte) (*T, error)) ([]*T, error) {
+func scanPartner[T any](tx *bucketCache, bucket []byte, id string, decode func(k, v []byte) (*T, error)) ([]*T, error) {
 	var out []*T
 	pre := prefix(id)
 	c := tx.Bucket(bucket).Cursor()

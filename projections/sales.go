@@ -235,7 +235,7 @@ func decodeSaleOwner(v []byte) (partner string, chunk uint32, ok bool) {
 // saleOwnerIn looks a sale's partner and chunk up in tx: ok false when
 // the sale is unknown, an error wrapping errCorrupt when its entry does not
 // decode.
-func saleOwnerIn(tx buckets, id string) (partner string, chunk uint32, ok bool, err error) {
+func saleOwnerIn(tx *bucketCache, id string) (partner string, chunk uint32, ok bool, err error) {
 	v, err := groupGet(tx, bucketSaleOwner, id)
 	if err != nil || v == nil {
 		return "", 0, false, err
@@ -250,7 +250,7 @@ func saleOwnerIn(tx buckets, id string) (partner string, chunk uint32, ok bool, 
 // id). A sale id billed again by another partner (two writers contending,
 // each deciding without the other's sale) is indexed to the later one, and
 // found by id only there; the earlier partner's loads still hold it.
-func saleIn(tx buckets, partner, id string) (*domain.Sale, error) {
+func saleIn(tx *bucketCache, partner, id string) (*domain.Sale, error) {
 	owner, n, ok, err := saleOwnerIn(tx, id)
 	if err != nil || !ok || owner != partner {
 		return nil, err
@@ -268,8 +268,8 @@ func saleIn(tx buckets, partner, id string) (*domain.Sale, error) {
 }
 
 // saleChunkIn decodes partner's chunk n from tx.
-func saleChunkIn(tx buckets, partner string, n uint32) ([]*domain.Sale, error) {
-	v := get(tx, bucketSales, saleChunkKey(partner, n))
+func saleChunkIn(tx *bucketCache, partner string, n uint32) ([]*domain.Sale, error) {
+	v := tx.get(bucketSales, saleChunkKey(partner, n))
 	if v == nil {
 		return nil, fmt.Errorf("partner %s: sale chunk %d is missing: %w", partner, n, errCorrupt)
 	}
@@ -281,7 +281,7 @@ func saleChunkIn(tx buckets, partner string, n uint32) ([]*domain.Sale, error) {
 }
 
 // salesIn decodes every sale of partner from tx, in log order.
-func salesIn(tx buckets, partner string) ([]*domain.Sale, error) {
+func salesIn(tx *bucketCache, partner string) ([]*domain.Sale, error) {
 	var out []*domain.Sale
 	pre := prefix(partner)
 	c := tx.Bucket(bucketSales).Cursor()

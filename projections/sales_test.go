@@ -200,7 +200,7 @@ func TestDamagedSaleIndexStopsTheFold(t *testing.T) {
 	id := billed.Data.(domain.SaleBilled).SaleID
 	damage := func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSaleOwner)
-		ws, err := groupWrites(tx, bucketSaleOwner, []write{{[]byte(id), []byte{0x80}}})
+		ws, err := groupWrites(cached(tx), bucketSaleOwner, []write{{[]byte(id), []byte{0x80}}})
 		if err != nil {
 			return err
 		}

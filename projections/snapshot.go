@@ -21,7 +21,7 @@ func (s *Store) Snapshot() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bucketCache{tx: tx}
+	b := cached(tx)
 	return &Snapshot{tx: tx, b: b, checkpoint: getU64(b.Bucket(bucketMeta), keyCheckpoint)}, nil
 }
 

@@ -24,8 +24,9 @@ func (s *Store) WriteTiers(pol *domain.Policy) error {
 		if err != nil {
 			return err
 		}
+		c := cached(tx)
 		err = tx.Bucket(bucketPartners).ForEach(func(k, _ []byte) error {
-			p, err := loadPartner(tx, string(k))
+			p, err := loadPartner(c, string(k))
 			if err != nil {
 				return err
 			}
